@@ -1,0 +1,26 @@
+# Two entry points, both idempotent: `make demo` (set up, run the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup system-deps
+
+demo: setup
+	$(BIN)/autograder run-solutions
+
+test: setup system-deps
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+# Re-installs only when the dependency list or the package metadata changes.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: bubblewrap (the grading sandbox), chromium and its driver
+# (the reader's edition browser test). Installs them when missing and this user may; otherwise
+# says what is missing and lets the tests that need them report it.
+set -u
+needed=()
+command -v bwrap >/dev/null || needed+=(bubblewrap)
+command -v chromium >/dev/null || needed+=(chromium)
+command -v chromedriver >/dev/null || needed+=(chromium-driver)
+[ ${#needed[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian packages: ${needed[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
+else
+  echo "Missing Debian packages: ${needed[*]}. Install them with: sudo apt-get install ${needed[*]}" >&2
+fi

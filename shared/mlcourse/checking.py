@@ -43,6 +43,13 @@ class CheckFailure(AssertionError):
             lines.append(MISCONCEPTION_PREFIX + misconception)
         super().__init__("\n".join(lines))
 
+    def hidden_message(self) -> str:
+        """The message without the expected value: what feedback on a hidden check may show."""
+        lines = [f"{self.what}: got {_show(self.got)}, which is not the expected value"]
+        if self.misconception:
+            lines.append(MISCONCEPTION_PREFIX + self.misconception)
+        return "\n".join(lines)
+
 
 def _as_array(value: Any) -> np.ndarray | None:
     """`value` as a float64 array, or None when it is not numeric (torch tensors are detached)."""

@@ -53,3 +53,90 @@ class TableModel:
     def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
         _check_prefixes(self.vocab, prefixes)
         return self.log_probs[[prefix[-1] for prefix in prefixes]]  # (B, V)
+
+
+class NGramModel:
+    """An n-gram model estimated by counting, with add-k smoothing:
+
+        Pr(w | c) = (count(c, w) + k) / (count(c) + k |V'|)
+
+    where c is the n-1 tokens before w and V' is the set of tokens that can be predicted (every
+    token but `<s>` and `<pad>`). Each training sequence is counted as
+    `<s> ... <s> y_1 ... y_n <eos>` (n-1 `<s>` on the left), on its own: no n-gram spans two
+    sequences. k = 0 is the maximum-likelihood estimate.
+
+    A context never seen in training has count(c) = 0: with k > 0 its distribution is uniform over
+    V' (the formula gives k / (k |V'|)); with k = 0 it would be 0/0, so `next_log_probs` raises
+    `ValueError` naming the context rather than inventing a distribution.
+
+    The counts stay private on purpose: turning counts into probabilities is an exercise (see
+    shared/README.md); this model exists so that lessons can fit one on data in a line.
+    """
+
+    def __init__(self, n: int, vocab: Vocab, k: float = 0.0) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1 (n = 2 is a bigram model), got {n!r}")
+        if not k >= 0:
+            raise ValueError(f"add-k smoothing needs k >= 0, got k = {k!r}")
+        self.n, self.vocab, self.k = n, vocab, float(k)
+        self._counts: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> count of each next id, (V,)
+        self._rows: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> log Pr(. | context), (V,)
+
+    @classmethod
+    def fit(
+        cls, sequences: Sequence[Sequence[str] | str], n: int, k: float = 0.0, vocab: Vocab | None = None
+    ) -> NGramModel:
+        """Count the n-grams of `sequences` (lists of tokens, or texts that `vocab` splits into tokens).
+
+        Without `vocab`, the vocabulary is every token of `sequences`, sorted.
+        """
+        if vocab is None and any(isinstance(seq, str) for seq in sequences):
+            raise TypeError("texts need vocab= to say how to split them into tokens; or pass lists of tokens")
+        token_lists = [vocab.tokenize(seq) if isinstance(seq, str) else list(seq) for seq in sequences]
+        vocab = vocab or Vocab(sorted({t for tokens in token_lists for t in tokens}))
+        model = cls(n, vocab, k)
+        for tokens in token_lists:
+            model._count(vocab.ids(tokens))
+        model._normalise()
+        return model
+
+    def _count(self, ids: list[int]) -> None:
+        if {self.vocab.bos_id, self.vocab.eos_id, self.vocab.pad_id} & set(ids):
+            raise ValueError("pass sequences without <s>, <eos> or <pad>: the model adds <s> and <eos> itself")
+        padded = [self.vocab.bos_id] * (self.n - 1) + ids + [self.vocab.eos_id]
+        for t in range(self.n - 1, len(padded)):
+            context = tuple(padded[t - self.n + 1 : t])
+            self._counts.setdefault(context, np.zeros(len(self.vocab)))[padded[t]] += 1
+
+    def _predictable(self) -> np.ndarray:
+        """1 for the tokens of V' (all but <s> and <pad>), 0 for the others: (V,)."""
+        mask = np.ones(len(self.vocab))
+        mask[[self.vocab.bos_id, self.vocab.pad_id]] = 0
+        return mask
+
+    def _normalise(self) -> None:
+        predictable = self._predictable()
+        with np.errstate(divide="ignore"):  # log 0 = -inf for unseen n-grams when k = 0
+            for context, counts in self._counts.items():
+                self._rows[context] = np.log((counts + self.k) * predictable / (counts.sum() + self.k * predictable.sum()))
+            self._unseen = np.log(predictable / predictable.sum()) if self.k > 0 else None
+
+    def _context(self, prefix: Sequence[int]) -> tuple[int, ...]:
+        """The last n-1 ids of `<s>^(n-1) + prefix[1:]` (the prefix already starts with one <s>)."""
+        padded = [self.vocab.bos_id] * (self.n - 1) + [int(i) for i in prefix[1:]]
+        return tuple(padded[len(padded) - self.n + 1 :])
+
+    def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        """log Pr(. | last n-1 tokens of each prefix): shape (B, |V|); -inf for <s>, <pad> and unseen n-grams."""
+        _check_prefixes(self.vocab, prefixes)
+        rows = []
+        for prefix in prefixes:
+            context = self._context(prefix)
+            row = self._rows.get(context, self._unseen)
+            if row is None:
+                raise ValueError(
+                    f"the context {' '.join(self.vocab.tokens(context))!r} never occurs in the training data, "
+                    "so with k = 0 its next-token distribution is 0/0: fit with k > 0 (add-k smoothing)"
+                )
+            rows.append(row)
+        return np.stack(rows) if rows else np.zeros((0, len(self.vocab)))  # (B, V)

@@ -1,0 +1,97 @@
+"""Markov source: samples follow its matrices, its probabilities sum to 1, its entropy rate is exact."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mlcourse.models import SequenceModel
+from mlcourse.sources import MarkovSource
+from mlcourse.vocab import UnknownTokenError
+
+
+def test_sampled_frequencies_match_the_matrices():
+    source = MarkovSource.example()
+    m = len(source.tokens)
+    counts = np.zeros((m + 1, m + 1))  # row 0: after <s>; row i: after token i-1; last column: <eos>
+    for seq in source.sample(50_000, np.random.default_rng(0)):
+        states = [source.tokens.index(t) for t in seq]
+        for previous, nxt in zip([-1, *states], [*states, m]):
+            counts[previous + 1, nxt] += 1
+    frequencies = counts / counts.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(frequencies, np.vstack([source.start, source.transition]), atol=0.01)
+
+
+def test_sampling_is_seeded():
+    source = MarkovSource.example()
+    assert source.sample(20, 3) == source.sample(20, np.random.default_rng(3))
+    assert source.sample(20, 3) != source.sample(20, 4)
+
+
+def test_probabilities_of_short_sequences_plus_the_tail_sum_to_one():
+    source = MarkovSource.example()
+    L = 7
+    total = sum(np.exp(source.log_prob(seq)) for n in range(L + 1) for seq in itertools.product(source.tokens, repeat=n))
+    s, Q = source.start[:-1], source.transition[:, :-1]
+    longer = s @ np.linalg.matrix_power(Q, L) @ np.ones(len(s))  # Pr(more than L tokens)
+    assert longer > 0.1  # the tail is not negligible, so the sum alone would not reach 1
+    assert total + longer == pytest.approx(1.0, abs=1e-12)
+
+
+def test_log_prob_by_hand():
+    source = MarkovSource.example()
+    # Pr(A) Pr(B | A) Pr(<eos> | B) = 0.5 * 0.6 * 0.2
+    assert source.log_prob(["A", "B"]) == pytest.approx(np.log(0.5 * 0.6 * 0.2), abs=1e-14)
+    assert source.log_prob([]) == -np.inf  # start puts no mass on <eos>: no empty sequences
+    with pytest.raises(ValueError, match="without <s>"):
+        source.log_prob(["A", "<eos>"])
+    with pytest.raises(UnknownTokenError, match="'D'"):
+        source.log_prob(["A", "D"])
+
+
+def test_next_log_probs_is_the_chain_rule_of_log_prob():
+    source = MarkovSource.example()
+    assert isinstance(source, SequenceModel)
+    vocab = source.vocab
+    for seq in source.sample(50, 1):
+        ids = vocab.encode(" ".join(seq), bos=True, eos=True)
+        rows = source.next_log_probs([ids[:t] for t in range(1, len(ids))])  # (T, V)
+        assert rows[np.arange(len(rows)), ids[1:]].sum() == pytest.approx(source.log_prob(seq), abs=1e-12)
+    with pytest.raises(ValueError, match="has ended"):
+        source.next_log_probs([[vocab.bos_id, vocab.eos_id]])
+
+
+def test_entropy_rate_matches_monte_carlo():
+    source = MarkovSource.example()
+    samples = source.sample(50_000, 7)
+    nll = -sum(source.log_prob(seq) for seq in samples)
+    predicted = sum(len(seq) + 1 for seq in samples)  # every token and the <eos>
+    assert source.entropy_rate() == pytest.approx(nll / predicted, abs=0.01)
+    assert source.expected_visits().sum() == pytest.approx(predicted / len(samples) - 1, abs=0.05)
+
+
+def test_entropy_rate_of_a_geometric_source():
+    # one token that continues with probability 1 - p: H = H_b(p) per visit, 1/p visits, 1 + 1/p predictions
+    p = 0.25
+    source = MarkovSource(["x"], start=[1.0, 0.0], transition=[[1 - p, p]])
+    binary_entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    assert source.entropy_rate() == pytest.approx(binary_entropy / p / (1 + 1 / p), abs=1e-12)
+
+
+def test_random_source_has_the_asked_mean_length():
+    source = MarkovSource.random(5, seed=0, mean_length=8.0)
+    assert source.tokens == ["t0", "t1", "t2", "t3", "t4"]
+    assert source.expected_visits().sum() == pytest.approx(8.0, abs=1e-9)
+    np.testing.assert_allclose(source.transition.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(source.transition, MarkovSource.random(5, seed=0).transition)
+
+
+def test_bad_sources_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        MarkovSource(["x"], start=[1.0], transition=[[0.5, 0.5]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        MarkovSource(["x"], start=[1.0, 0.0], transition=[[0.5, 0.6]])
+    with pytest.raises(ValueError, match="never reach <eos>"):
+        MarkovSource(["x", "y"], start=[1.0, 0.0, 0.0], transition=[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="special"):
+        MarkovSource(["<eos>"], start=[1.0, 0.0], transition=[[0.5, 0.5]])

@@ -1,6 +1,7 @@
 """Every lesson executes top to bottom: the solution without an error, the student version with
 no error but the unanswered exercises (NotImplementedError) and what depends on them."""
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -18,8 +19,10 @@ ALLOWED_IN_STUDENT_VERSION = {"NotImplementedError", "NameError", "CheckFailure"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
+    # The kernel must not inherit conftest's MPLBACKEND=Agg, or it draws no inline figures.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     return notebook
 
 

@@ -81,6 +81,8 @@ class NGramModel:
         self.n, self.vocab, self.k = n, vocab, float(k)
         self._counts: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> count of each next id, (V,)
         self._rows: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> log Pr(. | context), (V,)
+        # count(c) = 0: uniform over V' when k > 0, undefined (0/0) when k = 0
+        self._unseen = self._smoothed_log_probs(np.zeros(len(vocab))) if self.k > 0 else None
 
     @classmethod
     def fit(
@@ -114,12 +116,15 @@ class NGramModel:
         mask[[self.vocab.bos_id, self.vocab.pad_id]] = 0
         return mask
 
-    def _normalise(self) -> None:
+    def _smoothed_log_probs(self, counts: np.ndarray) -> np.ndarray:
+        """log (count(c, w) + k) / (count(c) + k |V'|) for every w in V', -inf outside V': (V,)."""
         predictable = self._predictable()
-        with np.errstate(divide="ignore"):  # log 0 = -inf for unseen n-grams when k = 0
-            for context, counts in self._counts.items():
-                self._rows[context] = np.log((counts + self.k) * predictable / (counts.sum() + self.k * predictable.sum()))
-            self._unseen = np.log(predictable / predictable.sum()) if self.k > 0 else None
+        probs = (counts + self.k) * predictable / (counts.sum() + self.k * predictable.sum())
+        with np.errstate(divide="ignore"):  # log 0 = -inf for <s>, <pad> and, when k = 0, unseen n-grams
+            return np.log(probs)
+
+    def _normalise(self) -> None:
+        self._rows = {context: self._smoothed_log_probs(counts) for context, counts in self._counts.items()}
 
     def _context(self, prefix: Sequence[int]) -> tuple[int, ...]:
         """The last n-1 ids of `<s>^(n-1) + prefix[1:]` (the prefix already starts with one <s>)."""

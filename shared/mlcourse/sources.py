@@ -92,10 +92,12 @@ class MarkovSource:
         drawn = np.stack(steps, axis=1)  # (n, longest + 1)
         return [[self.tokens[j] for j in row[: np.argmax(row == m)]] for row in drawn]
 
-    def log_prob(self, sequence: Sequence[str]) -> float:
-        """log p_data(y_1 ... y_n <eos>) for the tokens y_1 ... y_n (without `<s>` and `<eos>`)."""
+    def log_prob(self, sequence: Sequence[str] | str) -> float:
+        """log p_data(y_1 ... y_n <eos>) for the tokens y_1 ... y_n (a list, or a text such as "A B C";
+        without `<s>` and `<eos>`)."""
+        sequence = self.vocab.tokenize(sequence) if isinstance(sequence, str) else list(sequence)
         if BOS in sequence or EOS in sequence or PAD in sequence:
-            raise ValueError(f"pass the tokens without {BOS}, {EOS} or {PAD}: the source adds them; got {list(sequence)}")
+            raise ValueError(f"pass the tokens without {BOS}, {EOS} or {PAD}: the source adds them; got {sequence}")
         states = [self.vocab.id(t) - self._first_id for t in sequence]  # row/column of each token
         if not states:
             return float(self._log_start[-1])
@@ -133,8 +135,9 @@ class MarkovSource:
         E[-log p_data(seq)] = H(start) + sum_i visits_i H(transition[i]); the predicted tokens are
         y_1 ... y_n and `<eos>`, so their expected number is 1 + sum_i visits_i.
         """
-        visits = self.expected_visits()
-        return (_entropy(self.start) + visits @ np.array([_entropy(row) for row in self.transition])) / (1 + visits.sum())
+        visits = self.expected_visits()  # (m,)
+        row_entropies = np.array([_entropy(row) for row in self.transition])  # (m,)
+        return (_entropy(self.start) + visits @ row_entropies) / (1 + visits.sum())
 
 
 def _distribution(values: Sequence, shape: tuple[int, ...], name: str) -> np.ndarray:

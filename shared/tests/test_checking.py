@@ -58,7 +58,8 @@ def test_expect_equal():
     expect_equal((1, 2), [1, 2], "ids")
     expect_equal(np.array([3, 4]), [3, 4], "array")
     expect_equal(np.int64(3), 3, "numpy scalar")
-    error = failure(expect_equal, ["A", "B"], ["A", "B", "<eos>"], "tokens", misconceptions={"forgot <eos>": ["A", "B"]})
+    slips = {"forgot <eos>": ["A", "B"]}
+    error = failure(expect_equal, ["A", "B"], ["A", "B", "<eos>"], "tokens", misconceptions=slips)
     assert "expected ['A', 'B', '<eos>'], got ['A', 'B']" in str(error)
     assert error.misconception == "forgot <eos>"
     assert failure(expect_equal, 5, 4, "n", misconceptions={"off by two": 6}).misconception is None
@@ -68,7 +69,8 @@ def test_expect_choice():
     expect_choice(" B ", "b", "quiz 1", "abcd")
     assert "one of the letters a, b, c, d; got 'e'" in str(failure(expect_choice, "e", "b", "quiz 1", "abcd"))
     assert "got 3" in str(failure(expect_choice, 3, "b", "quiz 1", "abcd"))
-    error = failure(expect_choice, "a", "b", "quiz 1", "abcd", misconceptions={"A beats B on the first token only": "a"})
+    slips = {"A beats B on the first token only": "a"}
+    error = failure(expect_choice, "a", "b", "quiz 1", "abcd", misconceptions=slips)
     assert "expected 'b', got 'a'" in str(error) and error.misconception == "A beats B on the first token only"
 
 
@@ -82,7 +84,7 @@ def write_lesson(root, lesson: str, answer: str) -> None:
     cells = [
         nbformat.v4.new_code_cell("import math", metadata={"nbgrader": {"grade_id": "setup", "locked": True}}),
         nbformat.v4.new_code_cell("raise RuntimeError('narrative cells must not run')"),
-        nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {"grade_id": "answer", "solution": True, "grade": False}}),
+        nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {"grade_id": "answer", "solution": True}}),
     ]
     folder = root / "solutions" / lesson
     folder.mkdir(parents=True)

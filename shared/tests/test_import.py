@@ -14,7 +14,8 @@ print(json.dumps({{"seconds": time.perf_counter() - start, "torch": "torch" in s
 
 def import_in_fresh_process(module: str) -> dict:
     """The import's own duration and whether it pulled in torch, measured inside a new interpreter."""
-    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", PROBE.format(module=module)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 

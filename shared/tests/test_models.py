@@ -85,8 +85,9 @@ def test_add_k_smoothing_formula_and_unseen_context():
     vocab = model.vocab
     predictable = 3  # V' = {<eos>, a, b}
     after_a = np.exp(model.next_log_probs([prefix_of(vocab, ["a"])])[0])
+    denominator = 3 + k * predictable  # "a" is followed 3 times: by <eos> twice, by b once
     np.testing.assert_allclose(after_a[[vocab.eos_id, vocab.id("a"), vocab.id("b")]],
-                               [(2 + k) / (3 + k * predictable), k / (3 + k * predictable), (1 + k) / (3 + k * predictable)])
+                               [(2 + k) / denominator, k / denominator, (1 + k) / denominator])
     assert after_a[vocab.bos_id] == 0 and after_a[vocab.pad_id] == 0
     unseen = np.exp(model.next_log_probs([[vocab.bos_id, vocab.eos_id]])[0])  # nothing ever follows <eos>
     np.testing.assert_allclose(unseen, [0, 0, 1 / 3, 1 / 3, 1 / 3])
@@ -113,3 +114,13 @@ def test_fit_accepts_texts_with_a_vocab_and_checks_arguments():
         NGramModel.fit(CORPUS, n=2, k=-1)
     with pytest.raises(ValueError, match="without <s>"):
         NGramModel.fit([["a", "<eos>"]], n=2)
+    with pytest.raises(UnknownTokenError, match="'c'"):
+        NGramModel.fit([["a", "c"]], n=2, vocab=vocab)
+
+
+def test_unfitted_model_follows_the_formula_with_zero_counts():
+    vocab = Vocab(["a", "b"])
+    smoothed = NGramModel(2, vocab, k=1.0).next_log_probs([[vocab.bos_id]])
+    np.testing.assert_allclose(np.exp(smoothed), [[0, 0, 1 / 3, 1 / 3, 1 / 3]])
+    with pytest.raises(ValueError, match="'<s>' never occurs"):
+        NGramModel(2, vocab).next_log_probs([[vocab.bos_id]])

@@ -31,7 +31,8 @@ def test_sampling_is_seeded():
 def test_probabilities_of_short_sequences_plus_the_tail_sum_to_one():
     source = MarkovSource.example()
     L = 7
-    total = sum(np.exp(source.log_prob(seq)) for n in range(L + 1) for seq in itertools.product(source.tokens, repeat=n))
+    short = [seq for n in range(L + 1) for seq in itertools.product(source.tokens, repeat=n)]  # 3280 sequences
+    total = sum(np.exp(source.log_prob(seq)) for seq in short)
     s, Q = source.start[:-1], source.transition[:, :-1]
     longer = s @ np.linalg.matrix_power(Q, L) @ np.ones(len(s))  # Pr(more than L tokens)
     assert longer > 0.1  # the tail is not negligible, so the sum alone would not reach 1
@@ -42,6 +43,7 @@ def test_log_prob_by_hand():
     source = MarkovSource.example()
     # Pr(A) Pr(B | A) Pr(<eos> | B) = 0.5 * 0.6 * 0.2
     assert source.log_prob(["A", "B"]) == pytest.approx(np.log(0.5 * 0.6 * 0.2), abs=1e-14)
+    assert source.log_prob("A B") == source.log_prob(["A", "B"])
     assert source.log_prob([]) == -np.inf  # start puts no mass on <eos>: no empty sequences
     with pytest.raises(ValueError, match="without <s>"):
         source.log_prob(["A", "<eos>"])

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mlcourse.models import SequenceModel
+from mlcourse.models import NGramModel, SequenceModel
 from mlcourse.sources import MarkovSource
 from mlcourse.vocab import UnknownTokenError
 
@@ -97,3 +97,37 @@ def test_bad_sources_are_refused():
         MarkovSource(["x", "y"], start=[1.0, 0.0, 0.0], transition=[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     with pytest.raises(ValueError, match="special"):
         MarkovSource(["<eos>"], start=[1.0, 0.0], transition=[[0.5, 0.5]])
+
+
+def kl_per_sequence(source: MarkovSource, model) -> float:
+    """KL(p_data || p_model) over whole sequences, for a bigram model: the expected number of
+    visits to each context times the KL divergence of the next-token distributions there."""
+    vocab = source.vocab
+    contexts = [[vocab.bos_id]] + [[vocab.bos_id, vocab.id(t)] for t in source.tokens]
+    model_log_probs = model.next_log_probs(contexts)[:, vocab.ids(source.columns)]  # (1 + m, m + 1)
+    p = np.vstack([source.start, source.transition])  # (1 + m, m + 1)
+    terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1)) - model_log_probs), 0.0)
+    return float(np.concatenate([[1.0], source.expected_visits()]) @ terms.sum(axis=1))
+
+
+def target_log_probs(model, sequences: list[list[str]]) -> np.ndarray:
+    """log Pr(y_t | <s>, y_<t) of every predicted token (<eos> included) of `sequences`."""
+    vocab = model.vocab
+    ids = [vocab.encode(" ".join(seq), bos=True, eos=True) for seq in sequences]
+    prefixes = [seq[:t] for seq in ids for t in range(1, len(seq))]
+    targets = [seq[t] for seq in ids for t in range(1, len(seq))]
+    return model.next_log_probs(prefixes)[np.arange(len(targets)), targets]
+
+
+def test_counted_bigram_approaches_the_source_as_data_grows():
+    source = MarkovSource.example()
+    held_out = source.sample(5000, 123)
+    kls, nlls = [], []
+    for n in (30, 300, 3000, 30000):
+        model = NGramModel.fit(source.sample(n, 0), n=2, k=0.01, vocab=source.vocab)
+        kls.append(kl_per_sequence(source, model))
+        nlls.append(-target_log_probs(model, held_out).mean())
+    assert kls == sorted(kls, reverse=True) and kls[-1] < 1e-3 and kls[0] > 0.05
+    true_nll = -target_log_probs(source, held_out).mean()  # the source itself, on the same held-out data
+    assert true_nll == pytest.approx(source.entropy_rate(), abs=0.01)
+    assert nlls[0] - true_nll > 0.01 and nlls[-1] == pytest.approx(true_nll, abs=1e-3)

@@ -1,6 +1,7 @@
 """Markov source: samples follow its matrices, its probabilities sum to 1, its entropy rate is exact."""
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,17 @@ def test_counted_bigram_approaches_the_source_as_data_grows():
     true_nll = -target_log_probs(source, held_out).mean()  # the source itself, on the same held-out data
     assert true_nll == pytest.approx(source.entropy_rate(), abs=0.01)
     assert nlls[0] - true_nll > 0.01 and nlls[-1] == pytest.approx(true_nll, abs=1e-3)
+
+
+def test_expected_visits_equal_the_series_they_sum():
+    source = MarkovSource.random(4, seed=2, mean_length=5.0)
+    s, Q = source.start[:-1], source.transition[:, :-1]
+    series = sum(s @ np.linalg.matrix_power(Q, t) for t in range(400))  # Pr(y_{t+1} = each token), summed
+    np.testing.assert_allclose(source.expected_visits(), series, atol=1e-12)
+
+
+def test_readme_quotes_the_example_source():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    source = MarkovSource.example()
+    assert f"about {source.expected_visits().sum():.1f} tokens per sequence" in readme
+    assert f"entropy rate {source.entropy_rate():.4f} nats" in readme

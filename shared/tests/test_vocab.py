@@ -65,3 +65,15 @@ def test_pad_fills_with_pad_id_and_rejects_short_length():
     assert batch.dtype == np.int64
     with pytest.raises(ValueError, match="shorter than the longest"):
         vocab.pad([[1, 3, 3]], length=2)
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_ids_tokens_round_trip_over_every_id(level):
+    vocab = Vocab(list("xyz") if level == "char" else ["the", "cat", "sat"], level=level)
+    rng = random.Random(2)
+    for _ in range(100):
+        ids = [rng.randrange(len(vocab)) for _ in range(rng.randint(0, 10))]  # specials included
+        assert vocab.ids(vocab.tokens(ids)) == ids
+    assert vocab.decode(vocab.ids([BOS, "x" if level == "char" else "cat", EOS, PAD]), skip_special=False) == (
+        "<s>x<eos><pad>" if level == "char" else "<s> cat <eos> <pad>"
+    )

@@ -50,6 +50,14 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder.local_check import check_file
+
+    tests, text = check_file(args.notebook, timeout=args.timeout)
+    print(text)
+    return 0 if tests and all(t.passed for t in tests) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
@@ -70,6 +78,16 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("lessons", nargs="*", help="only these lessons (default: all; --check always checks all)")
     rel.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on a difference")
     rel.set_defaults(func=cmd_release)
+
+    chk = sub.add_parser("check", help="a student's local check: run the visible tests, count the hidden ones",
+                         description="Run the setup, answer and test cells of a saved notebook in a fresh kernel "
+                                     "(the narrative is skipped, as in grading) and say which test cells' visible "
+                                     "tests pass, and how many hidden checks and points only the grader runs. "
+                                     "Exit 1 unless every visible test passes. In a notebook: "
+                                     "`from autograder.local_check import check; check()`.")
+    chk.add_argument("notebook", type=Path, help="the notebook, e.g. notebooks/<lesson>/<lesson>.ipynb")
+    chk.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell (default 300)")
+    chk.set_defaults(func=cmd_check)
     return top
 
 

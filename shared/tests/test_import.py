@@ -1,30 +1,26 @@
-"""`import mlcourse` stays light: under 2 s in a fresh interpreter, and torch loads only with `transformer`."""
+"""`import mlcourse` stays light: what makes it slow (torch, matplotlib) loads only with the modules
+that need it. (Its time, about 0.2 s, is printed by scripts/benchmark_import.py, not asserted here.)"""
 
 import json
 import subprocess
 import sys
 
 PROBE = """
-import json, sys, time
-start = time.perf_counter()
+import json, sys
 import {module}
-print(json.dumps({{"seconds": time.perf_counter() - start, "torch": "torch" in sys.modules}}))
+print(json.dumps({{name: name in sys.modules for name in ("torch", "matplotlib")}}))
 """
 
 
-def import_in_fresh_process(module: str) -> dict:
-    """The import's own duration and whether it pulled in torch, measured inside a new interpreter."""
-    command = [sys.executable, "-c", PROBE.format(module=module)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+def heavy_modules_loaded_by(module: str) -> dict:
+    """Which heavy libraries importing `module` pulls in, seen from a new interpreter."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
-def test_import_mlcourse_is_fast_and_torch_free():
-    report = import_in_fresh_process("mlcourse")
-    assert not report["torch"], "import mlcourse loaded torch: keep torch inside mlcourse.transformer"
-    assert report["seconds"] < 2.0, f"import mlcourse took {report['seconds']:.2f} s"
+def test_import_mlcourse_loads_neither_torch_nor_matplotlib():
+    assert heavy_modules_loaded_by("mlcourse") == {"torch": False, "matplotlib": False}
 
 
 def test_numpy_only_modules_do_not_load_torch():
-    report = import_in_fresh_process("mlcourse.models, mlcourse.sources, mlcourse.checking, mlcourse.plots")
-    assert not report["torch"]
+    assert not heavy_modules_loaded_by("mlcourse.models, mlcourse.sources, mlcourse.checking")["torch"]

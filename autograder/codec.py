@@ -1,0 +1,164 @@
+"""Plain data across the wall between the student's kernel and the grader: JSON, never pickle.
+
+What the kernel sends back (return values, variables, in-place changes of arguments) is encoded
+here into tagged JSON: None, bools, ints, floats, strings, lists, tuples, dicts, numpy arrays and
+scalars of numeric dtypes, torch tensors. Anything else becomes a `ref`: a numbered handle to an
+object that stays in the kernel. The grader decodes with `decode(..., allow_pickle=False)`, which
+can only build those plain types, so no byte the student controls ever becomes code or an object
+of the student's choosing in the grader.
+
+The grader's messages to the kernel use the same format, plus pickled objects (course objects,
+torch modules) as arguments: the kernel may unpickle what the grader sends, never the reverse.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+from typing import Any, Callable
+
+import numpy as np
+
+MAX_DEPTH = 64
+# Kinds of numpy data that cross: bool, signed and unsigned ints, floats, complex (no objects, no strings).
+NUMERIC_KINDS = "biufc"
+TORCH_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+                "complex64", "complex128"]
+
+
+class CodecError(ValueError):
+    """Data that is not in the plain format (too deep, unknown tag, bad array)."""
+
+
+def _torch():
+    import torch  # only when a tensor crosses: plain answers do not pay for importing torch
+
+    return torch
+
+
+def _is_tensor(obj: Any) -> bool:
+    return type(obj).__module__.startswith("torch") and type(obj).__name__ in ("Tensor", "Parameter")
+
+
+def _is_module(obj: Any) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _array(obj: np.ndarray) -> dict:
+    array = np.ascontiguousarray(obj)
+    return {"__t": "nd", "dtype": array.dtype.str, "shape": list(array.shape),
+            "b64": base64.b64encode(array.tobytes()).decode()}
+
+
+def _tensor(obj: Any) -> dict:
+    tensor = obj.detach().cpu().contiguous()
+    dtype = str(tensor.dtype).removeprefix("torch.")
+    # bfloat16 has no numpy twin: it crosses as float32 and is cast back.
+    data = tensor.float().numpy() if dtype == "bfloat16" else tensor.numpy()
+    encoded = {**_array(data), "__t": "pt", "dtype": dtype, "grad": bool(obj.requires_grad)}
+    if obj.grad is not None:
+        encoded["g"] = _tensor(obj.grad)
+    return encoded
+
+
+def encode(obj: Any, *, refs: Callable[[Any], int | None] | None = None, pickle_ok: bool = False, depth: int = 0) -> Any:
+    """`obj` as JSON-ready data. Other objects become `ref`s (when `refs` gives handles) or pickles (when allowed)."""
+    if depth > MAX_DEPTH:
+        raise CodecError("the value is nested too deeply")
+    again = lambda x: encode(x, refs=refs, pickle_ok=pickle_ok, depth=depth + 1)  # noqa: E731
+    if obj is None or type(obj) in (bool, int, str):
+        return obj
+    if type(obj) is float:
+        return {"__t": "float", "v": repr(obj)}  # repr keeps nan, inf and every digit
+    if type(obj) is complex:
+        return {"__t": "complex", "v": [repr(obj.real), repr(obj.imag)]}
+    if type(obj) is list:
+        return [again(x) for x in obj]
+    if type(obj) is tuple:
+        return {"__t": "tuple", "v": [again(x) for x in obj]}
+    if type(obj) is dict:
+        return {"__t": "dict", "v": [[again(k), again(v)] for k, v in obj.items()]}
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in NUMERIC_KINDS:
+        return _array(obj)
+    if isinstance(obj, np.generic) and obj.dtype.kind in NUMERIC_KINDS:
+        return {**_array(np.asarray(obj)), "__t": "np"}
+    if _is_tensor(obj):
+        return _tensor(obj)
+    if refs is not None and (handle := refs(obj)) is not None:
+        return {"__t": "ref", "id": handle, "type": type(obj).__name__}
+    if pickle_ok:  # pickling drops gradients: they travel beside the object
+        grads = {n: _tensor(p.grad) for n, p in obj.named_parameters() if p.grad is not None} if _is_module(obj) else {}
+        return {"__t": "pickle", "b64": base64.b64encode(pickle.dumps(obj)).decode(), "grads": grads}
+    raise CodecError(f"cannot send a {type(obj).__name__}")
+
+
+def _decode_array(data: dict) -> np.ndarray:
+    dtype = np.dtype(str(data["dtype"]))
+    if dtype.kind not in NUMERIC_KINDS:
+        raise CodecError(f"arrays of dtype {dtype} do not cross")
+    shape = tuple(int(n) for n in data["shape"])
+    raw = base64.b64decode(str(data["b64"]), validate=True)
+    if len(raw) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+        raise CodecError("an array's bytes do not match its shape")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle: bool = False, depth: int = 0) -> Any:
+    """The value `encode` made. `ref` turns a handle into an object; pickles load only when allowed."""
+    if depth > MAX_DEPTH:
+        raise CodecError("the value is nested too deeply")
+    again = lambda x: decode(x, ref=ref, allow_pickle=allow_pickle, depth=depth + 1)  # noqa: E731
+    if data is None or type(data) in (bool, int, str):
+        return data
+    if type(data) is list:
+        return [again(x) for x in data]
+    if type(data) is not dict or not isinstance(data.get("__t"), str):
+        raise CodecError(f"unexpected {type(data).__name__} in the data")
+    tag = data["__t"]
+    if tag == "float":
+        return float(str(data["v"]))
+    if tag == "complex":
+        real, imag = data["v"]
+        return complex(float(str(real)), float(str(imag)))
+    if tag == "tuple":
+        return tuple(again(x) for x in data["v"])
+    if tag == "dict":
+        pairs = [(again(k), again(v)) for k, v in data["v"]]
+        if not all(isinstance(k, (type(None), bool, int, float, str, tuple)) for k, _ in pairs):
+            raise CodecError("dict keys must be numbers, strings or tuples")
+        return dict(pairs)
+    if tag == "nd":
+        return _decode_array(data)
+    if tag == "np":
+        return _decode_array(data)[()]
+    if tag == "pt":
+        torch = _torch()
+        dtype = str(data["dtype"])
+        if dtype not in TORCH_DTYPES:
+            raise CodecError(f"tensors of dtype {dtype} do not cross")
+        tensor = torch.from_numpy(_decode_array(data)).to(getattr(torch, dtype))
+        tensor.requires_grad_(bool(data.get("grad")) and tensor.is_floating_point())
+        if "g" in data and tensor.requires_grad:
+            tensor.grad = again(data["g"]).reshape(tensor.shape).to(tensor.dtype)
+        return tensor
+    if tag == "ref" and ref is not None:
+        return ref(data)
+    if tag == "pickle" and allow_pickle:
+        obj = pickle.loads(base64.b64decode(data["b64"]))
+        for name, parameter in obj.named_parameters() if data.get("grads") else ():
+            if name in data["grads"]:
+                parameter.grad = again(data["grads"][name])
+        return obj
+    raise CodecError(f"unknown or forbidden tag {tag!r}")
+
+
+def dumps(message: Any) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"))

@@ -1,0 +1,149 @@
+"""The student's kernel: runs inside the sandbox and answers the grader over a pipe.
+
+    python -I -m autograder.kernel [--drop-to UID]
+
+Frames on the inherited stdin/stdout are an 8-byte length and a JSON message (autograder.codec).
+Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
+variable; {"op": "call", "ref", "args", "kwargs"} calls a function; {"op": "attr", "ref", "name"}
+reads an attribute. Values go back as plain data or handles (`ref`s); after a call, the arrays,
+tensors and torch modules passed in go back too, so the grader sees in-place changes.
+
+Nothing here is trusted: the student's code shares this process and may rewrite all of it. The
+grader only ever reads plain data from it (see autograder/trusted.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from autograder.codec import decode, dumps, encode, loads
+
+MAX_FRAME = 1 << 30
+
+
+def _drop_privileges(uid: int) -> None:
+    """Become `uid` (an unprivileged user) before any student code runs, so process limits apply."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+class Channel:
+    """Length-prefixed frames on two file descriptors."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.read_fd, self.write_fd = read_fd, write_fd
+
+    def _read_exactly(self, n: int) -> bytes:
+        chunks = []
+        while n:
+            chunk = os.read(self.read_fd, min(n, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self):
+        size = int.from_bytes(self._read_exactly(8), "big")
+        if size > MAX_FRAME:
+            raise EOFError
+        return loads(self._read_exactly(size))
+
+    def send(self, message) -> None:
+        raw = dumps(message)
+        data = len(raw).to_bytes(8, "big") + raw
+        while data:
+            data = data[os.write(self.write_fd, data):]
+
+
+def _state(obj):
+    """What a check may look at after a call changed `obj` in place, or None for other objects."""
+    import numpy as np
+
+    torch = sys.modules.get("torch")
+    if isinstance(obj, np.ndarray):
+        return obj
+    if torch is not None and isinstance(obj, torch.Tensor):
+        return {"data": obj, "grad": obj.grad}
+    if torch is not None and isinstance(obj, torch.nn.Module):
+        return {"state": dict(obj.state_dict(keep_vars=True)),
+                "grads": {name: p.grad for name, p in obj.named_parameters()}}
+    return None
+
+
+class Kernel:
+    def __init__(self):
+        from IPython.core.interactiveshell import InteractiveShell
+
+        self.shell = InteractiveShell.instance()
+        self.handles: list = []
+
+    def ref(self, obj) -> int:
+        self.handles.append(obj)
+        return len(self.handles) - 1
+
+    def value(self, obj):
+        return encode(obj, refs=self.ref)
+
+    def arg(self, data):
+        return decode(data, ref=lambda r: self.handles[int(r["id"])], allow_pickle=True)
+
+    def handle(self, request: dict):
+        op = request["op"]
+        if op == "run":
+            result = self.shell.run_cell(request["source"], store_history=False)
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                raise error
+            return None
+        if op == "get":
+            return self.value(self.shell.user_ns[request["name"]])
+        if op == "attr":
+            return self.value(getattr(self.handles[int(request["ref"])], request["name"]))
+        if op == "call":
+            args, kwargs = self.arg(request["args"]), self.arg(request["kwargs"])
+            result = self.handles[int(request["ref"])](*args, **kwargs)
+            changed = {"args": [_state(a) for a in args], "kwargs": {k: _state(v) for k, v in kwargs.items()}}
+            return self.value({"result": result, "changed": changed})
+        raise ValueError(f"unknown request {op!r}")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, KeyError) and not str(error):
+        return "KeyError"
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def main() -> None:
+    if "--drop-to" in sys.argv:
+        _drop_privileges(int(sys.argv[sys.argv.index("--drop-to") + 1]))
+    # The pipe to the grader moves off fds 0 and 1: the student's prints go to fd 2 (a size-limited file).
+    channel = Channel(os.dup(0), os.dup(1))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    kernel = Kernel()
+    channel.send({"ok": True, "value": "ready"})
+    while True:
+        try:
+            request = channel.receive()
+        except EOFError:
+            return
+        try:
+            reply = {"ok": True, "value": kernel.handle(request)}
+        except BaseException as error:  # noqa: BLE001 - whatever the student's code raised goes back as text
+            if isinstance(error, KeyError) and request.get("op") == "get":
+                reply = {"ok": False, "error": f"NameError: name {request['name']!r} is not defined"}
+            else:
+                traceback.print_exc()
+                reply = {"ok": False, "error": _describe(error)}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        channel.send(reply)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""The student's kernel as a sandboxed, size-limited process (bubblewrap + resource limits).
+
+The kernel (autograder/kernel.py) runs under bubblewrap with: no network (its own empty network
+namespace); its own process namespace (the grader and other students' kernels are invisible, so
+they cannot be signalled); a read-only root holding only Python, the virtual environment, the
+course library and system libraries; write access to its scratch folder alone (mounted at
+/scratch, also its /tmp). `solutions/`, the gradebook and other submissions are simply not in its
+file system. As root the grader sets the mounts up privileged and the kernel then drops to an
+unprivileged user ("nobody"), so process limits apply; as any other user bubblewrap uses a user
+namespace.
+
+Resource limits (setrlimit, no cgroups needed): CPU seconds, data memory, processes (threads
+count), bytes of output (stdout and stderr go to one file whose size RLIMIT_FSIZE caps, so one
+huge line is cut like many small ones). Wall time is enforced by the grader, which kills the
+whole sandbox.
+
+`sandbox=False` (the CLI's `--no-sandbox`) runs the same kernel as a plain process with the same
+limits, for machines where bubblewrap cannot run; every grade made so is marked unsandboxed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import autograder
+import mlcourse
+
+from autograder.codec import dumps, loads
+
+NOBODY = 65534
+OUTPUT_FILE = "output.txt"
+
+
+@dataclass
+class Limits:
+    """What one student's notebook may use. Seconds are wall time unless named CPU."""
+
+    cell_seconds: float = 60.0  # one answer cell, or one call of the student's code from a test
+    notebook_seconds: float = 300.0  # the whole notebook, kernel starts included
+    cpu_seconds: int = 120  # CPU time of each kernel process
+    memory_bytes: int = 3 << 30  # data memory of each process (RLIMIT_DATA)
+    processes: int = 64  # processes and threads of the student's user
+    output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
+    result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
+    restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
+    startup_seconds: float = 60.0  # starting the kernel (before the setup cell)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces on this machine."""
+
+
+class KernelDied(RuntimeError):
+    """The kernel stopped answering; the message says why (timeout, crash, a limit)."""
+
+
+def _python_command() -> list[str]:
+    return [sys.executable, "-I", "-m", "autograder.kernel"]
+
+
+def _readonly_paths() -> list[Path]:
+    """What the kernel may read: system libraries, Python, the venv, the course library and the kernel's code."""
+    package = Path(autograder.__file__).parent
+    paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache",
+                               "/etc/alternatives", "/etc/fonts", "/etc/localtime")]
+    paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
+              Path(mlcourse.__file__).parent]
+    # Only the kernel's own modules of the grader: its tests and fixtures stay invisible.
+    paths += [package / "__init__.py", package / "codec.py", package / "kernel.py"]
+    return [p for p in dict.fromkeys(paths) if p.exists()]
+
+
+def bwrap_command(scratch: Path) -> list[str]:
+    """The bubblewrap command line that runs the kernel with `scratch` as its only writable folder."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    if os.geteuid() == 0:  # privileged set-up, then the kernel becomes nobody (root ignores process limits)
+        namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                      "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        drop = ["--drop-to", str(NOBODY)]
+    else:
+        namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
+    paths = _readonly_paths()
+    # Folders above the mounts are made world-readable (bubblewrap would make them private to root).
+    parents = sorted({str(parent) for p in paths for parent in p.parents if parent != Path("/")})
+    mounts = [arg for d in parents for arg in ("--perms", "0755", "--dir", d)]
+    mounts += [arg for p in paths for arg in ("--ro-bind", str(p), str(p))]
+    return [bwrap, *namespaces, "--die-with-parent", "--new-session", *mounts,
+            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+            "--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp",
+            "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
+
+
+def _own_processes() -> int:
+    """Processes and threads of this user now: a non-root user's limit counts them too."""
+    uid, count = os.getuid(), 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += len(os.listdir(entry / "task"))
+        except OSError:
+            continue
+    return count
+
+
+def _set_limits(limits: Limits, processes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+@functools.cache
+def check_available() -> None:
+    """Raise SandboxUnavailable, saying what to do, when bubblewrap cannot run the kernel here."""
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed: install it (`sudo apt-get install bubblewrap`, or "
+            "scripts/install-system-deps.sh), or grade with --no-sandbox (every grade is then marked unsandboxed)")
+    probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"autograder-probe-{os.getpid()}"
+    (probe / "tmp").mkdir(parents=True, exist_ok=True)
+    try:
+        command = bwrap_command(probe)
+        command[command.index("-m"):] = ["-c", "pass"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if done.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create a sandbox on this machine ({done.stderr.strip()[:300]}); allow unprivileged "
+            "user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade with --no-sandbox "
+            "(every grade is then marked unsandboxed)")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Kernel:
+    """One running student kernel: `request` sends a message and waits, at most `timeout` seconds, for the reply."""
+
+    def __init__(self, scratch: Path, limits: Limits, sandbox: bool = True):
+        self.scratch, self.limits, self.sandbox = scratch, limits, sandbox
+        self.process: subprocess.Popen | None = None
+        self.timed_out = False
+
+    def start(self) -> None:
+        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)
+        output = open(self.scratch / OUTPUT_FILE, "ab")
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if self.sandbox else str(self.scratch), "USER": "student",
+               "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        if self.sandbox:
+            command, processes = bwrap_command(self.scratch), self.limits.processes
+            if os.geteuid() == 0:
+                for path in (self.scratch, self.scratch / "tmp"):
+                    os.chown(path, NOBODY, NOBODY)
+            else:
+                processes += _own_processes()
+        else:
+            command, processes = _python_command(), self.limits.processes + _own_processes()
+            env["TMPDIR"] = str(self.scratch / "tmp")
+        self.timed_out = False
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
+            start_new_session=True, preexec_fn=lambda: _set_limits(self.limits, processes))
+        output.close()
+        reply = self._receive(time.monotonic() + self.limits.startup_seconds)
+        if reply != {"ok": True, "value": "ready"}:
+            raise self._died("it did not start")
+
+    def request(self, message: dict, timeout: float) -> dict:
+        """The kernel's reply ({"ok": True, "value": ...} or {"ok": False, "error": "..."})."""
+        if self.process is None or self.process.poll() is not None:
+            raise KernelDied("the kernel is not running")
+        raw = dumps(message)
+        try:
+            self.process.stdin.write(len(raw).to_bytes(8, "big") + raw)
+            self.process.stdin.flush()
+        except OSError:
+            raise self._died("it stopped reading") from None
+        reply = self._receive(time.monotonic() + timeout)
+        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+            raise self._died("it sent a malformed reply")
+        return reply
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        fd, data = self.process.stdout.fileno(), b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while len(data) < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    self.timed_out = True
+                    raise self._died("it ran out of time")
+                chunk = os.read(fd, min(n - len(data), 1 << 20))
+                if not chunk:
+                    raise self._died("it stopped")
+                data += chunk
+        return data
+
+    def _receive(self, deadline: float):
+        size = int.from_bytes(self._read(8, deadline), "big")
+        if size > self.limits.result_bytes:
+            raise self._died(f"it sent back more than {self.limits.result_bytes} bytes")
+        try:
+            return loads(self._read(size, deadline))
+        except ValueError:
+            raise self._died("it sent a malformed reply") from None
+
+    def _died(self, what: str) -> KernelDied:
+        """Stop the kernel and say why it is gone, from what the grader saw and how the process ended."""
+        if not self.timed_out:
+            try:  # it is probably exiting: its exit code says why
+                self.process.wait(2)
+            except subprocess.TimeoutExpired:
+                pass
+        code = self.stop()
+        printed = (self.scratch / OUTPUT_FILE).stat().st_size if (self.scratch / OUTPUT_FILE).exists() else 0
+        signal_number = -code if code is not None and code < 0 else code - 128 if code and code > 128 else None
+        if self.timed_out:
+            reason = "it ran out of time"
+        elif signal_number == signal.SIGXFSZ or printed >= self.limits.output_bytes:
+            reason = f"its output reached the limit of {self.limits.output_bytes} bytes"
+        elif signal_number == signal.SIGXCPU:
+            reason = f"it used more than {self.limits.cpu_seconds} s of CPU time"
+        elif signal_number is not None:
+            reason = f"it crashed ({_signal_name(signal_number)})"
+        elif code is not None and code != 0:
+            reason = f"it exited with code {code}"
+        else:
+            reason = what
+        return KernelDied(f"the kernel stopped: {reason}")
+
+    def stop(self) -> int | None:
+        """Kill the kernel and everything it started; its exit code (negative: killed by that signal),
+        None when it had to be killed here."""
+        if self.process is None:
+            return None
+        process, self.process = self.process, None
+        code = process.poll()
+        if code is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+            code = None
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        return code

@@ -1,0 +1,105 @@
+"""The grading engine on the fixture assignment: verdicts, points, messages, misconceptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.engine import grade_notebook
+from autograder.results import NotebookResult
+from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
+
+WRONG = {
+    # The product of probabilities, not the sum of their logs: a misconception the checks name.
+    "log_likelihood": "def log_likelihood(probs):\n    return float(np.prod(probs))",
+    "answer_estimator": 'answer_estimator = "a"',
+    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n        for p in model.parameters():\n            p += lr * p.grad",
+}
+# Correct, written differently, and noisy on stderr (as torch's warnings are).
+ALTERNATIVE = {
+    "log_likelihood": "import sys, warnings\ndef log_likelihood(probs):\n    warnings.warn('a warning on stderr')\n"
+                      "    print('noise', file=sys.stderr)\n    total = 0.0\n    for p in probs:\n"
+                      "        total += math.log(p)\n    return total\nimport math",
+    "log_softmax": "def log_softmax(logits):\n    return torch.log(torch.softmax(logits, dim=-1))",
+}
+
+
+def grade(tmp_path: Path, notebook, name: str, **kwargs) -> NotebookResult:
+    path = write(notebook, tmp_path / name / "00_fixture.ipynb") if notebook is not None else None
+    return grade_notebook(FIXTURE, path, student=name, scratch=tmp_path / f"scratch-{name}", **kwargs)
+
+
+def points(result: NotebookResult) -> dict[str, float]:
+    return {check.grade_id: check.points for check in result.checks}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[str, NotebookResult]:
+    tmp = tmp_path_factory.mktemp("engine")
+    return {
+        "perfect": grade(tmp, student_copy(FIXTURE), "perfect"),
+        "blank": grade(tmp, student_copy(FIXTURE, blank=True), "blank"),
+        "wrong": grade(tmp, student_copy(FIXTURE, WRONG), "wrong"),
+        "alternative": grade(tmp, student_copy(FIXTURE, ALTERNATIVE), "alternative"),
+    }
+
+
+def test_a_perfect_submission_gets_every_point_in_the_sandbox(results):
+    perfect = results["perfect"]
+    assert perfect.score == perfect.max_score == 8.0
+    assert perfect.sandboxed and perfect.problems == []
+    assert perfect.manual == ["written_why_logs"]
+    assert {c.grade_id: c.objective for c in perfect.checks} == {
+        "test_log_likelihood": "O1", "test_answer_estimator": "O2", "test_sgd_step": "O1", "test_log_softmax": "O1"}
+
+
+def test_the_release_as_handed_out_gets_nothing_and_says_why(results):
+    blank = results["blank"]
+    assert blank.score == 0.0 and {c.status for c in blank.checks} == {"error"}
+    message = next(c.message for c in blank.checks if c.grade_id == "test_log_likelihood")
+    assert "`log_likelihood` is not answered yet" in message
+
+
+def test_wrong_answers_fail_with_their_misconception_named(results):
+    wrong = results["wrong"]
+    assert points(wrong) == {"test_log_likelihood": 0.0, "test_answer_estimator": 0.0,
+                             "test_sgd_step": 0.0, "test_log_softmax": 3.0}
+    checks = {c.grade_id: c for c in wrong.checks}
+    assert checks["test_log_likelihood"].status == "failed"
+    assert checks["test_log_likelihood"].misconception == "the product of probabilities, not the sum of log-probabilities"
+    assert checks["test_answer_estimator"].misconception == "the mean is not always the maximiser"
+    # The in-place update made in the kernel reached the grader's model: the step went up the gradient.
+    assert checks["test_sgd_step"].misconception == "a step up the gradient, not down"
+    assert "expected -2.07944" in checks["test_log_likelihood"].message  # the visible check shows its expected value
+
+
+def test_a_failed_hidden_check_never_shows_its_expected_value(tmp_path):
+    # Right on the visible example only: the hidden check on fresh inputs fails.
+    cached = "def log_likelihood(probs):\n    return float(np.log(0.125))"
+    result = grade(tmp_path, student_copy(FIXTURE, {"log_likelihood": cached}), "cached")
+    check = result.checks[0]
+    assert check.status == "failed" and check.points == 0
+    assert check.message == "log-likelihood of 7 fresh probabilities: got -2.07944, which is not the expected value"
+
+
+def test_correct_answers_that_write_to_stderr_keep_their_points(results):
+    alternative = results["alternative"]
+    assert alternative.score == alternative.max_score
+
+
+def test_a_missing_notebook_scores_zero_with_a_record(tmp_path):
+    result = grade(tmp_path, None, "absent")
+    assert result.score == 0 and {c.status for c in result.checks} == {"not-run"}
+    assert result.problems == ["00_fixture.ipynb was not submitted"]
+
+
+def test_without_the_sandbox_the_grades_are_the_same_and_marked(tmp_path, results):
+    result = grade(tmp_path, student_copy(FIXTURE, WRONG), "unsandboxed", sandbox=False)
+    assert points(result) == points(results["wrong"])
+    assert not result.sandboxed and "WITHOUT the sandbox" in result.problems[-1]
+
+
+def test_the_result_crosses_to_the_orchestrator_as_json(results):
+    perfect = results["perfect"]
+    assert NotebookResult.from_dict(perfect.to_dict()) == perfect

@@ -1,0 +1,194 @@
+"""Test cells run here, in the grader's own process, never in the student's kernel.
+
+A test cell is instructor code: it builds inputs, calls the student's functions, reads the
+student's variables and hands what came back to `mlcourse.checking`. It runs in a namespace made
+by the source notebook's `setup` cell, with the grader's own numpy, torch and builtins; each name
+it reads that the setup does not define is looked up in the student's kernel and bound to a
+`Remote` (a function or object that stays there) or to plain data (autograder/codec.py). Calling
+a `Remote` runs the student's code in the kernel and brings back plain data only, plus the
+in-place changes of the arrays, tensors and torch modules passed in.
+
+So the verdict is computed by trusted code from plain values, and the student's code can change
+nothing the checks run on: not numpy, torch, builtins or IPython (those of the kernel are
+separate), not the test's source (the kernel never receives it), not the expected values (they
+are computed here, from solutions/ the kernel cannot read).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any
+
+import numpy as np
+
+from autograder.codec import decode, encode
+from autograder.sandbox import Kernel, KernelDied
+from mlcourse.checking import CheckFailure
+
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+class StudentError(Exception):
+    """The student's code raised, or sent back something that is not plain data; the text says which."""
+
+
+class Remote:
+    """A function or object living in the student's kernel: calls and public attributes go there."""
+
+    __slots__ = ("_bridge", "_ref", "_label")
+
+    def __init__(self, bridge: Bridge, ref: int, label: str):
+        self._bridge, self._ref, self._label = bridge, ref, label
+
+    def __call__(self, *args, **kwargs):
+        return self._bridge.call(self, args, kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # no dunder protocol (__array_interface__, __eq__, ...) reaches the student
+            raise AttributeError(name)
+        return self._bridge.request({"op": "attr", "ref": self._ref, "name": name}, f"{self._label}.{name}")
+
+    def __repr__(self) -> str:
+        return f"<the student's {self._label}>"
+
+
+class Bridge:
+    """Requests to the kernel, each within `timeout()` seconds, replies decoded as plain data."""
+
+    def __init__(self, kernel: Kernel, timeout):
+        self.kernel, self.timeout = kernel, timeout
+
+    def request(self, message: dict, label: str) -> Any:
+        reply = self.kernel.request(message, self.timeout())
+        if not reply["ok"]:
+            raise StudentError(f"`{label}` raised {str(reply.get('error'))[:500]}")
+        try:
+            return decode(reply.get("value"), ref=lambda r: Remote(self, int(r["id"]), f"{label}(...)"))
+        except Exception as error:  # noqa: BLE001 - anything unreadable is the student's problem, never ours
+            raise StudentError(f"`{label}` sent back a value the grader cannot read ({error})") from None
+
+    def get(self, name: str) -> Any:
+        value = self.request({"op": "get", "name": name}, name)
+        if isinstance(value, Remote):
+            value._label = name
+        return value
+
+    def call(self, function: Remote, args: tuple, kwargs: dict) -> Any:
+        refs = lambda obj: obj._ref if isinstance(obj, Remote) else None  # noqa: E731
+        message = {"op": "call", "ref": function._ref,
+                   "args": encode(list(args), refs=refs, pickle_ok=True),
+                   "kwargs": encode(dict(kwargs), refs=refs, pickle_ok=True)}
+        reply = self.request(message, function._label)
+        if not isinstance(reply, dict) or set(reply) != {"result", "changed"}:
+            raise StudentError(f"`{function._label}` sent back a malformed reply")
+        changed = reply["changed"]
+        try:
+            for original, state in zip(args, changed["args"]):
+                _apply(original, state)
+            for key, state in changed["kwargs"].items():
+                _apply(kwargs[key], state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise StudentError(f"`{function._label}` changed its arguments in a way the grader cannot apply ({error})")
+        return reply["result"]
+
+
+def _apply(original: Any, state: Any) -> None:
+    """Copy the kernel's version of an argument (array, tensor, torch module) into the grader's object."""
+    if state is None:
+        return
+    if isinstance(original, np.ndarray):
+        if original.flags.writeable:
+            np.copyto(original, np.asarray(state).reshape(original.shape), casting="unsafe")
+        return
+    import torch
+
+    if isinstance(original, torch.Tensor):
+        _copy_tensor(original, state["data"], state["grad"])
+    elif isinstance(original, torch.nn.Module):
+        for name, tensor in original.state_dict(keep_vars=True).items():
+            _copy_tensor(tensor, state["state"][name], None)
+        for name, parameter in original.named_parameters():
+            _copy_tensor(parameter, state["state"][name], state["grads"][name])
+
+
+def _copy_tensor(tensor, data, grad) -> None:
+    import torch
+
+    with torch.no_grad():
+        tensor.copy_(data.reshape(tensor.shape))
+    if tensor.requires_grad:
+        tensor.grad = None if grad is None else grad.detach().reshape(tensor.shape).to(tensor.dtype)
+
+
+def split_hidden(source: str) -> tuple[str, str]:
+    """(visible part, hidden part) of a test cell; lines of the hidden part keep their numbers."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker == HIDDEN_BEGIN:
+            inside = True
+        elif marker == HIDDEN_END:
+            inside = False
+        (hidden if inside else visible).append("" if marker in (HIDDEN_BEGIN, HIDDEN_END) else line)
+        (visible if inside else hidden).append("")
+    return "\n".join(visible), "\n".join(hidden)
+
+
+def names_read(source: str) -> set[str]:
+    """Global names `source` reads and does not bind itself."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+    return loaded - bound - set(dir(builtins))
+
+
+class TestRunner:
+    """Runs a notebook's test cells in one trusted namespace seeded by the `setup` cell."""
+
+    def __init__(self, setup_source: str, label: str):
+        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        exec(compile(setup_source, f"{label}:setup", "exec"), self.namespace)
+        self.student_names: set[str] = set()  # names looked up in the kernel; refreshed for every test
+
+    def run(self, grade_id: str, source: str, bridge: Bridge) -> tuple[str, str, str | None]:
+        """(status, message, misconception) of one test cell; raises KernelDied when the kernel is lost."""
+        for part, hidden in zip(split_hidden(source), (False, True)):
+            if not part.strip():
+                continue
+            code = compile(part, f"<test {grade_id}>", "exec")
+            try:
+                self._bind_student_names(part, bridge)
+                exec(code, self.namespace)
+            except CheckFailure as failure:
+                return "failed", failure.hidden_message() if hidden else str(failure), failure.misconception
+            except KernelDied:
+                raise
+            except StudentError as error:
+                return "error", str(error), None
+            except NameError as error:
+                return "error", f"{error}: its answer cell did not define it (or failed)", None
+            except Exception as error:  # noqa: BLE001 - the check could not use what came back
+                what = "a hidden check" if hidden else "the check"
+                detail = "" if hidden else f": {type(error).__name__}: {str(error)[:300]}"
+                return "error", f"{what} could not use the answer{detail}", None
+        return "passed", "", None
+
+    def _bind_student_names(self, source: str, bridge: Bridge) -> None:
+        for name in sorted(names_read(source)):
+            if name in self.namespace and name not in self.student_names:
+                continue  # the setup's (or an earlier test's) own object, never the student's
+            self.namespace.pop(name, None)
+            try:
+                self.namespace[name] = bridge.get(name)
+                self.student_names.add(name)
+            except StudentError:
+                pass  # not defined in the kernel: the test's NameError says so

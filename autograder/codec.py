@@ -49,7 +49,7 @@ def _is_module(obj: Any) -> bool:
 
 
 def _array(obj: np.ndarray) -> dict:
-    array = np.ascontiguousarray(obj)
+    array = np.ascontiguousarray(obj).reshape(np.shape(obj))  # ascontiguousarray turns 0-d into 1-d
     return {"__t": "nd", "dtype": array.dtype.str, "shape": list(array.shape),
             "b64": base64.b64encode(array.tobytes()).decode()}
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if tests and all(t.passed for t in tests) else 1
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grading import Options, grade_class, write_outputs
+    from autograder.gradebook import default_db_url
+
+    options = Options(jobs=args.jobs, timeout=args.timeout, sandbox=not args.no_sandbox, regrade=args.regrade)
+    duedates = None
+    if args.submissions is None:  # the bundled demo class, built from the current lessons
+        from autograder.demo_class import build
+
+        out = (args.out or args.root / "var" / "demo").resolve()
+        demo = build(args.root, out / "submitted")
+        submissions, duedates = demo.submitted, demo.duedates
+    elif args.out is None:
+        print("grade: --out OUT is required with SUBMISSIONS", file=sys.stderr)
+        return 2
+    else:
+        submissions, out = args.submissions.resolve(), args.out.resolve()
+    db_url = args.db or default_db_url(out)
+    results = grade_class(submissions, out, args.root, options, db_url, duedates)
+    written = write_outputs(results, out, args.root, db_url)
+    score, top = sum(r.score for r in results), sum(r.max_score for r in results)
+    students = len({r.student for r in results})
+    print(f"graded {len(results)} notebooks of {students} students ({score:g} of {top:g} autograded points)")
+    print(f"gradebook: {db_url}")
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
@@ -88,6 +118,28 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("notebook", type=Path, help="the notebook, e.g. notebooks/<lesson>/<lesson>.ipynb")
     chk.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell (default 300)")
     chk.set_defaults(func=cmd_check)
+
+    grd = sub.add_parser("grade", help="grade a class: gradebook, grades.csv, feedback, class report",
+                         description="Autograde every notebook of every student in SUBMISSIONS (nbgrader's "
+                                     "submitted layout <student_id>/<assignment>/<notebook>.ipynb, or a folder of "
+                                     "<student_id>.zip files in that layout) in parallel, record the grades in the "
+                                     "gradebook and write OUT/grades.csv (nbgrader's export columns), "
+                                     "OUT/feedback/<student>/<assignment>/<notebook>.html and OUT/report.md. "
+                                     "Without SUBMISSIONS, build and grade the bundled demo class into var/demo/. "
+                                     "Grading again is idempotent: unchanged notebooks reuse OUT/results/.")
+    grd.add_argument("submissions", type=Path, nargs="?", help="the submitted folder (default: the demo class)")
+    grd.add_argument("--out", type=Path, help="where to write the outputs (default for the demo: var/demo)")
+    grd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="notebooks graded at once (default: all %(default)s cores)")
+    grd.add_argument("--timeout", type=float, default=300.0,
+                     help="seconds allowed per notebook before it is stopped and its remaining tests score 0 "
+                          "(default %(default)g)")
+    grd.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    grd.add_argument("--no-sandbox", action="store_true",
+                     help="run student code without the bubblewrap sandbox (machines that cannot sandbox); "
+                          "every grade is then marked as unsandboxed")
+    grd.add_argument("--regrade", action="store_true", help="grade again even notebooks whose result is kept")
+    grd.set_defaults(func=cmd_grade)
     return top
 
 

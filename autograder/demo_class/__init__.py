@@ -1,0 +1,179 @@
+"""The bundled demo class: submissions of every kind the grader must get right, built from the lessons.
+
+The class is generated, not stored, so that it follows the lessons as they change: each student
+starts from the released notebook (`notebooks/`) and fills answer cells from the solution
+(`solutions/`) or from the kept answers of the lesson tests (`tests/answers/<lesson>.py`: WRONG,
+typical mistakes; ALTERNATIVE, correct answers written differently). The students:
+
+- perfect: the solution's answers; alternative: the differently written correct answers;
+- empty: the notebooks as handed out; partial: the first half of each notebook's exercises answered;
+- mistakes_<n>, mistakes_<n>_2: kept typical mistakes of lesson n, packed so that no mistake
+  hides another (a wrong answer never feeds another wrong answer's test); the two students carry
+  as many of the lesson's kept mistakes as fit (the lesson tests check every one of them singly);
+- late: perfect answers submitted two days after the due date;
+- crash: in the first lesson the first answer cell raises at its top; the rest is answered;
+- missing: perfect answers, but the last lesson's notebook was not submitted.
+
+`build(root, into)` writes nbgrader's submitted layout into `into` and a manifest (`demo_class.json`
+beside it) saying, per student and lesson, the answer sources submitted and the misconceptions
+their feedback must name.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import is_answer, is_test, lessons, nbgrader
+from autograder.release import generate
+from autograder.trusted import names_read
+from mlcourse.checking import _defined_names  # the names an answer cell defines, as `reference` reads them
+
+FIRST_DUE = datetime(2026, 1, 12, 17, 0)  # UTC; one lesson a week
+MISTAKE_STUDENTS = 2  # per lesson: each more costs a whole course of grading in the demo
+CRASH = 'raise RuntimeError("I will finish this later")\n'
+
+
+@dataclass
+class Demo:
+    submitted: Path
+    duedates: dict[str, datetime]
+    manifest: dict  # {student: {"kind", "lessons": {lesson: {"submitted", "timestamp", "answers", "misconceptions"}}}}
+
+
+@dataclass
+class Lesson:
+    name: str
+    release: nbformat.NotebookNode
+    solution: dict[str, str]  # answer grade_id -> the solution's source (code and written answers)
+    code_answers: list[str]  # grade_ids of code answer cells, in notebook order
+    tests: dict[str, str]  # test grade_id -> source
+    wrong: list[tuple[str, str, str, str]]  # (answer_id, test_id, phrase, source)
+    alternative: dict[str, str]
+
+
+def _load(root: Path, name: str, release_dir: Path) -> Lesson:
+    release = root / "notebooks" / name / f"{name}.ipynb"
+    if not release.exists():  # not released yet: generate it as `autograder release` would
+        generate(root, name, release_dir)
+        release = release_dir / name / f"{name}.ipynb"
+    source = nbformat.read(root / "solutions" / name / f"{name}.ipynb", as_version=4)
+    kept = root / "tests" / "answers" / f"{name}.py"
+    answers = runpy.run_path(str(kept)) if kept.exists() else {}
+    return Lesson(name, nbformat.read(release, as_version=4),
+                  {nbgrader(c)["grade_id"]: c.source for c in source.cells if is_answer(c)},
+                  [nbgrader(c)["grade_id"] for c in source.cells if is_answer(c) and c.cell_type == "code"],
+                  {nbgrader(c)["grade_id"]: c.source for c in source.cells if is_test(c)},
+                  [tuple(w) for w in answers.get("WRONG", [])], dict(answers.get("ALTERNATIVE", {})))
+
+
+def _reads(source: str) -> set[str]:
+    try:
+        return names_read(source)
+    except SyntaxError:
+        return set()
+
+
+def _answers_used(lesson: Lesson, source: str) -> set[str]:
+    """The answer cells `source` depends on, directly or through other answers."""
+    defines = {a: _defined_names(lesson.solution[a]) for a in lesson.code_answers}
+    used, todo = set(), _reads(source)
+    while todo:
+        found = {a for a, names in defines.items() if names & todo} - used
+        used |= found
+        todo = set().union(*(_reads(lesson.solution[a]) for a in found)) if found else set()
+    return used
+
+
+def mistake_groups(lesson: Lesson) -> list[list[tuple[str, str, str, str]]]:
+    """The kept mistakes split into students so that no wrong answer feeds another one's test."""
+    groups: list[list[tuple[str, str, str, str]]] = []
+    for entry in lesson.wrong:
+        answer, test = entry[0], entry[1]
+        for group in groups:
+            clash = any(answer == a or answer in _answers_used(lesson, lesson.tests[t])
+                        or a in _answers_used(lesson, lesson.tests[test]) for a, t, _, _ in group)
+            if not clash:
+                group.append(entry)
+                break
+        else:
+            groups.append([entry])
+    return groups
+
+
+def _notebook(lesson: Lesson, answers: dict[str, str]) -> nbformat.NotebookNode:
+    notebook = nbformat.from_dict(json.loads(json.dumps(lesson.release)))
+    for cell in notebook.cells:
+        if is_answer(cell) and nbgrader(cell)["grade_id"] in answers:
+            cell.source = answers[nbgrader(cell)["grade_id"]]
+    return notebook
+
+
+def _plan(course: list[Lesson]) -> dict[str, tuple[str, dict[str, dict[str, str] | None], list]]:
+    """{student: (kind, {lesson: answers to fill in, or None when not submitted}, misconceptions)}."""
+    perfect = {lesson.name: dict(lesson.solution) for lesson in course}
+    first, last = course[0], course[-1]
+    plan = {
+        "perfect": ("the solution's answers", perfect, []),
+        "empty": ("the notebooks as handed out", {lesson.name: {} for lesson in course}, []),
+        "partial": ("the first half of each notebook's exercises", {
+            lesson.name: {a: lesson.solution[a] for a in lesson.code_answers[:(len(lesson.code_answers) + 1) // 2]}
+            for lesson in course}, []),
+        "alternative": ("correct answers written differently from the solution",
+                        {lesson.name: {**lesson.solution, **lesson.alternative} for lesson in course}, []),
+        "late": ("the solution's answers, two days after each due date", perfect, []),
+        "crash": ("the first answer cell of the first lesson raises at its top", {
+            **perfect, first.name: {**first.solution, first.code_answers[0]: CRASH + first.solution[first.code_answers[0]]}},
+            []),
+        "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None}, []),
+    }
+    for number, lesson in enumerate(course, 1):
+        for k, group in enumerate(mistake_groups(lesson)[:MISTAKE_STUDENTS]):
+            name = f"mistakes_{number}" + (f"_{k + 1}" if k else "")
+            answers = {**lesson.solution, **{a: source for a, _, _, source in group}}
+            plan[name] = (f"typical mistakes of {lesson.name}", {**perfect, lesson.name: answers},
+                          [[lesson.name, a, t, phrase] for a, t, phrase, _ in group])
+    return plan
+
+
+def duedates(course_lessons: list[str]) -> dict[str, datetime]:
+    return {name: FIRST_DUE + timedelta(weeks=i) for i, name in enumerate(course_lessons)}
+
+
+def build(root: Path, into: Path) -> Demo:
+    """Write the demo class into `into` (replacing what was there) and its manifest beside it."""
+    names = lessons(root)
+    if not names:
+        raise FileNotFoundError(f"no lessons in {root / 'solutions'} to build a demo class from")
+    due = duedates(names)
+    with tempfile.TemporaryDirectory() as tmp:
+        course = [_load(root, name, Path(tmp)) for name in names]
+    if into.exists():
+        shutil.rmtree(into)
+    manifest = {}
+    for i, (student, (kind, per_lesson, misconceptions)) in enumerate(_plan(course).items()):
+        entry = manifest[student] = {"kind": kind, "lessons": {}}
+        for lesson in course:
+            answers = per_lesson[lesson.name]
+            offset = timedelta(days=2) if student == "late" else -timedelta(hours=1 + i)
+            timestamp = due[lesson.name] + offset
+            folder = into / student / lesson.name
+            folder.mkdir(parents=True)
+            (folder / "timestamp.txt").write_text(f"{timestamp:%Y-%m-%d %H:%M:%S.%f} UTC\n")
+            notebook = None if answers is None else _notebook(lesson, answers)
+            if notebook is not None:
+                nbformat.write(notebook, folder / f"{lesson.name}.ipynb")
+            entry["lessons"][lesson.name] = {
+                "submitted": notebook is not None, "timestamp": timestamp.isoformat(),
+                "answers": None if notebook is None else {
+                    nbgrader(c)["grade_id"]: c.source for c in notebook.cells if is_answer(c) and c.cell_type == "code"},
+                "misconceptions": [m[1:] for m in misconceptions if m[0] == lesson.name]}
+    (into.parent / "demo_class.json").write_text(json.dumps(manifest, indent=1))
+    return Demo(into, due, manifest)

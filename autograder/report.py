@@ -1,0 +1,162 @@
+"""The class report: what an instructor can act on, as Markdown with PNG figures.
+
+OUT/report.md and OUT/report/*.png: autograded score distributions per assignment and per
+exercise, pass rates per learning objective, the exercises failed most often, the misconceptions
+named most often in failed checks (counted across the class), and every notebook that was missing
+or had a problem.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+from statistics import mean, median
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from autograder.course import objectives, read_lesson  # noqa: E402
+from autograder.results import NotebookResult  # noqa: E402
+
+TOP = 10
+
+
+def _assignment_scores(results: list[NotebookResult]) -> dict[str, dict[str, tuple[float, float]]]:
+    """{assignment: {student: (score, max score)}} summed over the assignment's notebooks."""
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    for r in results:
+        scores[r.assignment][r.student][0] += r.score
+        scores[r.assignment][r.student][1] += r.max_score
+    return {a: {s: tuple(v) for s, v in by.items()} for a, by in sorted(scores.items())}
+
+
+def _exercises(results: list[NotebookResult]) -> dict[tuple[str, str], list]:
+    """{(assignment, check grade_id): [CheckResult of each student]} in course order."""
+    out: dict[tuple[str, str], list] = defaultdict(list)
+    for r in sorted(results, key=lambda r: r.assignment):
+        for c in r.checks:
+            out[r.assignment, c.grade_id].append(c)
+    return out
+
+
+def _pass_rate(checks: list) -> float:
+    return sum(c.status == "passed" for c in checks) / len(checks)
+
+
+def misconception_counts(results: list[NotebookResult]) -> Counter:
+    """How many failed checks named each (assignment, check, misconception) across the class."""
+    return Counter((r.assignment, c.grade_id, c.misconception) for r in results for c in r.checks
+                   if c.misconception and c.status != "passed")
+
+
+def _figure_scores(scores: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.2 * len(scores), 2.8), squeeze=False, sharey=True)
+    for ax, (assignment, by_student) in zip(axes[0], scores.items()):
+        percent = [100 * s / m if m else 0 for s, m in by_student.values()]
+        ax.hist(percent, bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001], color="#4c72b0", edgecolor="white")
+        ax.set(title=assignment, xlabel="autograded score (%)", xlim=(0, 100))
+    axes[0][0].set_ylabel("students")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _figure_bars(labels: list[str], values: list[float], xlabel: str, path: Path, xlim=(0, 100)) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(labels) + 1.2))
+    ax.barh(range(len(labels)), values, color="#55a868")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, xlim=xlim)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _objective_rates(root: Path, exercises: dict) -> dict[tuple[str, str], tuple[str, float, int]]:
+    """{(assignment, objective id): (its text, pass rate, checks counted)}."""
+    grouped: dict[tuple[str, str], list] = defaultdict(list)
+    for (assignment, _), checks in exercises.items():
+        for c in checks:
+            grouped[assignment, c.objective or "?"].append(c)
+    texts = {}
+    for assignment in {a for a, _ in grouped}:
+        try:
+            texts[assignment] = objectives(read_lesson(root, assignment))
+        except FileNotFoundError:
+            texts[assignment] = {}
+    return {k: (texts[k[0]].get(k[1], ""), _pass_rate(v), len(v)) for k, v in sorted(grouped.items())}
+
+
+def write_report(results: list[NotebookResult], out: Path, root: Path, *, intake_problems: list[str] = (),
+                 timestamps: dict | None = None, duedates: dict | None = None) -> Path:
+    """Write OUT/report.md and its figures; returns the report's path."""
+    figures = out / "report"
+    figures.mkdir(parents=True, exist_ok=True)
+    timestamps, duedates = timestamps or {}, duedates or {}
+    scores = _assignment_scores(results)
+    exercises = _exercises(results)
+    students = sorted({r.student for r in results})
+    lines = ["# Class report", "",
+             f"{len(students)} students, {len(scores)} assignments, {len(results)} notebooks graded "
+             f"({datetime.now():%Y-%m-%d %H:%M}). Scores are autograded points; written answers are graded by hand.", ""]
+    unsandboxed = sorted({f"{r.student}/{r.assignment}" for r in results if not r.sandboxed})
+    lines += [f"**Graded WITHOUT the sandbox** (opt-out): {len(unsandboxed)} notebooks; these grades are marked "
+              "as unsandboxed in their feedback.", ""] if unsandboxed else []
+
+    lines += ["## Scores per assignment", "", "![score distributions](report/scores.png)", "",
+              "| assignment | max | mean | median | min | max reached | full marks | 0 points |",
+              "|---|---|---|---|---|---|---|---|"]
+    for assignment, by_student in scores.items():
+        values = [s for s, _ in by_student.values()]
+        top = max(m for _, m in by_student.values())
+        lines.append(f"| {assignment} | {top:g} | {mean(values):.2f} | {median(values):g} | {min(values):g} | "
+                     f"{max(values):g} | {sum(v == top for v in values)} | {sum(v == 0 for v in values)} |")
+    _figure_scores(scores, figures / "scores.png")
+
+    lines += ["", "## Exercises", "", "![pass rate per exercise](report/exercises.png)", "",
+              "| assignment | check | points | pass rate | mean points |", "|---|---|---|---|---|"]
+    for (assignment, grade_id), checks in exercises.items():
+        lines.append(f"| {assignment} | {grade_id} | {checks[0].max_points:g} | {100 * _pass_rate(checks):.0f}% | "
+                     f"{mean(c.points for c in checks):.2f} |")
+    _figure_bars([f"{a}: {g}" for a, g in exercises], [100 * _pass_rate(c) for c in exercises.values()],
+                 "students passing (%)", figures / "exercises.png")
+
+    rates = _objective_rates(root, exercises)
+    lines += ["", "## Learning objectives", "", "![pass rate per objective](report/objectives.png)", "",
+              "| assignment | objective | pass rate | checks counted |", "|---|---|---|---|"]
+    lines += [f"| {a} | {o}: {text} | {100 * rate:.0f}% | {n} |" for (a, o), (text, rate, n) in rates.items()]
+    _figure_bars([f"{a} {o}" for a, o in rates], [100 * r for _, r, _ in rates.values()],
+                 "checks passed (%)", figures / "objectives.png")
+
+    failed = sorted(exercises.items(), key=lambda kv: (_pass_rate(kv[1]), kv[0]))[:TOP]
+    lines += ["", "## Most often failed", "", "| assignment | check | students failing |", "|---|---|---|"]
+    lines += [f"| {a} | {g} | {sum(c.status != 'passed' for c in cs)} of {len(cs)} |" for (a, g), cs in failed
+              if any(c.status != "passed" for c in cs)]
+
+    counts = misconception_counts(results)
+    lines += ["", "## Misconceptions named in failed checks", ""]
+    if counts:
+        lines += ["![misconceptions](report/misconceptions.png)", "",
+                  "| students | assignment | check | misconception |", "|---|---|---|---|"]
+        lines += [f"| {n} | {a} | {g} | {m} |" for (a, g, m), n in counts.most_common()]
+        common = counts.most_common(TOP)
+        _figure_bars([f"{m[:60]} ({g})" for (_, g, m), _ in common], [n for _, n in common], "failed checks naming it",
+                     figures / "misconceptions.png", xlim=(0, max(n for _, n in common) + 0.5))
+    else:
+        lines.append("No failed check named a misconception.")
+
+    late = [(s, a, t) for (s, a), t in sorted(timestamps.items()) if t and duedates.get(a) and t > duedates[a]]
+    lines += ["", "## Late submissions", ""]
+    lines += [f"- {s}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, {(t - duedates[a]).total_seconds() / 3600:.1f} h after "
+              "the due date" for s, a, t in late] or ["None."]
+
+    lines += ["", "## Missing notebooks and problems", ""]
+    problems = [f"- {r.student} / {r.assignment} / {r.notebook}: {p}" for r in results for p in r.problems]
+    problems += [f"- submissions: {p}" for p in intake_problems]
+    lines += problems or ["None: every notebook of every student was submitted and graded normally."]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

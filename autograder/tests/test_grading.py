@@ -1,0 +1,181 @@
+"""Grading a class of the fixture assignment: exact scores, a consistent gradebook whatever the
+number of workers, idempotence, resuming, zips, missing notebooks, time limits, and outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import gradebook
+from autograder.demo_class import build
+from autograder.grading import Options, discover, grade_class, write_outputs
+
+# points per check of each fixture student (the fixture's test cells: total_log_prob 2, answer_objective 1)
+EXPECTED = {
+    "perfect": (2, 1), "alternative": (2, 1), "late": (2, 1), "empty": (0, 0), "partial": (2, 0),
+    "crash": (0, 1), "missing": (0, 0), "mistakes_1": (0, 0),
+}
+
+
+def _zip_student(submitted: Path, student: str) -> None:
+    """Replace a student's folder by <student>.zip holding the same layout."""
+    with zipfile.ZipFile(submitted / f"{student}.zip", "w") as zf:
+        for path in sorted((submitted / student).rglob("*")):
+            zf.write(path, path.relative_to(submitted))
+    shutil.rmtree(submitted / student)
+
+
+def _grade(course: Path, submitted: Path, out: Path, jobs: int, **kw):
+    db_url = gradebook.default_db_url(out)
+    results = grade_class(submitted, out, course, Options(jobs=jobs, **kw), db_url, build_dues(course))
+    return results, db_url
+
+
+def build_dues(course: Path):
+    from autograder.course import lessons
+    from autograder.demo_class import duedates
+
+    return duedates(lessons(course))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The fixture course's demo class (one student zipped) graded with 2 workers and with 1."""
+    from autograder.environment import ROOT
+    from autograder.tests.conftest import FIXTURE_COURSE
+
+    course = tmp_path_factory.mktemp("fixture") / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    submitted = build(course, course / "var" / "submitted").submitted
+    _zip_student(submitted, "late")
+    runs = {}
+    for jobs in (2, 1):
+        out = course / "var" / f"out{jobs}"
+        results, db_url = _grade(course, submitted, out, jobs)
+        write_outputs(results, out, course, db_url)
+        runs[jobs] = (out, results, db_url)
+    return course, submitted, runs
+
+
+def test_every_student_gets_exactly_the_expected_points(graded):
+    _, _, runs = graded
+    _, results, _ = runs[2]
+    got = {r.student: tuple(c.points for c in r.checks) for r in results}
+    assert got == EXPECTED
+    assert all(r.sandboxed for r in results)
+
+
+def test_one_and_two_workers_give_identical_gradebooks_and_grades(graded):
+    _, _, runs = graded
+    (out2, _, db2), (out1, _, db1) = runs[2], runs[1]
+    assert gradebook.rows(db2) == gradebook.rows(db1)
+    assert len(gradebook.rows(db2)) == len(EXPECTED) * 3  # 2 autograded cells and 1 written answer each
+    assert (out2 / "grades.csv").read_text() == (out1 / "grades.csv").read_text()
+
+
+def test_grading_again_changes_nothing_and_adds_no_row(graded):
+    course, submitted, runs = graded
+    out, _, db_url = runs[2]
+    before, counts = gradebook.rows(db_url), gradebook.count_rows(db_url)
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")}
+    _grade(course, submitted, out, jobs=2)  # kept results are reused: nothing is run again
+    assert gradebook.rows(db_url) == before and gradebook.count_rows(db_url) == counts
+    assert {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")}.keys() == stamps.keys()
+
+
+def test_a_run_stopped_midway_resumes_with_the_rest(graded, tmp_path):
+    course, submitted, runs = graded
+    out, _, db_url = runs[2]
+    resumed = tmp_path / "out"
+    shutil.copytree(out, resumed)
+    (resumed / "results" / "perfect" / "01_fixture" / "01_fixture.json").unlink()  # never finished
+    results, db = _grade(course, submitted, resumed, jobs=2)
+    assert gradebook.rows(db) == gradebook.rows(db_url)
+    assert (resumed / "results" / "perfect" / "01_fixture" / "01_fixture.json").exists()
+
+
+def test_grades_csv_has_nbgraders_export_columns_and_one_row_per_student(graded):
+    _, _, runs = graded
+    out, _, _ = runs[2]
+    with open(out / "grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                             "raw_score", "late_submission_penalty", "score", "max_score"]
+    scores = {r["student_id"]: float(r["raw_score"]) for r in rows}
+    assert scores == {s: float(sum(p)) for s, p in EXPECTED.items()}
+    assert {r["max_score"] for r in rows} == {"4.0"}  # 3 autograded points and 1 written
+
+
+def test_missing_notebook_is_recorded_and_scores_zero(graded):
+    _, _, runs = graded
+    out, results, db_url = runs[2]
+    missing = next(r for r in results if r.student == "missing")
+    assert missing.score == 0 and "not submitted" in missing.problems[0]
+    flagged = {(row[0], row[9]) for row in gradebook.rows(db_url)}
+    assert ("missing", True) in flagged and ("perfect", False) in flagged
+    assert "- missing / 01_fixture / 01_fixture: 01_fixture.ipynb was not submitted" in (out / "report.md").read_text()
+
+
+def test_feedback_names_misconceptions_and_hides_hidden_tests(graded):
+    _, _, runs = graded
+    out, _, _ = runs[2]
+    page = (out / "feedback" / "mistakes_1" / "01_fixture" / "01_fixture.html").read_text()
+    assert "the mean over terms instead of their sum" in page
+    assert "squared error is the likelihood only under Gaussian noise" in page
+    hidden_want = f"{-np.random.default_rng(0).random(5).sum():.6g}"  # the hidden check's expected value
+    alternative = (out / "feedback" / "alternative" / "01_fixture" / "01_fixture.html").read_text()
+    for html in (page, alternative, *(p.read_text() for p in (out / "feedback").rglob("*.html"))):
+        assert "BEGIN HIDDEN" not in html and "reference(" not in html and "default_rng" not in html
+        assert hidden_want not in html
+    assert "Submitted 2026-01-14 17:00 UTC, after the due date" in (
+        out / "feedback" / "late" / "01_fixture" / "01_fixture.html").read_text()
+
+
+def test_report_counts_misconceptions_and_lists_late_work(graded):
+    _, _, runs = graded
+    out, _, _ = runs[2]
+    report = (out / "report.md").read_text()
+    assert "| 1 | 01_fixture | test_total_log_prob | the mean over terms instead of their sum |" in report
+    assert "| 01_fixture | O1: add log-probabilities | 50% | 8 |" in report  # 4 of 8 students pass test_total_log_prob
+    assert "- late: 01_fixture submitted 2026-01-14 17:00 UTC, 48.0 h after the due date" in report
+    for figure in ("scores", "exercises", "objectives", "misconceptions"):
+        assert (out / "report" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_time_limit_stops_one_notebook_only(graded, tmp_path):
+    course, submitted, _ = graded
+    class_ = tmp_path / "submitted"
+    for student in ("perfect", "mistakes_1"):
+        shutil.copytree(submitted / student, class_ / student)
+    notebook = class_ / "mistakes_1" / "01_fixture" / "01_fixture.ipynb"
+    text = json.loads(notebook.read_text())
+    for cell in text["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer_objective":
+            cell["source"] = "while True:\n    pass"
+    notebook.write_text(json.dumps(text))
+    results, _ = _grade(course, class_, tmp_path / "out", jobs=2, timeout=8)
+    by = {r.student: r for r in results}
+    assert by["perfect"].score == 3
+    assert by["mistakes_1"].score == 0
+    assert any("time limit" in p for p in by["mistakes_1"].problems)
+
+
+def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
+    course, submitted, _ = graded
+    class_ = tmp_path / "submitted"
+    shutil.copytree(submitted / "perfect", class_ / "perfect")
+    (class_ / "perfect" / "99_unknown").mkdir()
+    (class_ / "notes.txt").write_text("not a student")
+    (class_ / "broken.zip").write_bytes(b"not a zip")
+    intake = discover(class_, course, tmp_path / "unpacked")
+    assert [t.student for t in intake.tasks] == ["perfect"]
+    assert intake.problems == ["broken.zip: not graded: File is not a zip file",
+                               "notes.txt: ignored (neither a student folder nor a .zip)",
+                               "perfect/99_unknown: ignored (no assignment of that name)"]

@@ -162,61 +162,92 @@ class Options:
     regrade: bool = False
 
 
-def _start(task: Task, work: Path, options: Options) -> subprocess.Popen:
-    folder = work / task.name
-    if folder.exists():
-        shutil.rmtree(folder)
-    (folder / "scratch").mkdir(parents=True)
-    spec = {"source": str(task.source), "submitted": str(task.submitted) if task.submitted else None, "student": task.student,
-            "scratch": str(folder / "scratch"), "sandbox": options.sandbox, "timeout": options.timeout}
-    (folder / "task.json").write_text(json.dumps(spec))
-    with open(folder / "worker.log", "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(folder / "task.json"),
-                                 str(folder / "result.json")], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=tool_env(), start_new_session=True)
+class Worker:
+    """A long-lived `python -m autograder.worker` process grading one notebook at a time.
 
+    It keeps the grader's own imports (torch, numpy, the engine) between notebooks; student code
+    never runs in it (the engine runs it in a sandboxed kernel), so nothing a student does carries
+    over. A worker that dies or overruns the time limit is killed with its process group and replaced.
+    """
 
-def _kill(process: subprocess.Popen) -> None:
-    """Kill the worker and everything it started (its own process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
+    def __init__(self, work: Path, number: int):
+        self.log = work / f"worker-{number}.log"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
+                                            stdout=log, stderr=subprocess.STDOUT, env=tool_env(),
+                                            start_new_session=True, text=True)
+        self.task: Task | None = None
+        self.folder = work
+        self.started = 0.0
 
+    def submit(self, task: Task, folder: Path, options: Options) -> None:
+        if folder.exists():
+            shutil.rmtree(folder)
+        (folder / "scratch").mkdir(parents=True)
+        spec = {"source": str(task.source), "submitted": str(task.submitted) if task.submitted else None,
+                "student": task.student, "scratch": str(folder / "scratch"), "sandbox": options.sandbox,
+                "timeout": options.timeout}
+        (folder / "task.json").write_text(json.dumps(spec))
+        self.task, self.folder, self.started = task, folder, time.monotonic()
+        self.process.stdin.write(f"{folder}\n")
+        self.process.stdin.flush()
 
-def _finish(task: Task, work: Path, process: subprocess.Popen, timed_out: bool, timeout: float) -> NotebookResult:
-    folder = work / task.name
-    if timed_out:
-        return blank_result(task, f"time limit: grading this notebook took longer than {timeout:g} s; "
-                                  "its tests score 0", "error")
-    try:
-        result = NotebookResult.from_dict(json.loads((folder / "result.json").read_text()))
-    except (OSError, ValueError, TypeError, KeyError):
-        log = (folder / "worker.log").read_text(errors="replace").strip().splitlines()
-        return blank_result(task, f"the grader failed on this notebook (exit code {process.returncode}): "
-                                  f"{log[-1] if log else 'no message'}", "error")
-    shutil.rmtree(folder, ignore_errors=True)
-    return result
+    def poll(self, timeout: float) -> NotebookResult | None:
+        """The finished task's result (a blank one when grading failed), or None while it runs."""
+        task, folder = self.task, self.folder
+        if (folder / "result.json").exists():
+            result = NotebookResult.from_dict(json.loads((folder / "result.json").read_text()))
+        elif (folder / "error.txt").exists():
+            result = blank_result(task, f"the grader failed on this notebook: {(folder / 'error.txt').read_text()}",
+                                  "error")
+        elif self.process.poll() is not None:
+            log = self.log.read_text(errors="replace").strip().splitlines()
+            result = blank_result(task, f"the grader's worker stopped (exit code {self.process.returncode}): "
+                                        f"{log[-1] if log else 'no message'}", "error")
+        elif time.monotonic() - self.started > timeout + GRACE_SECONDS:
+            self.stop()
+            result = blank_result(task, f"time limit: grading this notebook took longer than {timeout:g} s; "
+                                        "its tests score 0", "error")
+        else:
+            return None
+        self.task = None
+        shutil.rmtree(folder, ignore_errors=True)
+        return result
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started (its own process group)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
 
 
 def run_tasks(tasks: list[Task], work: Path, options: Options, done) -> None:
     """Grade `tasks` in at most `options.jobs` worker processes; `done(task, result)` as each finishes."""
-    pending, running = list(tasks), {}
-    with tqdm(total=len(tasks), desc="grading", unit="notebook") as bar:
-        while pending or running:
-            while pending and len(running) < options.jobs:
-                task = pending.pop(0)
-                running[task.name] = (task, _start(task, work, options), time.monotonic())
-            for name, (task, process, started) in list(running.items()):
-                timed_out = process.poll() is None and time.monotonic() - started > options.timeout + GRACE_SECONDS
-                if timed_out:
-                    _kill(process)
-                if process.poll() is not None:
-                    del running[name]
-                    done(task, _finish(task, work, process, timed_out, options.timeout))
-                    bar.update()
-            time.sleep(0.02)
+    pending = list(tasks)
+    work.mkdir(parents=True, exist_ok=True)
+    workers = [Worker(work, i) for i in range(min(options.jobs, len(tasks)))]
+    try:
+        with tqdm(total=len(tasks), desc="grading", unit="notebook") as bar:
+            while pending or any(w.task for w in workers):
+                for i, worker in enumerate(workers):
+                    task = worker.task
+                    if task is not None and (result := worker.poll(options.timeout)) is not None:
+                        done(task, result)
+                        bar.update()
+                    if worker.task is None and not worker.alive():
+                        worker = workers[i] = Worker(work, i)
+                    if worker.task is None and pending:
+                        task = pending.pop(0)
+                        worker.submit(task, work / task.name, options)
+                time.sleep(0.02)
+    finally:
+        for worker in workers:
+            worker.stop()
 
 
 def grade_class(submissions: Path, out: Path, root: Path, options: Options, db_url: str | None = None,

@@ -7,9 +7,9 @@ typical mistakes; ALTERNATIVE, correct answers written differently). The student
 
 - perfect: the solution's answers; alternative: the differently written correct answers;
 - empty: the notebooks as handed out; partial: the first half of each notebook's exercises answered;
-- mistakes_<n>, mistakes_<n>_2: kept typical mistakes of lesson n, packed so that no mistake
-  hides another (a wrong answer never feeds another wrong answer's test); the two students carry
-  as many of the lesson's kept mistakes as fit (the lesson tests check every one of them singly);
+- mistakes_<n>: kept typical mistakes of lesson n, as many as fit in one notebook without one
+  hiding another (a wrong answer never feeds another wrong answer's test; the lesson tests check
+  every kept mistake singly); the student's other lessons are answered correctly;
 - late: perfect answers submitted two days after the due date;
 - crash: in the first lesson the first answer cell raises at its top; the rest is answered;
 - missing: perfect answers, but the last lesson's notebook was not submitted.
@@ -37,7 +37,6 @@ from autograder.trusted import names_read
 from mlcourse.checking import _defined_names  # the names an answer cell defines, as `reference` reads them
 
 FIRST_DUE = datetime(2026, 1, 12, 17, 0)  # UTC; one lesson a week
-MISTAKE_STUDENTS = 2  # per lesson: each more costs a whole course of grading in the demo
 CRASH = 'raise RuntimeError("I will finish this later")\n'
 
 
@@ -135,11 +134,11 @@ def _plan(course: list[Lesson]) -> dict[str, tuple[str, dict[str, dict[str, str]
         "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None}, []),
     }
     for number, lesson in enumerate(course, 1):
-        for k, group in enumerate(mistake_groups(lesson)[:MISTAKE_STUDENTS]):
-            name = f"mistakes_{number}" + (f"_{k + 1}" if k else "")
+        # one student per lesson (each more costs a whole course of grading): its first group of mistakes
+        for group in mistake_groups(lesson)[:1]:
             answers = {**lesson.solution, **{a: source for a, _, _, source in group}}
-            plan[name] = (f"typical mistakes of {lesson.name}", {**perfect, lesson.name: answers},
-                          [[lesson.name, a, t, phrase] for a, t, phrase, _ in group])
+            plan[f"mistakes_{number}"] = (f"typical mistakes of {lesson.name}", {**perfect, lesson.name: answers},
+                                          [[lesson.name, a, t, phrase] for a, t, phrase, _ in group])
     return plan
 
 

@@ -88,6 +88,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    """Become `jupyter lab` on notebooks/ (exec: stopping this process stops the server)."""
+    notebooks = args.root / "notebooks"
+    if not notebooks.is_dir():
+        print(f"no {notebooks}: run `autograder release` first", file=sys.stderr)
+        return 1
+    command = ["jupyter", "lab", f"--ServerApp.root_dir={notebooks}", f"--ServerApp.port={args.port}"]
+    command += ["--no-browser"] if args.no_browser else []
+    command += ["--allow-root"] if os.geteuid() == 0 else []  # containers and CI often run as root
+    os.chdir(args.root)  # nbgrader's validate reads the course's nbgrader_config.py from the working directory
+    os.execvpe("jupyter", command + args.jupyter_args, os.environ)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
@@ -140,12 +153,25 @@ def parser() -> argparse.ArgumentParser:
                           "every grade is then marked as unsandboxed")
     grd.add_argument("--regrade", action="store_true", help="grade again even notebooks whose result is kept")
     grd.set_defaults(func=cmd_grade)
+
+    lab = sub.add_parser("lab", help="JupyterLab 4 on notebooks/, with nbgrader's Validate button",
+                         description="Start JupyterLab on the student notebooks (notebooks/), with nbgrader's "
+                                     "validate extension (the Validate button, which runs the notebook and reports "
+                                     "failing visible tests). Further arguments go to `jupyter lab`, e.g. "
+                                     "`autograder lab -- --ServerApp.ip=0.0.0.0`. Stop it with Ctrl-C.")
+    lab.add_argument("--port", type=int, default=8888, help="the server's port (default %(default)s)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.set_defaults(func=cmd_lab)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     use_tool_env()
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    if extra and args.command != "lab":  # only `lab` passes unknown options on (to jupyter lab)
+        top.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra
     args.root = args.root.resolve()
     return args.func(args)
 

@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test setup system-deps
 
-demo: setup
+demo: setup system-deps
 	$(BIN)/autograder run-solutions
+	$(BIN)/autograder grade
 
 test: setup system-deps
 	$(BIN)/python -m pytest

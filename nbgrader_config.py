@@ -1,7 +1,10 @@
 """nbgrader's configuration: this folder is the course directory.
 
 `solutions/` holds the instructor versions (nbgrader's source), `notebooks/` the student versions
-it generates (nbgrader's release). Run nbgrader's commands from this folder.
+it generates (nbgrader's release). Run nbgrader's commands from this folder, with the virtual
+environment activated (nbgrader creates its gradebook by running `alembic`, found on PATH).
+`submitted/`, `autograded/`, `feedback/` and `gradebook.db` are nbgrader's defaults, here.
+`autograder grade` uses the same structure but its own gradebook (OUT/gradebook.db, or --db).
 """
 
 from pathlib import Path
@@ -11,3 +14,10 @@ c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = str(Path(__file__).parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
+# The gradebook: any SQLAlchemy URL (nbgrader's default is sqlite:///<course folder>/gradebook.db).
+# c.CourseDirectory.db_url = "postgresql://user@host/course"
+
+# A lesson's narrative cells (training runs for figures) can take longer than nbgrader's 30 s default.
+c.Execute.timeout = 120
+# Late submissions: nbgrader's plugin; 'none' records lateness without a penalty, 'zero' scores 0.
+c.LateSubmissionPlugin.penalty_method = "none"

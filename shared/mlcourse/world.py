@@ -7,22 +7,24 @@ are fixed; `seed` decides who has which attribute and how the data is split, so 
 is the same world every time.
 
 Every string is lower-case words separated by single spaces (punctuation is a word of its own),
-all covered by one word-level vocabulary `world.vocab` (117 tokens, `<pad> <s> <eos>` included).
+all covered by one word-level vocabulary `world.vocab` (115 tokens, `<pad> <s> <eos>` included).
 
+    facts, city_facts    the 160 Fact(subject, relation, value) of the people; the 9 (city, "country", ...)
     statements_train     pretraining text: one statement per string, each fact in 2-3 wordings
     statements_heldout   a wording of some facts kept out of training (the facts themselves are in
                          `statements_train` under another wording), for a held-out pretraining loss
-        "zorbin lives in velm ."      "the favourite food of zorbin is plum pie ."
+        "zorbin lives in zarn ."      "the favourite food of zorbin is nut cake ."
     qa_train, qa_heldout (prompt x, response y) pairs in a question format the statements never
                          use; the responses have 1 to 4 words; a fact is in exactly one of the two
-        ("question : what pet does zorbin have ? answer :", "a small grey owl")
+        ("question : what pet does zorbin have ? answer :", "a big red newt")
     multi_answer         prompts with several valid answers -> {answer: frequency}: each such pair
                          occurs in `qa_train` that often (counts 3, 2, 1 out of 6), so the maximum-
                          likelihood model gives these frequencies, not probability 1 to one answer
-        {"question : name a city in lorania . answer :": {"velm": 1/2, "dorn": 1/3, "ashka": 1/6}}
+                         (these 18 pairs are the only repeated ones in `qa_train`: 120 + 18 pairs)
+        {"question : name a city in lorania . answer :": {"velm": 1/2, "dorn": 1/6, "ashka": 1/3}, ...}
     dialogues            one multi-turn dialogue per person: [(role, text), ...] with roles "user"
                          and "assistant"; `render_dialogue` writes one as a single string
-        "user : where does zorbin live ? assistant : velm user : what colour does zorbin like ? ..."
+        "user : where does zorbin live ? assistant : zarn user : what pet does zorbin have ? assistant : ..."
 
 The pretrained checkpoint of `mlcourse.transformer` was trained on `World(seed=0).statements_train`.
 """

@@ -73,11 +73,12 @@ class _Session:
         self.done: list[Step] = []  # setup and answer steps that ran in this notebook, to replay after a restart
         self.starts = 0
 
-    def timeout(self) -> float:
+    def timeout(self, seconds: float | None = None) -> float:
+        """Seconds the next request may take: the cell's limit (`seconds`, when given) within the notebook's."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise NotebookLimit(f"the notebook's time limit of {self.limits.notebook_seconds:g} s was reached")
-        return min(self.limits.cell_seconds, left)
+        return min(self.limits.cell_seconds if seconds is None else seconds, left)
 
     def _tick(self, phase: str, start: float) -> None:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.monotonic() - start
@@ -110,9 +111,13 @@ class _Session:
         start = time.monotonic()
         try:
             bridge = self.bridge()
-            reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout())
+            # The setup (the instructor's imports) gets the start-up allowance, not a student's cell limit.
+            seconds = self.limits.startup_seconds if step.kind == "setup" else None
+            reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout(seconds))
         except KernelDied as error:
             self.kernel = None
+            if step.kind == "setup":  # the instructor's code, before any of the student's: nothing to skip
+                raise NotebookLimit(f"the setup cell did not finish ({error})") from None
             if replay:
                 self.done.remove(step)
             return str(error)
@@ -214,4 +219,6 @@ def _test(step: Step, check: CheckResult, runner: TestRunner, session: _Session,
 def _answer_failure(grade_id: str, error: str) -> str:
     if error.startswith("NotImplementedError"):
         return f"`{grade_id}` is not answered yet (its cell raises NotImplementedError)."
+    if error.startswith("the kernel stopped"):
+        return f"The answer cell `{grade_id}` did not finish: {error}."
     return f"The answer cell `{grade_id}` raised {error}"

@@ -32,7 +32,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import autograder
 import mlcourse
 
 from autograder.codec import dumps, loads
@@ -53,7 +52,7 @@ class Limits:
     output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
     result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
     restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
-    startup_seconds: float = 60.0  # starting the kernel (before the setup cell)
+    startup_seconds: float = 60.0  # starting the kernel, and running the setup cell (the imports)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -70,7 +69,7 @@ def _python_command() -> list[str]:
 
 def _readonly_paths() -> list[Path]:
     """What the kernel may read: system libraries, Python, the venv, the course library and the kernel's code."""
-    package = Path(autograder.__file__).parent
+    package = Path(__file__).parent
     paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache",
                                "/etc/alternatives", "/etc/fonts", "/etc/localtime")]
     paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
@@ -159,7 +158,7 @@ class Kernel:
 
     def start(self) -> None:
         (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)
-        output = open(self.scratch / OUTPUT_FILE, "ab")
+        output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
         env = {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if self.sandbox else str(self.scratch), "USER": "student",
                "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         if self.sandbox:
@@ -238,8 +237,8 @@ class Kernel:
             reason = f"it used more than {self.limits.cpu_seconds} s of CPU time"
         elif signal_number is not None:
             reason = f"it crashed ({_signal_name(signal_number)})"
-        elif code is not None and code != 0:
-            reason = f"it exited with code {code}"
+        elif code is not None:
+            reason = f"it exited (code {code})"
         else:
             reason = what
         return KernelDied(f"the kernel stopped: {reason}")

@@ -68,6 +68,19 @@ def test_training_is_deterministic_given_the_seed():
     assert runs[0] == runs[1]
 
 
+def test_after_step_runs_after_each_update():
+    model, seen = tiny_model(), []
+    ids = random_ids(2, 5)
+
+    def loss_fn(model, batch):
+        return model(batch).logsumexp(-1).mean()
+
+    losses = train(model, loss_fn, [ids], 3, progress=False,
+                   after_step=lambda n: seen.append((n, loss_fn(model, ids).item())))
+    assert [n for n, _ in seen] == [1, 2, 3]
+    assert [loss for _, loss in seen[:2]] == losses[1:]  # after step n, the loss step n+1 starts from
+
+
 def test_next_log_probs_is_log_softmax_of_the_last_position():
     model = tiny_model()
     prefixes = [VOCAB.encode(t, bos=True) for t in ["a", "b c d a", "", "d d"]]

@@ -8,7 +8,13 @@ The objective is the joint next-token log-likelihood of each statement <s> y_1 .
     max_theta  sum_seq sum_t log Pr_theta(y_t | <s>, y_<t),
 
 averaged per token; it lives here, not in the library, because the lessons ask students to write it.
-Everything is seeded, so a second run prints the same held-out loss (to about 1e-6 on one machine).
+Everything is seeded and runs on one thread, so a second run writes the same weights bit for bit.
+
+Figures of the committed checkpoint (3000 steps, about 40 s on one thread of a 2-core machine):
+held-out loss 1.1215 per token on `World(0).statements_heldout`. With `--compare`, 300 steps
+(about 5 s each) of fine-tuning on `qa_train` with the masked conditional loss give a held-out
+log Pr(y | x) per pair of -0.17 from the checkpoint and -5.75 from a random init (-0.28 and
+-5.42 after 50 steps): the questions ask for facts the model only read as statements.
 """
 
 from __future__ import annotations

@@ -11,10 +11,15 @@ any later token:
 `train` is a plain loop of AdamW steps on whatever loss the caller passes in: the lessons plug in
 their own (joint, conditional, masked) log-likelihood, which is why none is defined here.
 
-Pretrained checkpoint (`load_pretrained()`, file `mlcourse/data/pretrained.pt`): the default
-configuration trained on `World(seed=0).statements_train` with the joint next-token objective by
-`python scripts/make_checkpoint.py` (deterministic; see that script for its figures and the
-held-out loss it prints). No network is ever used.
+Pretrained checkpoint (`load_pretrained()`, file `mlcourse/data/pretrained.pt`, 0.46 MB): the default
+configuration (115 tokens, 64 positions, d_model 64, 4 heads, 2 layers, tied; 111,552 parameters)
+after 3000 AdamW steps (batch 32, lr 3e-3, weight decay 0.1, seed 0) of the joint next-token
+objective on `World(seed=0).statements_train`. Held-out loss 1.1215 per token on
+`statements_heldout` (also in `load_pretrained().info`). Re-create it, bit for bit, with
+`.venv/bin/python scripts/make_checkpoint.py` (about 40 s on one thread). No network is ever used.
+
+These models are so small that one thread is fastest: `torch.set_num_threads(1)` is up to 4x faster
+than two on a busy 2-core machine.
 """
 
 from __future__ import annotations
@@ -225,7 +230,7 @@ def save_checkpoint(model: TransformerLM, path: str | Path, **info: Any) -> None
 
 
 def load_checkpoint(path: str | Path, vocab: Vocab | None = None) -> TransformerLM:
-    """The TransformerLM saved at `path`; with `vocab`, first check that it is the checkpoint's vocabulary."""
+    """The TransformerLM saved at `path` (its `info` as `model.info`); with `vocab`, check it is the checkpoint's."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     tokens, config = saved["tokens"], TransformerConfig(**saved["config"])
     if vocab is not None and vocab.itos != tokens:

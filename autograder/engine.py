@@ -90,7 +90,7 @@ class _Session:
 
     def _start(self) -> None:
         if self.starts > self.limits.restarts:
-            raise NotebookLimit(f"the kernel was restarted {self.limits.restarts} times, the most a notebook may need")
+            raise NotebookLimit(f"the kernel stopped once more after {self.limits.restarts} restarts, the most a notebook may have")
         self.starts += 1
         start = time.monotonic()
         kernel = Kernel(self.scratch, self.limits, self.sandbox)

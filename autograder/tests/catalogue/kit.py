@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import json
 from pathlib import Path
 
@@ -33,3 +34,18 @@ def write(notebook, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notebook) if isinstance(notebook, dict) else notebook)
     return path
+
+
+_JOB = None
+
+
+def _run(index: int):
+    return _JOB(index)
+
+
+def in_processes(job, count: int, processes: int = 2) -> list:
+    """[job(0), ..., job(count - 1)] computed by `processes` forked processes (results must pickle)."""
+    global _JOB
+    _JOB = job
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return pool.map(_run, range(count), chunksize=1)

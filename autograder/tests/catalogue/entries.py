@@ -1,0 +1,287 @@
+"""The catalogue of adversarial and faulty submissions (issue 6), applied to a real lesson.
+
+Each entry attacks the lesson's *target*: its first answer whose test has hidden checks. Attack
+code is written generically, with placeholders filled in per lesson and per run:
+
+    {name}           the target answer's name (its grade_id)
+    {solution}       the target's code in the instructor's solution
+    {visible_calls}  how many times the visible checks call the target
+    {solution_file}  the instructor's notebook      {course}    the instructor's course folder
+    {gradebook}      the gradebook file             {other}     another student's submission folder
+    {port}           a local web server that hands out the solution's code
+    {marker}         a file the grader would create if it ever unpickled the student's data
+
+`expect` says what grading must give:
+    "target-zero"  the target's tests score 0 and every other test scores what it scores when the
+                   target is simply left unanswered (exactly, or at most that when `exact` is False:
+                   an attack that breaks the student's own kernel may cost them more);
+    "full"         every point (correct answers; the attack or fault must not cost any);
+    "nothing"      the notebook cannot be read: 0 points, every check "not-run", a problem saying why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from autograder.course import is_answer, is_test, nbgrader
+
+WRONG = "\ndef {name}(*args, **kwargs):\n    return -12345.0\n"
+
+
+@dataclass
+class Entry:
+    name: str
+    covers: str
+    expect: Literal["target-zero", "full", "nothing"]
+    answer: str | None = None  # the target's answer cell
+    edit: Callable | None = None  # edit(notebook, target) changes the cells of the submitted copy
+    raw: bytes | None = None  # the submitted file's bytes, instead of a notebook
+    files: dict[str, str] = field(default_factory=dict)  # extra files beside the notebook
+    symlink: bool = False  # the notebook is a link to the instructor's notebook
+    exact: bool = True
+
+
+def _cells(notebook, target: str, kind: str) -> list:
+    """The target's answer cell ("answer") or its test cells ("test") in a notebook."""
+    if kind == "answer":
+        return [c for c in notebook.cells if is_answer(c) and nbgrader(c).get("grade_id") == target]
+    return [c for c in notebook.cells if is_test(c) and target in c.source]
+
+
+def _edit_test(change: Callable) -> Callable:
+    def edit(notebook, target):
+        cell = _cells(notebook, target, "test")[0]
+        notebook.cells[notebook.cells.index(cell):notebook.cells.index(cell) + 1] = change(cell)
+    return edit
+
+
+def _copy(cell, **changes):
+    new = json.loads(json.dumps(cell))
+    new.update(changes)
+    return type(cell)(new)
+
+
+def _markdown(cell):
+    new = {k: v for k, v in json.loads(json.dumps(cell)).items() if k not in ("outputs", "execution_count")}
+    return type(cell)({**new, "cell_type": "markdown"})
+
+
+def _with_grade_id(cell, grade_id: str):
+    new = _copy(cell)
+    new["metadata"]["nbgrader"]["grade_id"] = grade_id
+    return type(cell)(new)
+
+
+def _split(cell):
+    lines = cell.source.splitlines()
+    return [_copy(cell, source="\n".join(lines[:1])), _copy(cell, source="\n".join(lines[1:]))]
+
+
+def _stray_metadata(notebook, target):
+    answer = _cells(notebook, target, "answer")[0]
+    answer.metadata.nbgrader.update(grade=True, points=100)
+    bonus = _copy(answer, source="pass")
+    bonus["metadata"]["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 100,
+                                     "grade_id": "test_bonus", "schema_version": 3}
+    notebook.cells.append(type(answer)(bonus))
+
+
+def _edit_setup(notebook, target):
+    setup = next(c for c in notebook.cells if nbgrader(c).get("grade_id") == "setup")
+    setup.source += "\nimport numpy\nnumpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(b), bool)\n"
+
+
+def _duplicate_answer(notebook, target):
+    cell = _cells(notebook, target, "answer")[0]
+    wrong = _copy(cell, source=WRONG.format(name=target))
+    notebook.cells.insert(notebook.cells.index(cell), type(cell)(wrong))
+
+
+def _answer_to_markdown(notebook, target):
+    cell = _cells(notebook, target, "answer")[0]
+    notebook.cells[notebook.cells.index(cell)] = _markdown(cell)
+
+
+def _delete_answer(notebook, target):
+    notebook.cells.remove(_cells(notebook, target, "answer")[0])
+
+
+ENTRIES: list[Entry] = [
+    # --- comparisons and library functions patched in the student's kernel --------------------------
+    Entry("patch-numpy-compare", "replaces numpy's allclose, isclose, array_equal and testing asserts", "target-zero",
+          "import numpy\nnumpy.allclose = numpy.array_equal = lambda *a, **k: True\n"
+          "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(b), bool)\n"
+          "numpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG),
+    Entry("patch-torch-compare", "replaces torch's allclose, isclose, equal and testing.assert_close", "target-zero",
+          "import torch\ntorch.allclose = torch.equal = lambda *a, **k: True\n"
+          "torch.isclose = lambda a, b, **k: torch.ones_like(torch.as_tensor(b), dtype=torch.bool)\n"
+          "torch.testing.assert_close = lambda *a, **k: None\n" + WRONG),
+    Entry("patch-math", "replaces math.isclose and math.log", "target-zero",
+          "import math\nmath.isclose = lambda *a, **k: True\nmath.log = lambda *a: 0.0\n" + WRONG, exact=False),
+    Entry("patch-reference-functions", "replaces the library functions a test uses for references (numpy.log, "
+          "numpy.sum, torch.log_softmax, mlcourse.checking)", "target-zero",
+          "import numpy, torch, mlcourse.checking as c\nnumpy.log = numpy.sum = lambda *a, **k: -12345.0\n"
+          "torch.log_softmax = lambda *a, **k: -12345.0\n"
+          "c.expect_close = c.expect_equal = c.expect_choice = lambda *a, **k: None\n"
+          "c.reference = lambda *a, **k: (lambda *a, **k: -12345.0)\n" + WRONG, exact=False),
+    Entry("always-equal-object", "returns an object whose comparisons always pass", "target-zero",
+          "class Anything(float):\n    __eq__ = __le__ = __ge__ = lambda self, other: True\n"
+          "    __ne__ = __lt__ = __gt__ = lambda self, other: False\n    __hash__ = float.__hash__\n"
+          "    def __abs__(self): return 0.0\n    def __sub__(self, other): return 0.0\n    __rsub__ = __sub__\n"
+          "    def __array__(self, *a, **k):\n        import numpy; return numpy.zeros(())\n"
+          "def {name}(*args, **kwargs):\n    return Anything(0.0)\n"),
+    Entry("always-equal-tensor", "returns a tensor subclass whose comparisons always pass", "target-zero",
+          "import torch\nclass Tensor(torch.Tensor):\n    __module__ = 'torch'\n"
+          "    @classmethod\n    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+          "        return True if func.__name__ in ('allclose', 'equal', '__eq__', 'isclose') else "
+          "super().__torch_function__(func, types, args, kwargs or {{}})\n"
+          "def {name}(*args, **kwargs):\n    return torch.zeros(()).as_subclass(Tensor)\n"),
+    # --- IPython machinery, tracing, the test's own source --------------------------------------------
+    Entry("ast-transformer", "registers an IPython AST transformer that removes asserts and checks", "target-zero",
+          "import ast\nclass Strip(ast.NodeTransformer):\n    def visit_Assert(self, node): return None\n"
+          "    def visit_Expr(self, node): return None\n"
+          "get_ipython().ast_transformers.append(Strip())\n" + WRONG, exact=False),
+    Entry("input-transformer", "registers an IPython input transformer that blanks every later cell", "target-zero",
+          WRONG + "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n", exact=False),
+    Entry("settrace", "installs sys.settrace and a profile hook that skip the checks' lines", "target-zero",
+          "import sys, threading\ndef tracer(frame, event, arg):\n"
+          "    if 'expect' in frame.f_code.co_name or 'check' in frame.f_code.co_name: raise SystemExit\n"
+          "    return tracer\nsys.settrace(tracer)\nsys.setprofile(tracer)\nthreading.settrace(tracer)\n" + WRONG,
+          exact=False),
+    Entry("showtraceback", "silences IPython's showtraceback and sys.excepthook so failures look like passes",
+          "target-zero",
+          "import sys\nip = get_ipython()\nip.showtraceback = ip._showtraceback = lambda *a, **k: None\n"
+          "ip.showsyntaxerror = lambda *a, **k: None\nsys.excepthook = lambda *a: None\n" + WRONG, exact=False),
+    Entry("read-test-source", "reads the running test's source and expected values from _ih, In and the "
+          "calling frames", "target-zero",
+          "import sys\ndef {name}(*args, **kwargs):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
+          "        for key in ('want', 'expected', 'solution'):\n            found = frame.f_locals.get(key)\n"
+          "            if found is not None:\n                return found(*args, **kwargs) if callable(found) else found\n"
+          "        frame = frame.f_back\n"
+          "    history = ' '.join(globals().get('_ih', []) + globals().get('In', []))\n"
+          "    return -12345.0 if 'BEGIN HIDDEN' not in history else 0.0\n"),
+    Entry("redefine-locked-helper", "redefines the checks and reference() imported by the locked setup cell",
+          "target-zero",
+          "def expect_close(*a, **k): pass\ndef expect_equal(*a, **k): pass\ndef expect_choice(*a, **k): pass\n"
+          "def reference(*a, **k): return lambda *a, **k: -12345.0\n"
+          "def standard_misconceptions(*a, **k): return {{}}\n" + WRONG),
+    Entry("cached-visible-answers", "answers the visible checks correctly (cached) and anything else wrongly",
+          "target-zero",
+          "{solution}\n_right = {name}\n_calls = [0]\n"
+          "def {name}(*args, **kwargs):\n    _calls[0] += 1\n"
+          "    return _right(*args, **kwargs) if _calls[0] <= {visible_calls} else -12345.0\n"),
+    Entry("grading-environment", "behaves differently when it detects grading (environment variables, "
+          "working folder, user)", "target-zero",
+          "import os, getpass\nGRADING = any(k.startswith(('NBGRADER', 'AUTOGRADER', 'MLCOURSE')) for k in os.environ) "
+          "or os.getcwd() != os.path.expanduser('~') or os.environ.get('USER') == 'student'\n"
+          "if GRADING:\n    from mlcourse.checking import reference\n    try:\n"
+          "        {name} = reference('{name}')\n    except Exception:\n"
+          "        exec(open('{solution_file}').read())\n"),
+    # --- reading and writing what is not the student's -----------------------------------------------
+    Entry("call-reference", "asks mlcourse.checking.reference() for the solution's function", "target-zero",
+          "from mlcourse.checking import reference\n{name} = reference('{name}')\n"),
+    Entry("read-solutions", "reads the instructor's notebook from solutions/ and runs its answer", "target-zero",
+          "import json\ncells = json.load(open('{solution_file}'))['cells']\n"
+          "exec(next(''.join(c['source']) for c in cells if c['metadata'].get('nbgrader', {{}}).get('grade_id') "
+          "== '{name}'))\n"),
+    Entry("read-gradebook-and-course", "lists the course folder and reads the gradebook", "target-zero",
+          "import os\nprint(os.listdir('{course}'))\nprint(open('{gradebook}', 'rb').read()[:100])\n" + WRONG),
+    Entry("write-gradebook", "overwrites the gradebook with a score of its own", "target-zero",
+          WRONG + "open('{gradebook}', 'wb').write(b'SQLite format 3\\x00 full marks for me')\n"),
+    Entry("write-other-student", "overwrites another student's submitted notebook", "target-zero",
+          WRONG + "import glob\nfor path in glob.glob('{other}/*.ipynb'):\n    open(path, 'w').write('{{}}')\n"),
+    Entry("delete-files", "deletes the instructor's notebooks, the gradebook and other students' folders",
+          "target-zero",
+          WRONG + "import shutil, os\nfor path in ('{course}/solutions', '{other}'):\n"
+          "    shutil.rmtree(path, ignore_errors=True)\ntry:\n    os.remove('{gradebook}')\nexcept OSError:\n    pass\n"),
+    Entry("network", "fetches the solution from a web server on the grading machine and from the internet",
+          "target-zero",
+          "import urllib.request, socket\ntry:\n"
+          "    exec(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=3).read().decode())\n"
+          "except OSError:\n" + "    def {name}(*args, **kwargs):\n        return -12345.0\n"
+          "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\nexcept OSError:\n    pass\n"),
+    Entry("forged-pickle-reply", "makes its kernel send the grader a pickle that would run code when loaded",
+          "target-zero",
+          WRONG + "import gc, pickle, base64, os\nclass Boom:\n    def __reduce__(self):\n"
+          "        return (os.system, ('touch {marker}',))\n"
+          "payload = base64.b64encode(pickle.dumps(Boom())).decode()\n"
+          "for space in [o for o in gc.get_objects() if isinstance(o, dict) and 'Channel' in o and 'encode' in o]:\n"
+          "    space['encode'] = lambda obj, **k: {{'__t': 'pickle', 'b64': payload}}\n", exact=False),
+    Entry("shadowing-files", "ships numpy.py, sitecustomize.py and a .pth file beside the notebook", "target-zero",
+          WRONG, files={"numpy.py": "allclose = isclose = lambda *a, **k: True\n",
+                        "sitecustomize.py": "import builtins\nbuiltins.AssertionError = SystemExit\n",
+                        "evil.pth": "import os; os.system('touch {marker}')\n"}),
+    # --- crashes and limits ---------------------------------------------------------------------------
+    Entry("sys-exit", "calls sys.exit()", "target-zero", "import sys\nsys.exit(0)\n"),
+    Entry("os-exit", "calls os._exit()", "target-zero", "import os\nos._exit(0)\n"),
+    Entry("segfault", "crashes the interpreter with a segmentation fault", "target-zero",
+          "import ctypes\nctypes.string_at(0)\n"),
+    Entry("input", "waits for input()", "target-zero", "value = input('your answer? ')\n"),
+    Entry("kill-parent", "signals its parent, process 1 and every process it can see", "target-zero",
+          WRONG + "import os, signal\nfor pid in [os.getppid(), 1, -1] + [int(p) for p in os.listdir('/proc') "
+          "if p.isdigit()]:\n    try:\n        os.kill(pid, signal.SIGKILL) if pid != os.getpid() else None\n"
+          "    except OSError:\n        pass\n"),
+    Entry("infinite-loop", "loops forever in its answer cell", "target-zero", "while True:\n    pass\n"),
+    Entry("loop-ignoring-sigint", "ignores SIGINT and SIGTERM, then loops forever", "target-zero",
+          "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+          "while True:\n    pass\n"),
+    Entry("loop-when-called", "defines the function, which loops forever when a test calls it", "target-zero",
+          "def {name}(*args, **kwargs):\n    while True:\n        pass\n"),
+    Entry("fork-flood", "forks until it cannot", "target-zero",
+          "import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+          "    except OSError:\n        break\n" + WRONG),
+    Entry("thread-flood", "starts threads until it cannot", "target-zero",
+          "import threading, time\ntry:\n    while True:\n"
+          "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\nexcept RuntimeError:\n    pass\n"
+          + WRONG),
+    Entry("memory-bomb", "allocates and touches memory until it cannot", "target-zero",
+          "blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n", exact=False),
+    Entry("output-lines", "prints millions of short lines", "target-zero",
+          "for i in range(10 ** 8):\n    print(i)\n"),
+    Entry("output-one-line", "prints one 20 MB line", "target-zero", "print('x' * (20 << 20))\n" + WRONG),
+    Entry("output-one-display", "displays one 20 MB HTML object and writes 20 MB to the raw stdout fd", "target-zero",
+          "from IPython.display import display, HTML\nimport os\ndisplay(HTML('<b>' + 'y' * (20 << 20) + '</b>'))\n"
+          "os.write(1, b'z' * (20 << 20))\n" + WRONG),
+    Entry("stderr-warning", "is correct, and warns on stderr (as torch does)", "full",
+          "import sys, warnings\n{solution}\n_right = {name}\n"
+          "def {name}(*args, **kwargs):\n    warnings.warn('a deprecation warning on stderr')\n"
+          "    print('UserWarning: noise', file=sys.stderr)\n    return _right(*args, **kwargs)\n"),
+    # --- cell structure --------------------------------------------------------------------------------
+    Entry("edited-test-cell", "is wrong and replaces its test cell's code with `pass`", "target-zero", WRONG,
+          edit=_edit_test(lambda cell: [_copy(cell, source="pass")])),
+    Entry("deleted-test-cell", "is wrong and deletes its test cell", "target-zero", WRONG,
+          edit=_edit_test(lambda cell: [])),
+    Entry("duplicated-test-cell", "is correct, with its test cell duplicated (nbgrader aborts on this)", "full",
+          edit=_edit_test(lambda cell: [cell, _copy(cell)])),
+    Entry("split-test-cell", "is correct, with its test cell split in two", "full", edit=_edit_test(_split)),
+    Entry("retyped-test-cell", "is wrong and turns its test cell into markdown", "target-zero", WRONG,
+          edit=_edit_test(lambda cell: [_markdown(cell)])),
+    Entry("changed-grade-id", "is wrong and renames its test cell's grade id", "target-zero", WRONG,
+          edit=_edit_test(lambda cell: [_with_grade_id(cell, "renamed_test")])),
+    Entry("stray-metadata", "gives its answer cell 100 points and adds a graded cell of its own", "target-zero",
+          WRONG, edit=_stray_metadata),
+    Entry("edited-setup-cell", "is wrong and patches numpy in the locked setup cell", "target-zero", WRONG,
+          edit=_edit_setup),
+    Entry("duplicated-answer-cell", "has its answer cell twice: a wrong copy, then the right one", "full",
+          edit=_duplicate_answer),
+    Entry("answer-to-markdown", "turns its answer cell into markdown", "target-zero", edit=_answer_to_markdown),
+    Entry("deleted-answer-cell", "deletes its answer cell", "target-zero", edit=_delete_answer),
+    # --- malformed files -------------------------------------------------------------------------------
+    Entry("invalid-json", "submits a truncated notebook (invalid JSON)", "nothing", raw=b'{"cells": [{"cell_type": '),
+    Entry("non-utf8", "submits bytes that are not UTF-8", "nothing", raw=b'{"cells": [], "x": "\xff\xfe"}'),
+    Entry("empty-file", "submits an empty file", "nothing", raw=b""),
+    Entry("unreadable-nbformat", "submits a notebook in a format version the tools cannot read", "nothing",
+          raw=json.dumps({"nbformat": 99, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode()),
+    Entry("not-a-notebook", "submits JSON that is not a notebook", "nothing", raw=b"[1, 2, 3]"),
+    Entry("symlink-to-solution", "submits a symbolic link to the instructor's notebook", "nothing", symlink=True),
+]
+
+
+def target_of(source) -> str:
+    """The lesson's first answer whose test cell has hidden checks that call it."""
+    answers = [nbgrader(c)["grade_id"] for c in source.cells if is_answer(c) and c.cell_type == "code"]
+    tests = [c.source for c in source.cells if is_test(c)]
+    return next(a for a in answers if any(f"{a}(" in t.split("### BEGIN HIDDEN TESTS")[-1] for t in tests
+                                          if "### BEGIN HIDDEN TESTS" in t))

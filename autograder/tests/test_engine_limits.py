@@ -1,0 +1,77 @@
+"""Limits and the sandbox: a runaway answer costs its own checks, a notebook-wide limit the rest, with reasons."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import sandbox
+from autograder.engine import Limits, grade_notebook
+from autograder.tests.catalogue.kit import student_copy, write
+
+TINY = Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny" / "00_tiny.ipynb"
+
+
+def grade(tmp_path: Path, answers: dict[str, str], limits: Limits, **kwargs):
+    path = write(nbformat.writes(student_copy(TINY, answers)), tmp_path / "student" / TINY.name)
+    return grade_notebook(TINY, path, student="student", scratch=tmp_path / "scratch", limits=limits, **kwargs)
+
+
+def by_id(result):
+    return {c.grade_id: c for c in result.checks}
+
+
+def test_a_notebook_wide_time_limit_scores_the_rest_zero_and_keeps_earlier_points(tmp_path):
+    result = grade(tmp_path, {"count_tokens": "import time\ntime.sleep(600)"},
+                   Limits(cell_seconds=60, notebook_seconds=20))
+    checks = by_id(result)
+    assert (checks["test_mean_log_prob"].status, checks["test_mean_log_prob"].points) == ("passed", 2.0)
+    assert (checks["test_count_tokens"].status, checks["test_count_tokens"].points) == ("not-run", 0.0)
+    assert checks["test_count_tokens"].message == "not run: the notebook's time limit of 20 s was reached"
+    assert result.problems[-1] == "the notebook's time limit of 20 s was reached; the remaining checks score 0"
+
+
+def test_too_many_kernel_restarts_stop_the_notebook_with_the_reason(tmp_path):
+    crash = "import os\nos._exit(7)"
+    result = grade(tmp_path, {"mean_log_prob": crash, "count_tokens": crash}, Limits(restarts=1))
+    assert [c.status for c in result.checks] == ["error", "not-run"]
+    assert "`mean_log_prob` did not finish: the kernel stopped: it exited (code 7)" in result.checks[0].message
+    assert result.checks[1].message == "not run: the kernel stopped once more after 1 restarts, the most a notebook may have"
+
+
+def test_cpu_time_is_limited_per_kernel(tmp_path):
+    spin = "def count_tokens(text):\n    while True:\n        pass"
+    result = grade(tmp_path, {"count_tokens": spin}, Limits(cpu_seconds=12, cell_seconds=120))
+    checks = by_id(result)
+    assert checks["test_mean_log_prob"].points == 2.0
+    assert checks["test_count_tokens"].message == (
+        "the student's code did not finish: the kernel stopped: it used more than 12 s of CPU time")
+
+
+def test_without_bubblewrap_grading_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox, "check_available", sandbox.check_available.__wrapped__)
+    with pytest.raises(sandbox.SandboxUnavailable, match="install it .*or grade with --no-sandbox"):
+        sandbox.check_available()
+    monkeypatch.setattr("autograder.engine.check_available", sandbox.check_available)
+    result = grade(tmp_path, {}, Limits())
+    assert {c.status for c in result.checks} == {"not-run"} and "bubblewrap (bwrap) is not installed" in result.problems[0]
+
+
+def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    command = sandbox.bwrap_command(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    probe = ("import os, socket\n"
+             f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"
+             "print(os.access('/usr', os.W_OK), os.access('/scratch', os.W_OK))\n"
+             "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\nexcept OSError as e:\n    print(type(e).__name__)\n")
+    command[command.index("-m"):] = ["-c", probe]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'kernel.py']",
+        "False True", "ConnectionRefusedError"]

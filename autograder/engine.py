@@ -27,7 +27,7 @@ import nbformat
 from autograder.course import nbgrader, objective_of
 from autograder.intake import IntakeError, read_notebook
 from autograder.results import CheckResult, NotebookResult
-from autograder.sandbox import Kernel, KernelDied, Limits, SandboxUnavailable, check_available
+from autograder.sandbox import Interrupted, Kernel, KernelDied, Limits, SandboxUnavailable, check_available
 from autograder.structure import Plan, Step, rebuild, source_plan
 from autograder.trusted import Bridge, TestRunner
 from mlcourse.checking import _defined_names  # the names a cell defines, as `reference` reads them
@@ -37,7 +37,7 @@ __all__ = ["Limits", "grade_notebook", "checks_of"]
 UNSANDBOXED = "graded WITHOUT the sandbox (--no-sandbox): the student's code could read and change this machine's files"
 
 
-class NotebookLimit(Exception):
+class NotebookLimit(Interrupted):
     """A limit on the whole notebook was reached; the remaining tests are not run."""
 
 
@@ -170,15 +170,16 @@ def grade_notebook(source: Path, submitted: Path | None, *, student: str, scratc
         result.problems.append(UNSANDBOXED)
     scratch.mkdir(parents=True, exist_ok=True)
     with _course_root(source.resolve().parents[2]):
-        _run(plan, result, _Session(scratch, limits, sandbox, result.timings), f"{source.parent.name}")
+        _run(plan, source_nb, result, _Session(scratch, limits, sandbox, result.timings), source.parent.name)
     return result
 
 
-def _run(plan: Plan, result: NotebookResult, session: _Session, label: str) -> None:
+def _run(plan: Plan, source_nb, result: NotebookResult, session: _Session, label: str) -> None:
     checks = {check.grade_id: check for check in result.checks}
     setup = next((step.source for step in plan.steps if step.kind == "setup"), "")
     start = time.monotonic()
-    runner = TestRunner(setup, label)
+    answers = set().union(*(_defined_names(s.source) for s in source_plan(source_nb).steps if s.kind == "answer"))
+    runner = TestRunner(setup, label, answers)
     session._tick("tests", start)
     failed_answers: dict[str, tuple[str, str]] = {}
     try:

@@ -59,7 +59,12 @@ class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create namespaces on this machine."""
 
 
-class KernelDied(RuntimeError):
+class Interrupted(BaseException):
+    """Grading of a step stopped from outside it. A BaseException, so that no `except Exception` in a
+    test cell (or in the code it calls) can swallow it."""
+
+
+class KernelDied(Interrupted):
     """The kernel stopped answering; the message says why (timeout, crash, a limit)."""
 
 
@@ -216,7 +221,7 @@ class Kernel:
             raise self._died(f"it sent back more than {self.limits.result_bytes} bytes")
         try:
             return loads(self._read(size, deadline))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._died("it sent a malformed reply") from None
 
     def _died(self, what: str) -> KernelDied:

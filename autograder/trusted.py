@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from autograder.codec import decode, encode
-from autograder.sandbox import Kernel, KernelDied
+from autograder.sandbox import Kernel
 from mlcourse.checking import CheckFailure
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -88,7 +88,7 @@ class Bridge:
                 _apply(original, state)
             for key, state in changed["kwargs"].items():
                 _apply(kwargs[key], state)
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever shape the kernel's data has
             raise StudentError(f"`{function._label}` changed its arguments in a way the grader cannot apply ({error})")
         return reply["result"]
 
@@ -154,10 +154,12 @@ def names_read(source: str) -> set[str]:
 class TestRunner:
     """Runs a notebook's test cells in one trusted namespace seeded by the `setup` cell."""
 
-    def __init__(self, setup_source: str, label: str):
+    def __init__(self, setup_source: str, label: str, answers: set[str]):
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         exec(compile(setup_source, f"{label}:setup", "exec"), self.namespace)
-        self.student_names: set[str] = set()  # names looked up in the kernel; refreshed for every test
+        # Looked up in the kernel for every test: what the answer cells define (even where the setup
+        # defines the same name) and whatever else the namespace lacks.
+        self.student_names: set[str] = set(answers)
 
     def run(self, grade_id: str, source: str, bridge: Bridge) -> tuple[str, str, str | None]:
         """(status, message, misconception) of one test cell; raises KernelDied when the kernel is lost."""
@@ -170,8 +172,6 @@ class TestRunner:
                 exec(code, self.namespace)
             except CheckFailure as failure:
                 return "failed", failure.hidden_message() if hidden else str(failure), failure.misconception
-            except KernelDied:
-                raise
             except StudentError as error:
                 return "error", str(error), None
             except NameError as error:

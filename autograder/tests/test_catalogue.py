@@ -16,23 +16,20 @@ the table of entries and outcomes.
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import os
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.course import is_answer, is_test, lessons, nbgrader
+from autograder.course import is_test, lessons, nbgrader
 from autograder.engine import Limits, grade_notebook
 from autograder.results import NotebookResult
-from autograder.tests.catalogue.entries import ENTRIES, Entry, target_of
-from autograder.tests.catalogue.kit import in_processes, student_copy, write
-from autograder.trusted import names_read, split_hidden
+from autograder.tests.catalogue.entries import ENTRIES, Entry
+from autograder.tests.catalogue.kit import fingerprint, in_processes, placeholders, serve, student_copy, submit, write
+from autograder.trusted import names_read
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "engine" / "solutions"
@@ -62,49 +59,8 @@ class Batch:
     outcomes: dict[str, Outcome]
 
 
-def fingerprint(folders: list[Path]) -> dict[str, str]:
-    """sha256 of every file below `folders` (the instructor's course, the gradebook, other students)."""
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def points(result: NotebookResult) -> dict[str, float]:
     return {c.grade_id: c.points for c in result.checks}
-
-
-def _serve(text: str) -> http.server.HTTPServer:
-    """A web server on this machine that hands the solution's code to whoever asks."""
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(text.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _submit(entry: Entry, folder: Path, source: Path, target: str, fill: dict) -> Path:
-    """The entry's submission, written to `folder`; the submitted notebook's path."""
-    path = folder / source.name
-    folder.mkdir(parents=True)
-    if entry.symlink:
-        path.symlink_to(source)
-    elif entry.raw is not None:
-        path.write_bytes(entry.raw)
-    else:
-        answers = {target: entry.answer.format(**fill)} if entry.answer is not None else {}
-        notebook = student_copy(source, answers)
-        if entry.edit:
-            entry.edit(notebook, target)
-        write(nbformat.writes(notebook), path)
-    for name, text in entry.files.items():
-        (folder / name).write_text(text.format(**fill))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +73,12 @@ def batch(tmp_path_factory) -> Batch:
     gradebook.write_bytes(b"SQLite format 3\x00 the class's grades")
     source = course / "solutions" / LESSON_DIR.name / f"{LESSON_DIR.name}.ipynb"
     honest_source = course / "solutions" / HONEST_ASSIGNMENT / f"{HONEST_ASSIGNMENT}.ipynb"
-    source_nb = nbformat.read(source, as_version=4)
-    target = target_of(source_nb)
-    solution = next(c.source for c in source_nb.cells if is_answer(c) and nbgrader(c)["grade_id"] == target)
-    tests = [c for c in source_nb.cells if is_test(c)]
-    server = _serve(solution)
-    fill = dict(name=target, solution=solution, solution_file=source, course=course, gradebook=gradebook,
-                other=submitted / "honest-perfect" / HONEST_ASSIGNMENT, port=server.server_address[1],
-                marker=tmp / "unpickled", visible_calls=sum(split_hidden(c.source)[0].count(f"{target}(") for c in tests))
+    fill = placeholders(source, course=course, gradebook=gradebook, marker=tmp / "unpickled",
+                        other=submitted / "honest-perfect" / HONEST_ASSIGNMENT)
+    target = fill["name"]
+    server = serve(fill["solution"])
+    fill["port"] = server.server_address[1]
+    tests = [c for c in nbformat.read(source, as_version=4).cells if is_test(c)]
 
     def grade(student: str, path: Path | None, assignment_source: Path = source) -> NotebookResult:
         return grade_notebook(assignment_source, path, student=student, scratch=scratch / student, limits=LIMITS)
@@ -148,7 +102,7 @@ def batch(tmp_path_factory) -> Batch:
         done = []
         for entry in ENTRIES[number::2]:
             before = fingerprint(protected)
-            path = _submit(entry, submitted / f"attacker-{entry.name}" / source.parent.name, source, target, fill)
+            path = submit(entry, submitted / f"attacker-{entry.name}" / source.parent.name, source, target, fill)
             try:
                 result, error = grade(f"attacker-{entry.name}", path).to_dict(), None
             except BaseException as raised:  # noqa: BLE001 - recorded, and the test of this entry fails

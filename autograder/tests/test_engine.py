@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from autograder.engine import grade_notebook
+from autograder.engine import Limits, grade_notebook
 from autograder.results import NotebookResult
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
 
@@ -103,3 +104,36 @@ def test_without_the_sandbox_the_grades_are_the_same_and_marked(tmp_path, result
 def test_the_result_crosses_to_the_orchestrator_as_json(results):
     perfect = results["perfect"]
     assert NotebookResult.from_dict(perfect.to_dict()) == perfect
+
+
+def edited_source(tmp_path: Path, change) -> Path:
+    """A copy of the fixture assignment (in a course folder of its own) with `change` made to its cells."""
+    notebook = nbformat.read(FIXTURE, as_version=4)
+    change({c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells})
+    return write(nbformat.writes(notebook), tmp_path / "course" / "solutions" / "00_fixture" / "00_fixture.ipynb")
+
+
+def test_an_answer_is_always_the_students_even_where_the_setup_defines_the_name(tmp_path):
+    def setup_defines_it(cells):  # a correct log_softmax in the setup must not stand in for the student's
+        cells["setup"].source += "\ndef log_softmax(logits):\n    return torch.log_softmax(logits, -1)"
+    source = edited_source(tmp_path, setup_defines_it)
+    wrong = {"log_softmax": "def log_softmax(logits):\n    return torch.softmax(logits, -1)"}
+    path = write(student_copy(source, wrong), tmp_path / "student" / "00_fixture.ipynb")
+    result = grade_notebook(source, path, student="s", scratch=tmp_path / "scratch")
+    assert points(result)["test_log_softmax"] == 0.0
+    assert result.checks[-1].misconception == "the softmax, not its log"
+
+
+def test_no_except_clause_of_a_test_can_swallow_a_lost_kernel(tmp_path):
+    def catch_everything(cells):
+        cells["test_log_likelihood"].source = ("try:\n    log_likelihood([0.5])\nexcept Exception:\n    pass\n"
+                                               + cells["test_log_likelihood"].source)
+    source = edited_source(tmp_path, catch_everything)
+    loop = {"log_likelihood": "def log_likelihood(probs):\n    while True:\n        pass"}
+    path = write(student_copy(source, loop), tmp_path / "student" / "00_fixture.ipynb")
+    result = grade_notebook(source, path, student="s", scratch=tmp_path / "scratch", limits=Limits(cell_seconds=5))
+    check = result.checks[0]
+    assert (check.status, check.points) == ("error", 0.0)
+    assert check.message == "the student's code did not finish: the kernel stopped: it ran out of time"
+    assert points(result) == {"test_log_likelihood": 0.0, "test_answer_estimator": 1.0, "test_sgd_step": 2.0,
+                              "test_log_softmax": 3.0}

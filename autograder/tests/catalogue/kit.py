@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
+import hashlib
+import http.server
 import json
+import multiprocessing
+import threading
 from pathlib import Path
 
 import nbformat
 
 from autograder.course import is_answer, is_test, nbgrader
+from autograder.tests.catalogue.entries import Entry, target_of
 from autograder.trusted import split_hidden
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "engine" / "solutions" / "00_fixture" / "00_fixture.ipynb"
@@ -28,6 +32,56 @@ def student_copy(source: Path, answers: dict[str, str] | None = None, blank: boo
         elif is_answer(cell) and cell.cell_type == "code":
             cell.source = answers.get(grade_id, UNANSWERED if blank else cell.source)
     return notebook
+
+
+def fingerprint(folders: list[Path]) -> dict[str, str]:
+    """sha256 of every file below `folders` (the instructor's course, the gradebook, other students)."""
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def serve(text: str) -> http.server.HTTPServer:
+    """A web server on this machine that hands the solution's code to whoever asks."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(text.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def placeholders(source: Path, **paths) -> dict:
+    """What fills an entry's placeholders for the lesson at `source` (see entries.py), `paths` included."""
+    notebook = nbformat.read(source, as_version=4)
+    target = target_of(notebook)
+    solution = next(c.source for c in notebook.cells if is_answer(c) and nbgrader(c)["grade_id"] == target)
+    visible = sum(split_hidden(c.source)[0].count(f"{target}(") for c in notebook.cells if is_test(c))
+    return dict(name=target, solution=solution, visible_calls=visible, solution_file=source, **paths)
+
+
+def submit(entry: Entry, folder: Path, source: Path, target: str, fill: dict) -> Path:
+    """The entry's submission, written to `folder`; the submitted notebook's path."""
+    path = folder / source.name
+    folder.mkdir(parents=True)
+    if entry.symlink:
+        path.symlink_to(source)
+    elif entry.raw is not None:
+        path.write_bytes(entry.raw)
+    else:
+        answers = {target: entry.answer.format(**fill)} if entry.answer is not None else {}
+        notebook = student_copy(source, answers)
+        if entry.edit:
+            entry.edit(notebook, target)
+        write(nbformat.writes(notebook), path)
+    for name, text in entry.files.items():
+        (folder / name).write_text(text.format(**fill))
+    return path
 
 
 def write(notebook, path: Path) -> Path:

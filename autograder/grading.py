@@ -21,20 +21,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
-from nbgrader.utils import parse_utc
 from tqdm.auto import tqdm
 
 from autograder import gradebook
 from autograder.course import lessons
 from autograder.engine import checks_of, grade_notebook
 from autograder.environment import tool_env
+from autograder.intake import IntakeError, links_out, submission_time, unpack_zip
 from autograder.results import NotebookResult
 from autograder.structure import source_plan
 
@@ -83,27 +82,19 @@ def sources(root: Path) -> dict[str, list[Path]]:
 
 
 def _unpack(archive: Path, into: Path) -> Path:
-    """A student's zip, extracted below `into`; entries leading outside it are refused."""
-    folder = into / archive.stem
-    with zipfile.ZipFile(archive) as zf:
-        for member in zf.infolist():
-            target = (folder / member.filename).resolve()
-            if not target.is_relative_to(folder.resolve()):
-                raise ValueError(f"{archive.name}: entry {member.filename!r} points outside the submission")
-        zf.extractall(folder)
-    # a zip may hold <student>/<assignment>/... or <assignment>/... directly
+    """A student's zip, safely extracted (autograder.intake); it may hold <student>/<assignment>/... or <assignment>/..."""
+    folder = unpack_zip(archive, into / archive.stem)
     inner = folder / archive.stem
     return inner if inner.is_dir() and len(list(folder.iterdir())) == 1 else folder
 
 
-def _timestamp(folder: Path) -> tuple[datetime | None, str | None]:
-    stamp = folder / "timestamp.txt"
-    if not stamp.exists():
+def _timestamp(folder: Path, observed: datetime | None) -> tuple[datetime | None, str | None]:
+    """The submission time as nbgrader stores it (naive UTC), and a problem when timestamp.txt was not believed."""
+    if not folder.is_dir():
         return None, None
-    try:
-        return parse_utc(stamp.read_text().strip()), None
-    except (ValueError, OverflowError) as error:
-        return None, f"{folder.parent.name}/{folder.name}: unreadable timestamp.txt ({error}); treated as on time"
+    when, problem = submission_time(folder, observed)
+    problem = f"{folder.parent.name}/{folder.name}: {problem}" if problem else None
+    return when.astimezone(timezone.utc).replace(tzinfo=None), problem
 
 
 def discover(submissions: Path, root: Path, unpack_to: Path) -> Intake:
@@ -113,23 +104,26 @@ def discover(submissions: Path, root: Path, unpack_to: Path) -> Intake:
         raise FileNotFoundError(f"no submissions folder {submissions}")
     course = sources(root)
     intake = Intake()
-    folders: dict[str, Path] = {}
+    folders: dict[str, tuple[Path, datetime | None]] = {}  # student -> (folder, when a zip arrived)
     for entry in sorted(submissions.iterdir()):
-        if entry.is_dir() and not entry.name.startswith("."):
-            folders[entry.name] = entry
+        if entry.is_symlink():
+            intake.problems.append(f"{entry.name}: ignored (a symbolic link; links are not followed)")
+        elif entry.is_dir() and not entry.name.startswith("."):
+            folders[entry.name] = entry, None
         elif entry.suffix == ".zip":
             try:
-                folders[entry.stem] = _unpack(entry, unpack_to)
-            except (ValueError, zipfile.BadZipFile, OSError) as error:
+                folders[entry.stem] = _unpack(entry, unpack_to), datetime.fromtimestamp(entry.stat().st_mtime, timezone.utc)
+            except IntakeError as error:
                 intake.problems.append(f"{entry.name}: not graded: {error}")
         elif not entry.name.startswith("."):
             intake.problems.append(f"{entry.name}: ignored (neither a student folder nor a .zip)")
-    for student, folder in folders.items():
+    for student, (folder, arrived) in folders.items():
+        intake.problems += [f"{student}/{problem}" for problem in links_out(folder)]
         for extra in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in course):
             intake.problems.append(f"{student}/{extra}: ignored (no assignment of that name)")
         for assignment, notebooks in course.items():
             submitted = folder / assignment
-            intake.timestamps[student, assignment], problem = _timestamp(submitted)
+            intake.timestamps[student, assignment], problem = _timestamp(submitted, arrived)
             intake.problems += [problem] if problem else []
             expected = {n.name for n in notebooks}
             if submitted.is_dir():
@@ -137,7 +131,8 @@ def discover(submissions: Path, root: Path, unpack_to: Path) -> Intake:
                                     for p in sorted(submitted.glob("*.ipynb")) if p.name not in expected]
             for source in notebooks:
                 path = submitted / source.name
-                intake.tasks.append(Task(student, assignment, source, path if path.is_file() else None))
+                present = path.is_file() or path.is_symlink()  # a link is the engine's to refuse, with a record
+                intake.tasks.append(Task(student, assignment, source, path if present else None))
     return intake
 
 

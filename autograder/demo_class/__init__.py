@@ -22,11 +22,12 @@ their feedback must name.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import nbformat
@@ -169,6 +170,9 @@ def build(root: Path, into: Path) -> Demo:
             notebook = None if answers is None else _notebook(lesson, answers)
             if notebook is not None:
                 nbformat.write(notebook, folder / f"{lesson.name}.ipynb")
+                # as `nbgrader collect` leaves it: the files were last changed before the submission time
+                saved = (timestamp - timedelta(minutes=10)).replace(tzinfo=timezone.utc).timestamp()
+                os.utime(folder / f"{lesson.name}.ipynb", (saved, saved))
             entry["lessons"][lesson.name] = {
                 "submitted": notebook is not None, "timestamp": timestamp.isoformat(),
                 "answers": None if notebook is None else {

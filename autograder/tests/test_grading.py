@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -24,10 +25,12 @@ EXPECTED = {
 
 
 def _zip_student(submitted: Path, student: str) -> None:
-    """Replace a student's folder by <student>.zip holding the same layout."""
+    """Replace a student's folder by <student>.zip holding the same layout, arrived when its notebook was saved."""
     with zipfile.ZipFile(submitted / f"{student}.zip", "w") as zf:
         for path in sorted((submitted / student).rglob("*")):
             zf.write(path, path.relative_to(submitted))
+    arrived = max(p.stat().st_mtime for p in (submitted / student).rglob("*.ipynb"))
+    os.utime(submitted / f"{student}.zip", (arrived, arrived))
     shutil.rmtree(submitted / student)
 
 
@@ -176,6 +179,6 @@ def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
     (class_ / "broken.zip").write_bytes(b"not a zip")
     intake = discover(class_, course, tmp_path / "unpacked")
     assert [t.student for t in intake.tasks] == ["perfect"]
-    assert intake.problems == ["broken.zip: not graded: File is not a zip file",
+    assert intake.problems == ["broken.zip: not graded: broken.zip is not a readable zip file (File is not a zip file)",
                                "notes.txt: ignored (neither a student folder nor a .zip)",
                                "perfect/99_unknown: ignored (no assignment of that name)"]

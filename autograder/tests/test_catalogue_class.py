@@ -1,0 +1,151 @@
+"""The catalogue through the orchestrator: a class mixing the demo students with every catalogue entry, in
+shuffled order, graded in parallel as `autograder grade` does; and a grading run killed midway, then rerun.
+
+Both run on a copy of the course (the first lesson only, to keep the run short), so an attack that got
+through could only damage the copy.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import gradebook
+from autograder.course import lessons
+from autograder.demo_class import build
+from autograder.environment import ROOT, tool_env
+from autograder.grading import Options, grade_class
+from autograder.tests.catalogue.entries import ENTRIES
+from autograder.tests.catalogue.kit import fingerprint, placeholders, serve, student_copy, submit, write
+
+pytestmark = pytest.mark.skipif(not lessons(ROOT), reason="no lessons in solutions/ yet")
+TIMEOUT = 45.0  # seconds per notebook: the loops of the catalogue stop there
+
+
+def course_copy(into: Path, lesson: str) -> Path:
+    """A course folder holding one lesson of this course, its kept answers and the nbgrader configuration."""
+    shutil.copytree(ROOT / "solutions" / lesson, into / "solutions" / lesson)
+    for kept in (ROOT / "tests" / "answers").glob(f"{lesson}.py"):
+        (into / "tests" / "answers").mkdir(parents=True, exist_ok=True)
+        shutil.copy(kept, into / "tests" / "answers")
+    shutil.copy(ROOT / "nbgrader_config.py", into)
+    return into
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mixed")
+    lesson = lessons(ROOT)[0]
+    course = course_copy(tmp / "course", lesson)
+    demo = build(course, tmp / "demo")
+    honest = {student for student in demo.manifest}
+    alone = grade_class(demo.submitted, tmp / "alone", course, Options(jobs=2, timeout=TIMEOUT),
+                        duedates=demo.duedates)
+
+    # The mixed class: the demo students and one student per catalogue entry, names in a shuffled order
+    # (the orchestrator grades students in name order).
+    source = course / "solutions" / lesson / f"{lesson}.ipynb"
+    submitted = tmp / "submitted"
+    shutil.copytree(demo.submitted, submitted)
+    order = random.Random(6).sample(range(len(ENTRIES) + len(honest)), len(ENTRIES) + len(honest))
+    ranks = dict(zip([f"attacker-{e.name}" for e in ENTRIES] + sorted(honest), order))
+    for student in honest:
+        (submitted / student).rename(submitted / f"{ranks[student]:03d}-{student}")
+    other = sorted(honest)[0]
+    fill = placeholders(source, course=course, gradebook=tmp / "mixed" / "gradebook.db", marker=tmp / "unpickled",
+                        other=submitted / f"{ranks[other]:03d}-{other}")
+    server = serve(fill["solution"])
+    fill["port"] = server.server_address[1]
+    for entry in ENTRIES:
+        student = f"{ranks['attacker-' + entry.name]:03d}-attacker-{entry.name}"
+        submit(entry, submitted / student / lesson, source, fill["name"], fill)
+    protected = [course, *(submitted / f"{ranks[s]:03d}-{s}" for s in honest)]
+    before = fingerprint(protected)
+    try:
+        results = grade_class(submitted, tmp / "mixed", course, Options(jobs=2, timeout=TIMEOUT),
+                              duedates=demo.duedates)
+    finally:
+        server.shutdown()
+    return dict(alone=alone, results=results, ranks=ranks, honest=honest, tmp=tmp,
+                changed=before != fingerprint(protected), unpickled=(tmp / "unpickled").exists())
+
+
+def _by_student(results, rename=lambda s: s) -> dict:
+    return {(rename(r.student), r.assignment): (r.checks, r.problems) for r in results}
+
+
+def test_a_shuffled_class_of_demo_students_and_attackers_leaves_the_demo_students_grades_unchanged(mixed):
+    strip = lambda student: student.split("-", 1)[1]  # noqa: E731 - "017-perfect" -> "perfect"
+    demo_results = [r for r in mixed["results"] if strip(r.student) in mixed["honest"]]
+    assert _by_student(demo_results, strip) == _by_student(mixed["alone"])
+    assert len(mixed["results"]) == len(mixed["alone"]) + len(ENTRIES)
+    assert not mixed["changed"] and not mixed["unpickled"]
+
+
+def test_the_demo_students_gradebook_rows_are_the_same_with_the_attackers(mixed):
+    alone = gradebook.rows(gradebook.default_db_url(mixed["tmp"] / "alone"))
+    rename = {f"{mixed['ranks'][s]:03d}-{s}": s for s in mixed["honest"]}
+    with_attackers = [(rename[row[0]], *row[1:]) for row in gradebook.rows(gradebook.default_db_url(mixed["tmp"] / "mixed"))
+                      if row[0] in rename]
+    assert sorted(with_attackers, key=repr) == alone
+
+
+def test_no_attacker_earns_a_point_its_answer_did_not(mixed):
+    perfect = next(r for r in mixed["alone"] if r.student == "perfect")
+    for result in mixed["results"]:
+        if "attacker-" not in result.student:
+            continue
+        entry = next(e for e in ENTRIES if result.student.endswith(f"attacker-{e.name}"))
+        assert result.max_score == perfect.max_score and result.score <= perfect.score
+        if entry.expect != "full":
+            assert result.score < perfect.score, entry.name
+        assert result.sandboxed
+
+
+# --- crash safety: killed midway, then run again --------------------------------------------------------
+
+def _autograder(course: Path, submitted: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "autograder"), "--root", str(course), "grade", str(submitted),
+                             "--out", str(out), "--jobs", "2"], env=tool_env(), cwd=course,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_gradebook(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny", course / "solutions" / "00_tiny")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    source = course / "solutions" / "00_tiny" / "00_tiny.ipynb"
+    submitted = tmp_path / "submitted"
+    wrong = [{"count_tokens": "def count_tokens(text):\n    return len(text.split(' '))"},
+             {"mean_log_prob": "def mean_log_prob(probs):\n    return 0.0"}]
+    for number in range(8):  # honest, partly wrong and blank students
+        notebook = student_copy(source, {} if number % 3 == 0 else wrong[number % 2], blank=number % 3 == 2)
+        write(nbformat.writes(notebook), submitted / f"s{number}" / "00_tiny" / "00_tiny.ipynb")
+    instructor = fingerprint([course / "solutions"])
+
+    whole = tmp_path / "whole"
+    assert _autograder(course, submitted, whole).wait(600) == 0
+    interrupted = tmp_path / "interrupted"
+    grader = _autograder(course, submitted, interrupted)
+    deadline = time.monotonic() + 600
+    while len(list((interrupted / "results").rglob("*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(grader.pid, signal.SIGKILL)  # the grader, its workers and their kernels, mid-run
+    grader.wait()
+    assert 3 <= len(list((interrupted / "results").rglob("*.json"))) < 8
+    assert _autograder(course, submitted, interrupted).wait(600) == 0
+
+    rows = gradebook.rows(gradebook.default_db_url(interrupted))
+    assert rows == gradebook.rows(gradebook.default_db_url(whole))
+    assert len(rows) == 8 * 2 and len({row[:6] for row in rows}) == len(rows)  # every grade once
+    assert (interrupted / "grades.csv").read_text() == (whole / "grades.csv").read_text()
+    assert fingerprint([course / "solutions"]) == instructor

@@ -84,10 +84,11 @@ def _readonly_paths() -> list[Path]:
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
-def bwrap_command(scratch: Path) -> list[str]:
-    """The bubblewrap command line that runs the kernel with `scratch` as its only writable folder."""
+def bwrap_command(scratch: Path, privileged: bool | None = None) -> list[str]:
+    """The bubblewrap command line that runs the kernel with `scratch` as its only writable folder
+    (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    if os.geteuid() == 0:  # privileged set-up, then the kernel becomes nobody (root ignores process limits)
+    if os.geteuid() == 0 if privileged is None else privileged:  # then the kernel becomes nobody: root ignores process limits
         namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         drop = ["--drop-to", str(NOBODY)]

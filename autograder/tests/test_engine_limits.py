@@ -61,9 +61,10 @@ def test_without_bubblewrap_grading_says_what_to_do(tmp_path, monkeypatch):
     assert {c.status for c in result.checks} == {"not-run"} and "bubblewrap (bwrap) is not installed" in result.problems[0]
 
 
-def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path):
+@pytest.mark.parametrize("privileged", [None, False], ids=["as-this-user", "in-a-user-namespace"])
+def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     (tmp_path / "tmp").mkdir()
-    command = sandbox.bwrap_command(tmp_path)
+    command = sandbox.bwrap_command(tmp_path, privileged)
     root = Path(__file__).resolve().parents[2]
     probe = ("import os, socket\n"
              f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"

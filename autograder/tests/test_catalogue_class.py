@@ -7,13 +7,16 @@ through could only damage the copy.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -149,3 +152,57 @@ def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_
     assert len(rows) == 8 * 2 and len({row[:6] for row in rows}) == len(rows)  # every grade once
     assert (interrupted / "grades.csv").read_text() == (whole / "grades.csv").read_text()
     assert fingerprint([course / "solutions"]) == instructor
+
+
+# --- malformed submissions at the class level ------------------------------------------------------------
+
+def _zip(path: Path, members: dict[str, bytes], link: str | None = None) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "../../course/solutions/00_tiny/00_tiny.ipynb")
+
+
+def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alone(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny", course / "solutions" / "00_tiny")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    source = course / "solutions" / "00_tiny" / "00_tiny.ipynb"
+    honest = nbformat.writes(student_copy(source)).encode()
+    alone, mixed = tmp_path / "alone", tmp_path / "mixed"
+    for folder in (alone, mixed):
+        for student in ("a-honest", "z-honest"):
+            write(honest.decode(), folder / student / "00_tiny" / "00_tiny.ipynb")
+    nb = "00_tiny/00_tiny.ipynb"
+    _zip(mixed / "b-zip-slip.zip", {nb: honest, "../../course/solutions/00_tiny/00_tiny.ipynb": b"{}"})
+    _zip(mixed / "c-zip-link.zip", {"00_tiny/notes.txt": b"hi"}, link=nb)
+    (mixed / "d-linked-folder").symlink_to(mixed / "a-honest")
+    write(honest.decode(), mixed / "e-linked-notebook" / "00_tiny" / "elsewhere.ipynb")
+    (mixed / "e-linked-notebook" / "00_tiny" / "00_tiny.ipynb").symlink_to(source)
+    write(honest.decode(), mixed / "f-forged-time" / "00_tiny" / "00_tiny.ipynb")
+    os.utime(mixed / "f-forged-time" / "00_tiny" / "00_tiny.ipynb", (1_790_000_000, 1_790_000_000))
+    (mixed / "f-forged-time" / "00_tiny" / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
+    write("{not json", mixed / "g-invalid-json" / "00_tiny" / "00_tiny.ipynb")
+    instructor = fingerprint([course])
+
+    options = Options(jobs=2, timeout=TIMEOUT)
+    results = {r.student: r for r in grade_class(mixed, tmp_path / "out-mixed", course, options)}
+    reference = {r.student: r for r in grade_class(alone, tmp_path / "out-alone", course, options)}
+    for student in ("a-honest", "z-honest"):
+        assert (results[student].checks, results[student].problems) == (reference[student].checks, reference[student].problems)
+    problems = json.loads((tmp_path / "out-mixed" / "intake.json").read_text())["problems"]
+    assert any(p.startswith("b-zip-slip.zip: not graded:") and "leads outside its folder" in p for p in problems)
+    assert any(p.startswith("c-zip-link.zip: not graded:") and "link or a special file" in p for p in problems)
+    assert "d-linked-folder: ignored (a symbolic link; links are not followed)" in problems
+    assert "e-linked-notebook/00_tiny/00_tiny.ipynb is a symbolic link; links in submissions are not followed" in problems
+    assert results["e-linked-notebook"].score == 0 and "is a symbolic link" in results["e-linked-notebook"].problems[0]
+    assert any(p.startswith("f-forged-time/00_tiny: timestamp.txt says 2026-01-01 00:00:00 UTC, which its files contradict")
+               for p in problems)
+    forged = [row for row in gradebook.rows(gradebook.default_db_url(tmp_path / "out-mixed")) if row[0] == "f-forged-time"]
+    assert forged and {row[3] for row in forged} == {"2026-09-21 14:13:20"}  # the notebook's own time, as observed
+    assert results["g-invalid-json"].score == 0 and "is not valid JSON" in results["g-invalid-json"].problems[0]
+    assert {"b-zip-slip", "c-zip-link", "d-linked-folder"}.isdisjoint(results)
+    assert fingerprint([course]) == instructor and not (tmp_path / "solutions").exists()

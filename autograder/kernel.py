@@ -24,7 +24,7 @@ MAX_FRAME = 1 << 30
 
 
 def _drop_privileges(uid: int) -> None:
-    """Become `uid` (an unprivileged user) before any student code runs, so process limits apply."""
+    """Become `uid` (an unprivileged user with no files) before any student code runs, so process limits apply."""
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)

@@ -6,8 +6,8 @@ they cannot be signalled); a read-only root holding only Python, the virtual env
 course library and system libraries; write access to its scratch folder alone (mounted at
 /scratch, also its /tmp). `solutions/`, the gradebook and other submissions are simply not in its
 file system. As root the grader sets the mounts up privileged and the kernel then drops to an
-unprivileged user ("nobody"), so process limits apply; as any other user bubblewrap uses a user
-namespace.
+unprivileged user of its own (`sandbox_uid()`), so process limits apply and count per grading
+process; as any other user bubblewrap uses a user namespace.
 
 Resource limits (setrlimit, no cgroups needed): CPU seconds, data memory, processes (threads
 count), bytes of output (stdout and stderr go to one file whose size RLIMIT_FSIZE caps, so one
@@ -36,7 +36,9 @@ import mlcourse
 
 from autograder.codec import dumps, loads
 
-NOBODY = 65534
+# As root, each grading process's kernels run as a user of their own (this base + the grader's pid):
+# the process limit counts per user, so one student's fork flood cannot starve a kernel graded beside it.
+SANDBOX_UID_BASE = 2_000_000_000
 OUTPUT_FILE = "output.txt"
 
 
@@ -88,10 +90,10 @@ def bwrap_command(scratch: Path, privileged: bool | None = None) -> list[str]:
     """The bubblewrap command line that runs the kernel with `scratch` as its only writable folder
     (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    if os.geteuid() == 0 if privileged is None else privileged:  # then the kernel becomes nobody: root ignores process limits
+    if os.geteuid() == 0 if privileged is None else privileged:  # the kernel then drops root, which ignores process limits
         namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        drop = ["--drop-to", str(NOBODY)]
+        drop = ["--drop-to", str(sandbox_uid())]
     else:
         namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
     paths = _readonly_paths()
@@ -103,6 +105,10 @@ def bwrap_command(scratch: Path, privileged: bool | None = None) -> list[str]:
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
             "--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp",
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
+
+
+def sandbox_uid() -> int:
+    return SANDBOX_UID_BASE + os.getpid()
 
 
 def _own_processes() -> int:
@@ -171,7 +177,7 @@ class Kernel:
             command, processes = bwrap_command(self.scratch), self.limits.processes
             if os.geteuid() == 0:
                 for path in (self.scratch, self.scratch / "tmp"):
-                    os.chown(path, NOBODY, NOBODY)
+                    os.chown(path, sandbox_uid(), sandbox_uid())
             else:
                 processes += _own_processes()
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,7 @@ import pytest
 
 from autograder import sandbox
 from autograder.engine import Limits, grade_notebook
-from autograder.tests.catalogue.kit import student_copy, write
+from autograder.tests.catalogue.kit import in_processes, student_copy, write
 
 TINY = Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny" / "00_tiny.ipynb"
 
@@ -76,3 +77,20 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     assert done.stdout.splitlines() == [
         "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'kernel.py']",
         "False True", "ConnectionRefusedError"]
+
+
+FLOOD = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+         "            os._exit(0)\n    except OSError:\n        break\ntime.sleep(25)\n")
+THREADED = ("import threading\ndef count_tokens(text):\n    out = []\n"
+            "    worker = threading.Thread(target=lambda: out.append(len(text.split())))\n"
+            "    worker.start()\n    worker.join()\n    return out[0]")
+
+
+def test_a_fork_flood_does_not_starve_a_kernel_graded_beside_it(tmp_path):
+    def grade_one(number: int) -> float:
+        if number == 1:
+            time.sleep(6)  # while the flood holds every process it could make
+        answers = {"count_tokens": FLOOD + "def count_tokens(text):\n    return 0"} if number == 0 else {"count_tokens": THREADED}
+        return grade(tmp_path / str(number), answers, Limits(cell_seconds=40)).score
+
+    assert in_processes(grade_one, 2) == [2.0, 3.0]

@@ -281,6 +281,9 @@ def grade_class(submissions: Path, out: Path, root: Path, options: Options, db_u
                     keep(task, cached)
                 else:
                     to_grade.append(task)
+            kept = len(intake.tasks) - len(to_grade)
+            if kept:
+                print(f"{kept} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
             run_tasks(to_grade, Path(tmp) / "work", options, keep)
     (out / "intake.json").write_text(json.dumps({"problems": intake.problems}, indent=1))
     return [results[t.name] for t in intake.tasks]

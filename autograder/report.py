@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from statistics import mean, median
+from textwrap import shorten
 
 import matplotlib
 
@@ -65,11 +66,12 @@ def _figure_scores(scores: dict, path: Path) -> None:
 
 
 def _figure_bars(labels: list[str], values: list[float], xlabel: str, path: Path, xlim=(0, 100)) -> None:
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(labels) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(labels) + 1.2))
     ax.barh(range(len(labels)), values, color="#55a868")
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, xlim=xlim)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -143,8 +145,9 @@ def write_report(results: list[NotebookResult], out: Path, root: Path, *, intake
                   "| students | assignment | check | misconception |", "|---|---|---|---|"]
         lines += [f"| {n} | {a} | {g} | {m} |" for (a, g, m), n in counts.most_common()]
         common = counts.most_common(TOP)
-        _figure_bars([f"{m[:60]} ({g})" for (_, g, m), _ in common], [n for _, n in common], "failed checks naming it",
-                     figures / "misconceptions.png", xlim=(0, max(n for _, n in common) + 0.5))
+        _figure_bars([f"{shorten(m, 55, placeholder='...')} ({a[:2]}: {g})" for (a, g, m), _ in common],
+                     [n for _, n in common], "students", figures / "misconceptions.png",
+                     xlim=(0, max(n for _, n in common) + 0.5))
     else:
         lines.append("No failed check named a misconception.")
 

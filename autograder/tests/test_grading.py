@@ -182,3 +182,20 @@ def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
     assert intake.problems == ["broken.zip: not graded: broken.zip is not a readable zip file (File is not a zip file)",
                                "notes.txt: ignored (neither a student folder nor a .zip)",
                                "perfect/99_unknown: ignored (no assignment of that name)"]
+
+
+def test_a_worker_that_dies_costs_only_its_notebook(graded, tmp_path):
+    from autograder.grading import Task, Worker, run_tasks
+
+    course, submitted, _ = graded
+    source = course / "solutions" / "01_fixture" / "01_fixture.ipynb"
+    task = Task("perfect", "01_fixture", source, submitted / "perfect" / "01_fixture" / "01_fixture.ipynb")
+    worker = Worker(tmp_path, 0)
+    worker.submit(task, tmp_path / task.name, Options())
+    worker.stop()  # as if the worker crashed in the middle of grading
+    result = worker.poll(timeout=60)
+    assert result.score == 0 and "the grader's worker stopped" in result.problems[0]
+    assert [c.status for c in result.checks] == ["error", "error"]
+    finished = []  # a fresh pool grades the same notebook normally afterwards
+    run_tasks([task], tmp_path / "again", Options(jobs=1), lambda t, r: finished.append(r))
+    assert [r.score for r in finished] == [3]

@@ -3,8 +3,8 @@
 The kernel (autograder/kernel.py) runs under bubblewrap with: no network (its own empty network
 namespace); its own process namespace (the grader and other students' kernels are invisible, so
 they cannot be signalled); a read-only root holding only Python, the virtual environment, the
-course library and system libraries; write access to its scratch folder alone (mounted at
-/scratch, also its /tmp). `solutions/`, the gradebook and other submissions are simply not in its
+course library and system libraries; write access only to its scratch folder /scratch and its
+/tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be filled. `solutions/`, the gradebook and other submissions are simply not in its
 file system. As root the grader sets the mounts up privileged and the kernel then drops to an
 unprivileged user of its own (`sandbox_uid()`), so process limits apply and count per grading
 process; as any other user bubblewrap uses a user namespace.
@@ -53,6 +53,7 @@ class Limits:
     processes: int = 64  # processes and threads of the student's user
     output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
     result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
+    disk_bytes: int = 256 << 20  # files the student's code writes (its /scratch and /tmp, in memory)
     restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
     startup_seconds: float = 60.0  # starting the kernel, and running the setup cell (the imports)
 
@@ -86,9 +87,9 @@ def _readonly_paths() -> list[Path]:
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
-def bwrap_command(scratch: Path, privileged: bool | None = None) -> list[str]:
-    """The bubblewrap command line that runs the kernel with `scratch` as its only writable folder
-    (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
+def bwrap_command(disk_bytes: int, privileged: bool | None = None) -> list[str]:
+    """The bubblewrap command line that runs the kernel with a scratch folder of `disk_bytes` as its only
+    writable place (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
     bwrap = shutil.which("bwrap") or "bwrap"
     if os.geteuid() == 0 if privileged is None else privileged:  # the kernel then drops root, which ignores process limits
         namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -103,7 +104,8 @@ def bwrap_command(scratch: Path, privileged: bool | None = None) -> list[str]:
     mounts += [arg for p in paths for arg in ("--ro-bind", str(p), str(p))]
     return [bwrap, *namespaces, "--die-with-parent", "--new-session", *mounts,
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-            "--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp",
+            *(arg for folder in ("/scratch", "/tmp")  # in memory and of a fixed size: no disk to fill
+              for arg in ("--perms", "01777", "--size", str(disk_bytes), "--tmpfs", folder)),
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
 
 
@@ -138,14 +140,9 @@ def check_available() -> None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed: install it (`sudo apt-get install bubblewrap`, or "
             "scripts/install-system-deps.sh), or grade with --no-sandbox (every grade is then marked unsandboxed)")
-    probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"autograder-probe-{os.getpid()}"
-    (probe / "tmp").mkdir(parents=True, exist_ok=True)
-    try:
-        command = bwrap_command(probe)
-        command[command.index("-m"):] = ["-c", "pass"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
+    command = bwrap_command(1 << 20)
+    command[command.index("-m"):] = ["-c", "pass"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise SandboxUnavailable(
             f"bubblewrap cannot create a sandbox on this machine ({done.stderr.strip()[:300]}); allow unprivileged "
@@ -169,17 +166,13 @@ class Kernel:
         self.timed_out = False
 
     def start(self) -> None:
-        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)
+        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)  # the unsandboxed kernel's /tmp
         output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
         env = {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if self.sandbox else str(self.scratch), "USER": "student",
                "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         if self.sandbox:
-            command, processes = bwrap_command(self.scratch), self.limits.processes
-            if os.geteuid() == 0:
-                for path in (self.scratch, self.scratch / "tmp"):
-                    os.chown(path, sandbox_uid(), sandbox_uid())
-            else:
-                processes += _own_processes()
+            command = bwrap_command(self.limits.disk_bytes)
+            processes = self.limits.processes + (0 if os.geteuid() == 0 else _own_processes())
         else:
             command, processes = _python_command(), self.limits.processes + _own_processes()
             env["TMPDIR"] = str(self.scratch / "tmp")

@@ -64,19 +64,19 @@ def test_without_bubblewrap_grading_says_what_to_do(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("privileged", [None, False], ids=["as-this-user", "in-a-user-namespace"])
 def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
-    (tmp_path / "tmp").mkdir()
-    command = sandbox.bwrap_command(tmp_path, privileged)
+    command = sandbox.bwrap_command(1 << 20, privileged)
     root = Path(__file__).resolve().parents[2]
     probe = ("import os, socket\n"
              f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"
              "print(os.access('/usr', os.W_OK), os.access('/scratch', os.W_OK))\n"
+             "try:\n    open('/tmp/big', 'wb').write(bytes(2 << 20))\nexcept OSError as e:\n    print(e.strerror)\n"
              "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\nexcept OSError as e:\n    print(type(e).__name__)\n")
     command[command.index("-m"):] = ["-c", probe]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'kernel.py']",
-        "False True", "ConnectionRefusedError"]
+        "False True", "No space left on device", "ConnectionRefusedError"]
 
 
 FLOOD = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"

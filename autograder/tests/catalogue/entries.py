@@ -238,6 +238,10 @@ ENTRIES: list[Entry] = [
           + WRONG),
     Entry("memory-bomb", "allocates and touches memory until it cannot", "target-zero",
           "blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n", exact=False),
+    Entry("disk-fill", "writes files until no space is left", "target-zero",
+          "import os\nfor folder in ('/tmp', os.getcwd()):\n    for i in range(10 ** 6):\n        try:\n"
+          "            with open(os.path.join(folder, f'fill{{i}}'), 'wb') as f:\n                f.write(bytes(1 << 20))\n"
+          "        except OSError:\n            break\n" + WRONG, exact=False),
     Entry("output-lines", "prints millions of short lines", "target-zero",
           "for i in range(10 ** 8):\n    print(i)\n"),
     Entry("output-one-line", "prints one 20 MB line", "target-zero", "print('x' * (20 << 20))\n" + WRONG),

@@ -98,14 +98,16 @@ def bwrap_command(disk_bytes: int, privileged: bool | None = None) -> list[str]:
     else:
         namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
     paths = _readonly_paths()
+    # In memory and of a fixed size, so no disk can be filled; mounted first, so that a course checked
+    # out below /tmp (as CI may do) is bound on top of them rather than hidden by them.
+    writable = ("/scratch", "/tmp")
+    mounts = [arg for folder in writable for arg in ("--perms", "01777", "--size", str(disk_bytes), "--tmpfs", folder)]
     # Folders above the mounts are made world-readable (bubblewrap would make them private to root).
-    parents = sorted({str(parent) for p in paths for parent in p.parents if parent != Path("/")})
-    mounts = [arg for d in parents for arg in ("--perms", "0755", "--dir", d)]
+    parents = sorted({str(parent) for p in paths for parent in p.parents} - {"/", *writable})
+    mounts += [arg for d in parents for arg in ("--perms", "0755", "--dir", d)]
     mounts += [arg for p in paths for arg in ("--ro-bind", str(p), str(p))]
     return [bwrap, *namespaces, "--die-with-parent", "--new-session", *mounts,
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-            *(arg for folder in ("/scratch", "/tmp")  # in memory and of a fixed size: no disk to fill
-              for arg in ("--perms", "01777", "--size", str(disk_bytes), "--tmpfs", folder)),
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
 
 

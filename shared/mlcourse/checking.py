@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 
 MISCONCEPTION_PREFIX = "Likely misconception: "
@@ -189,6 +188,8 @@ def _is_setup(cell: Any) -> bool:
 @cache
 def _solution_namespace(path: Path) -> dict[str, Any]:
     """Run the notebook's `setup` cell and its answer cells (not the narrative) in a fresh namespace."""
+    import nbformat  # here, not at the top: every graded kernel imports this module, few call reference()
+
     notebook = nbformat.read(path, as_version=4)
     namespace: dict[str, Any] = {"__name__": "__solution__"}
     for cell in notebook.cells:
@@ -203,6 +204,8 @@ def reference(name: str, lesson: str | None = None) -> Any:
     Answer cells may use the lesson's `setup` cell and earlier answers, never the narrative cells,
     so that this stays cheap. `lesson` picks the assignment when several define `name`.
     """
+    import nbformat
+
     pattern = f"{lesson}/*.ipynb" if lesson else "*/*.ipynb"
     found = [
         path for path in sorted((course_root() / "solutions").glob(pattern))

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup system-deps
+.PHONY: demo test setup system-deps site lab
 
 demo: setup system-deps
 	$(BIN)/autograder run-solutions
@@ -25,3 +25,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 system-deps:
 	@bash scripts/install-system-deps.sh
+
+# The reader's edition: execute every lesson, write the static site into build/site/, then check
+# every page in headless Chromium (screenshots land in build/site/).
+site: setup system-deps
+	$(BIN)/python -m reader.build --out build/site
+	$(BIN)/python -m reader.browser build/site
+
+lab: setup
+	$(BIN)/jupyter lab notebooks

@@ -36,3 +36,39 @@ def test_joint_targets_are_conditional_targets_with_prompt_length_one():
     targets = reference("conditional_targets", LESSON)
     ids = torch.tensor([[1, 5, 6, 7, 8, 2], [1, 5, 9, 2, 0, 0]])
     assert targets(ids, [1, 1], 0).tolist() == [[5, 6, 7, 8, 2], [5, 9, 2, -100, -100]]
+
+
+
+@pytest.fixture(scope="module")
+def narrative():
+    """Every code cell of the solution run in this process: the namespace the lesson's printed numbers come from."""
+    from pathlib import Path
+
+    import matplotlib
+    import nbformat
+
+    matplotlib.use("Agg")
+    path = Path(__file__).resolve().parents[1] / "solutions" / LESSON / f"{LESSON}.ipynb"
+    namespace = {"__name__": "__main__"}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code":
+            exec(cell.source, namespace)
+    return namespace
+
+
+def test_batch_losses_decompose_into_conditional_and_prompt(narrative):
+    losses = narrative["batch_losses"]
+    assert losses["conditional"] + losses["prompt only"] == pytest.approx(losses["joint"], abs=1e-3)
+
+
+def test_conditional_fine_tuning_gives_better_heldout_answers(narrative):
+    (joint_ll, joint_prompt), (cond_ll, cond_prompt) = narrative["final"]["joint"], narrative["final"]["conditional"]
+    assert cond_ll > joint_ll + 0.1  # the lesson says "clearly higher"
+    assert joint_prompt < cond_prompt  # the joint run learnt the prompts
+
+
+def test_one_masked_pass_equals_the_sum_of_turn_conditionals(narrative):
+    assert abs(narrative["one_pass"] - narrative["per_turn"]).max() < 1e-3
+    world = narrative["world"]
+    lengths = [len(narrative["dialogue_ids_and_spans"](t)[0]) - 1 for t in world.dialogues]
+    assert narrative["positions"]["one pass"] == sum(lengths)

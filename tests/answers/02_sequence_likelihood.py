@@ -11,6 +11,21 @@ def sequence_answer(body: str) -> str:
             "    n = len(tokens)\n" + lines + "\n")
 
 
+def sequential_answer(ids: str, prefixes: str, targets: str, reduce: str = "sum") -> str:
+    """An answer cell defining sequential_log_likelihood(model, dataset) that builds `ids` per
+    sequence, collects `prefixes` and `targets` over the dataset and reduces the picked entries."""
+    return (f"def sequential_log_likelihood(model, dataset):\n"
+            f"    prefixes, targets = [], []\n"
+            f"    for tokens in dataset:\n"
+            f"        {ids}\n"
+            f"        prefixes += {prefixes}\n"
+            f"        targets += {targets}\n"
+            f"    rows = model.next_log_probs(prefixes)\n"
+            f"    return float(rows[np.arange(len(targets)), targets].{reduce}())\n")
+
+
+SEQ_IDS = "ids = [model.vocab.bos_id] + model.vocab.ids(tokens)"
+
 PICK = "rows = model.next_log_probs({prefixes})\nterms = rows[np.arange(len(rows)), {targets}]\n"
 
 WRONG = [
@@ -113,46 +128,14 @@ def conditional_probabilities(counts):
     counts = np.asarray(counts, dtype=float)
     return (counts + 1) / (counts.sum(axis=1, keepdims=True) + counts.shape[1])
 '''),
-    ("sequential_log_likelihood", "test_sequential_log_likelihood", "leaving out <eos>", '''
-def sequential_log_likelihood(model, dataset):
-    prefixes, targets = [], []
-    for tokens in dataset:
-        ids = [model.vocab.bos_id] + model.vocab.ids(tokens[:-1])
-        prefixes += [ids[:t] for t in range(1, len(ids))]
-        targets += ids[1:]
-    rows = model.next_log_probs(prefixes)
-    return float(rows[np.arange(len(targets)), targets].sum())
-'''),
-    ("sequential_log_likelihood", "test_sequential_log_likelihood", "<s> as a predicted token", '''
-def sequential_log_likelihood(model, dataset):
-    prefixes, targets = [], []
-    for tokens in dataset:
-        ids = [model.vocab.bos_id] + model.vocab.ids(tokens)
-        prefixes += [[ids[0]] + ids[:t] for t in range(len(ids))]
-        targets += ids
-    rows = model.next_log_probs(prefixes)
-    return float(rows[np.arange(len(targets)), targets].sum())
-'''),
-    ("sequential_log_likelihood", "test_sequential_log_likelihood", "Pr(y_t | y_<=t)", '''
-def sequential_log_likelihood(model, dataset):
-    prefixes, targets = [], []
-    for tokens in dataset:
-        ids = [model.vocab.bos_id] + model.vocab.ids(tokens)
-        prefixes += [ids[: t + 1] for t in range(1, len(ids))]
-        targets += ids[1:]
-    rows = model.next_log_probs(prefixes)
-    return float(rows[np.arange(len(targets)), targets].sum())
-'''),
-    ("sequential_log_likelihood", "test_sequential_log_likelihood", "mean over tokens", '''
-def sequential_log_likelihood(model, dataset):
-    prefixes, targets = [], []
-    for tokens in dataset:
-        ids = [model.vocab.bos_id] + model.vocab.ids(tokens)
-        prefixes += [ids[:t] for t in range(1, len(ids))]
-        targets += ids[1:]
-    rows = model.next_log_probs(prefixes)
-    return float(rows[np.arange(len(targets)), targets].mean())
-'''),
+    ("sequential_log_likelihood", "test_sequential_log_likelihood", "leaving out <eos>",
+     sequential_answer("ids = [model.vocab.bos_id] + model.vocab.ids(tokens[:-1])", "[ids[:t] for t in range(1, len(ids))]", "ids[1:]")),
+    ("sequential_log_likelihood", "test_sequential_log_likelihood", "<s> as a predicted token",
+     sequential_answer(SEQ_IDS, "[[ids[0]] + ids[:t] for t in range(len(ids))]", "ids")),
+    ("sequential_log_likelihood", "test_sequential_log_likelihood", "Pr(y_t | y_<=t)",
+     sequential_answer(SEQ_IDS, "[ids[: t + 1] for t in range(1, len(ids))]", "ids[1:]")),
+    ("sequential_log_likelihood", "test_sequential_log_likelihood", "mean over tokens",
+     sequential_answer(SEQ_IDS, "[ids[:t] for t in range(1, len(ids))]", "ids[1:]", reduce="mean")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "sign error", '''
 def sequential_log_likelihood(model, dataset):
     return -sum(sequence_log_likelihood(model, tokens) for tokens in dataset)

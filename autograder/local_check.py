@@ -20,9 +20,9 @@ import nbformat
 from nbclient import NotebookClient
 
 from autograder.course import is_answer, is_setup, is_test, nbgrader
+from autograder.trusted import split_hidden
 from mlcourse.checking import course_root
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.DOTALL)
 CHECK_CALL = re.compile(r"\bexpect_(?:close|equal|choice)\s*\(")
 
 
@@ -40,7 +40,7 @@ def hidden_checks(source_notebook: Path | None) -> dict[str, int]:
     if source_notebook is None or not source_notebook.exists():
         return {}
     notebook = nbformat.read(source_notebook, as_version=4)
-    return {nbgrader(c)["grade_id"]: sum(len(CHECK_CALL.findall(block)) for block in HIDDEN.findall(c.source))
+    return {nbgrader(c)["grade_id"]: len(CHECK_CALL.findall(split_hidden(c.source)[1]))
             for c in notebook.cells if is_test(c)}
 
 

@@ -55,6 +55,25 @@ def run_graded_cells(path: Path, answers: dict[str, str] | None = None) -> dict[
     return outcomes
 
 
+def run_narrative(lesson: str) -> dict:
+    """The namespace after running every code cell of the lesson's solution but the test cells, in
+    order, in this process: where the numbers the lesson prints come from."""
+    import matplotlib.pyplot as plt
+
+    namespace: dict = {"__name__": "__main__"}
+    for cell in nbformat.read(solution_path(lesson), as_version=4).cells:
+        if cell.cell_type == "code" and not is_test(cell):
+            exec(cell.source, namespace)
+    plt.close("all")
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def narrative(request) -> dict:
+    """`run_narrative` of the requesting test module's `LESSON`, once per module."""
+    return run_narrative(request.module.LESSON)
+
+
 def lesson_answers(lesson: str) -> dict:
     """The wrong and the differently-written answers kept for a lesson in tests/answers/<lesson>.py."""
     path = ROOT / "tests" / "answers" / f"{lesson}.py"

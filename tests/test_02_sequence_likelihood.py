@@ -3,39 +3,22 @@ against independent computations (the Markov source's exact log-probabilities, t
 counted n-gram model, Monte Carlo estimates)."""
 
 import math
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pytest
 
-from autograder.course import is_test
 from mlcourse import EOS
 from mlcourse.checking import reference
 from mlcourse.models import NGramModel, TableModel
 from mlcourse.sources import MarkovSource
 
 LESSON = "02_sequence_likelihood"
-ROOT = Path(__file__).resolve().parents[1]
 TABLE = {("<s>", "A"): -0.5, ("<s>", "B"): -1.5, ("A", "B"): -0.2, ("A", "<eos>"): -2.0, ("B", "A"): -1.0, ("B", "<eos>"): -0.1}
 DATASET = [["A", "B", EOS], ["B", "A", EOS]]
 
 
 def solution(name: str):
     return reference(name, LESSON)
-
-
-@pytest.fixture(scope="module")
-def narrative() -> dict:
-    """The namespace after running every code cell of the solution but the test cells, in order."""
-    notebook = nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
-    namespace: dict = {"__name__": "__main__"}
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and not is_test(cell):
-            exec(cell.source, namespace)
-    plt.close("all")
-    return namespace
 
 
 def test_seed_worked_example():

@@ -39,23 +39,6 @@ def test_joint_targets_are_conditional_targets_with_prompt_length_one():
 
 
 
-@pytest.fixture(scope="module")
-def narrative():
-    """Every code cell of the solution run in this process: the namespace the lesson's printed numbers come from."""
-    from pathlib import Path
-
-    import matplotlib
-    import nbformat
-
-    matplotlib.use("Agg")
-    path = Path(__file__).resolve().parents[1] / "solutions" / LESSON / f"{LESSON}.ipynb"
-    namespace = {"__name__": "__main__"}
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "code":
-            exec(cell.source, namespace)
-    return namespace
-
-
 def test_batch_losses_decompose_into_conditional_and_prompt(narrative):
     losses = narrative["batch_losses"]
     assert losses["conditional"] + losses["prompt only"] == pytest.approx(losses["joint"], abs=1e-3)

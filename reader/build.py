@@ -39,7 +39,7 @@ ASSETS = Path(__file__).parent / "assets"
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 CELL_TIMEOUT = 120  # seconds; a lesson runs in under 60 s in all
 SOLUTION_MARKER = re.compile(r"^\s*#+\s*(BEGIN|END) SOLUTION\s*$")
-PREREQUISITES = re.compile(r"^\W*prerequisites?\W*?:\**\s*", re.IGNORECASE)
+PREREQUISITES = re.compile(r"^\W*prerequisites?\W*?[:.]\**\s*", re.IGNORECASE)
 # ipykernel picks matplotlib's inline backend only when MPLBACKEND is unset; a caller's
 # MPLBACKEND=Agg (as test suites set) would silently drop every figure from the site.
 KERNEL_ENV = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
@@ -73,7 +73,8 @@ def title_of(notebook, default: str) -> str:
 
 
 def prerequisites_of(notebook) -> str:
-    """The markdown after "Prerequisites:" in the first markdown cell, up to a blank line or heading."""
+    """The markdown after "Prerequisites:" (or "Prerequisites.") in the first markdown cell, up to a
+    blank line or heading."""
     first = next((c for c in notebook.cells if c.cell_type == "markdown"), None)
     lines = first.source.splitlines() if first else []
     start = next((i for i, line in enumerate(lines) if PREREQUISITES.match(line)), None)

@@ -104,7 +104,7 @@ def test_greedy_answers_of_the_fine_tuned_model_are_mostly_right(narrative):
 
 
 def test_fine_tuned_model_spreads_probability_like_the_data(narrative):
-    world, model = narrative["world"], narrative["finetuned"]
+    world = narrative["world"]
     best = narrative["answer_best_log_likelihood"]
     assert best - 1.0 < narrative["multi_ll"] < best  # close to, and never above, the bound
     log_probs = narrative["first_token"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import stat
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,21 @@ def tiny_course(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURE_COURSE, course)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     return course
+
+
+@pytest.fixture
+def make_zip():
+    """`make_zip(path, members, link=None, target=...)`: a zip of {name: bytes}, plus, with `link`, a
+    member of that name stored as a symbolic link to `target` (as a hostile archive would carry it)."""
+
+    def make(path: Path, members: dict[str, bytes], link: str | None = None, target: str = "/etc/passwd") -> Path:
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+            if link:
+                info = zipfile.ZipInfo(link)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(info, target)
+        return path
+
+    return make

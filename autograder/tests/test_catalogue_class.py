@@ -12,11 +12,9 @@ import os
 import random
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import nbformat
@@ -156,17 +154,7 @@ def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_
 
 # --- malformed submissions at the class level ------------------------------------------------------------
 
-def _zip(path: Path, members: dict[str, bytes], link: str | None = None) -> None:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-        if link:
-            info = zipfile.ZipInfo(link)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, "../../course/solutions/00_tiny/00_tiny.ipynb")
-
-
-def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alone(tmp_path):
+def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alone(tmp_path, make_zip):
     course = tmp_path / "course"
     shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny", course / "solutions" / "00_tiny")
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -177,8 +165,8 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
         for student in ("a-honest", "z-honest"):
             write(honest.decode(), folder / student / "00_tiny" / "00_tiny.ipynb")
     nb = "00_tiny/00_tiny.ipynb"
-    _zip(mixed / "b-zip-slip.zip", {nb: honest, "../../course/solutions/00_tiny/00_tiny.ipynb": b"{}"})
-    _zip(mixed / "c-zip-link.zip", {"00_tiny/notes.txt": b"hi"}, link=nb)
+    make_zip(mixed / "b-zip-slip.zip", {nb: honest, "../../course/solutions/00_tiny/00_tiny.ipynb": b"{}"})
+    make_zip(mixed / "c-zip-link.zip", {"00_tiny/notes.txt": b"hi"}, link=nb, target="../../course/solutions/00_tiny/00_tiny.ipynb")
     (mixed / "d-linked-folder").symlink_to(mixed / "a-honest")
     write(honest.decode(), mixed / "e-linked-notebook" / "00_tiny" / "elsewhere.ipynb")
     (mixed / "e-linked-notebook" / "00_tiny" / "00_tiny.ipynb").symlink_to(source)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,19 +44,8 @@ def test_a_symbolic_link_is_not_followed(tmp_path):
     assert links_out(tmp_path / "student") == ["lesson.ipynb is a symbolic link; links in submissions are not followed"]
 
 
-def _zip(path: Path, members: dict[str, bytes], link: str | None = None) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-        if link:
-            info = zipfile.ZipInfo(link)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, "/etc/passwd")
-    return path
-
-
-def test_a_zip_unpacks_its_regular_files_below_its_folder(tmp_path):
-    archive = _zip(tmp_path / "ada.zip", {"ada/01/01.ipynb": b"{}", "ada/01/notes/a.txt": b"hi"})
+def test_a_zip_unpacks_its_regular_files_below_its_folder(tmp_path, make_zip):
+    archive = make_zip(tmp_path / "ada.zip", {"ada/01/01.ipynb": b"{}", "ada/01/notes/a.txt": b"hi"})
     folder = unpack_zip(archive, tmp_path / "out" / "ada")
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
         "ada/01/01.ipynb", "ada/01/notes/a.txt"]
@@ -70,8 +57,8 @@ def test_a_zip_unpacks_its_regular_files_below_its_folder(tmp_path):
     ({"a/../../b": b"x"}, None, "leads outside its folder"),
     ({"ok.txt": b"x"}, "link", "holds 'link', which is a link or a special file"),
 ])
-def test_a_zip_leading_outside_its_folder_is_refused_whole(tmp_path, members, link, says):
-    archive = _zip(tmp_path / "mallory.zip", {"fine.ipynb": b"{}", **members}, link)
+def test_a_zip_leading_outside_its_folder_is_refused_whole(tmp_path, make_zip, members, link, says):
+    archive = make_zip(tmp_path / "mallory.zip", {"fine.ipynb": b"{}", **members}, link)
     with pytest.raises(IntakeError) as refused:
         unpack_zip(archive, tmp_path / "out" / "mallory")
     assert says in str(refused.value)

@@ -5,8 +5,8 @@
 Every page is loaded from a local http.server on 127.0.0.1, with every other host unreachable,
 and checked for: console errors, requests that left the local server, images that did not load,
 math that MathJax left as raw `$...$` or could not typeset, local links that do not resolve, and
-(on lesson pages) a solution reveal that opens and closes. A screenshot of one lesson page, as a
-phone and as a desktop screen show it, is saved into the site folder.
+(on lesson pages) a solution reveal that opens, within a phone's screen, and closes. A screenshot
+of one lesson page, as a phone and as a desktop screen show it, is saved into the site folder.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ return {raw: raw, typeset: document.querySelectorAll('.MathJax, .MathJax_Display
 BROKEN_IMAGES_JS = """
 return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80));
 """
+FITS_SCREEN_JS = "return arguments[0].getBoundingClientRect().right <= document.documentElement.clientWidth;"
 WAIT_FOR_MATH_JS = """
 const done = arguments[arguments.length - 1];
 if (!window.MathJax || !MathJax.Hub) { done(false); } else { MathJax.Hub.Queue(() => done(true)); }
@@ -86,7 +87,7 @@ class PageReport:
         if self.math_errors:
             found.append(f"{self.math_errors} formulas MathJax could not typeset")
         if self.reveal is False:
-            found.append("the solution reveal did not show and hide the solution")
+            found.append("the solution reveal did not show the solution within the screen and hide it")
         return [f"{self.page}: {p}" for p in found]
 
 
@@ -161,7 +162,9 @@ def link_resolves(url: str) -> bool:
 
 
 def check_reveal(driver: webdriver.Chrome) -> bool | None:
-    """Click the first solution reveal open and closed; None when the page has none."""
+    """Click the first solution reveal open and closed; None when the page has none.
+
+    Pages are checked at a phone's width: an open solution wider than the screen is cut off."""
     reveals = driver.find_elements(By.CSS_SELECTOR, "details.reader-solution")
     if not reveals:
         return None
@@ -170,7 +173,7 @@ def check_reveal(driver: webdriver.Chrome) -> bool | None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
     hidden_at_first = not body.is_displayed()
     summary.click()
-    shown = body.is_displayed()
+    shown = body.is_displayed() and driver.execute_script(FITS_SCREEN_JS, body)
     summary.click()
     return hidden_at_first and shown and not body.is_displayed()
 

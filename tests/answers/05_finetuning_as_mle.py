@@ -9,6 +9,17 @@ def sft_training_step(model, pairs, lr):
             parameter {sign}= lr * parameter.grad
     return {returned}
 '''
+# The SFT loss with the right mask, reduced in the way the wrong answer chooses.
+_LOSS = '''
+def sft_loss(model, pairs):
+    vocab = model.vocab
+    ids = torch.from_numpy(vocab.pad([[vocab.bos_id, *x, *y, vocab.eos_id] for x, y in pairs]))
+    targets = torch.full_like(ids[:, 1:], IGNORE_INDEX)
+    for b, (x, y) in enumerate(pairs):
+        targets[b, len(x) : len(x) + len(y) + 1] = ids[b, len(x) + 1 : len(x) + len(y) + 2]
+    logits = model(ids[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX{reduction}){scale}
+'''
 _CORRECT_STEP = dict(zero="model.zero_grad()\n    ", scale="", sign="-", returned="loss.item()")
 
 WRONG = [
@@ -59,25 +70,9 @@ def sft_loss(model, pairs):
         targets[b, len(x) : len(x) + len(y)] = ids[b, len(x) + 1 : len(x) + len(y) + 1]
     return F.cross_entropy(model(ids[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
 '''),
-    ("sft_loss", "test_sft_loss", "the mean over the scored tokens", '''
-def sft_loss(model, pairs):
-    vocab = model.vocab
-    ids = torch.from_numpy(vocab.pad([[vocab.bos_id, *x, *y, vocab.eos_id] for x, y in pairs]))
-    targets = torch.full_like(ids[:, 1:], IGNORE_INDEX)
-    for b, (x, y) in enumerate(pairs):
-        targets[b, len(x) : len(x) + len(y) + 1] = ids[b, len(x) + 1 : len(x) + len(y) + 2]
-    return F.cross_entropy(model(ids[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
-'''),
-    ("sft_loss", "test_sft_loss", "dividing by the number of pairs", '''
-def sft_loss(model, pairs):
-    vocab = model.vocab
-    ids = torch.from_numpy(vocab.pad([[vocab.bos_id, *x, *y, vocab.eos_id] for x, y in pairs]))
-    targets = torch.full_like(ids[:, 1:], IGNORE_INDEX)
-    for b, (x, y) in enumerate(pairs):
-        targets[b, len(x) : len(x) + len(y) + 1] = ids[b, len(x) + 1 : len(x) + len(y) + 2]
-    total = F.cross_entropy(model(ids[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
-    return total / len(pairs)
-'''),
+    ("sft_loss", "test_sft_loss", "the mean over the scored tokens", _LOSS.format(reduction="", scale="")),
+    ("sft_loss", "test_sft_loss", "dividing by the number of pairs",
+     _LOSS.format(reduction=', reduction="sum"', scale=" / len(pairs)")),
     ("sft_training_step", "test_sft_training_step", "the old gradients were not cleared",
      _STEP.format(**{**_CORRECT_STEP, "zero": ""})),
     ("sft_training_step", "test_sft_training_step", "a step uphill", _STEP.format(**{**_CORRECT_STEP, "sign": "+"})),

@@ -43,3 +43,19 @@ def test_conda_part_is_python_311_with_pip():
 
 def test_torch_is_pinned_to_the_cpu_version():
     assert pins(requirements_txt())["torch"] == "2.13.0"
+
+
+def test_every_folder_of_code_or_data_is_a_listed_package():
+    """A wheel (non-editable install) holds only the listed packages: a subpackage left out would
+    install a course whose `autograder grade` or `load_pretrained()` fails."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = set()
+    for name, folder in setuptools["package-dir"].items():
+        for path in [ROOT / folder, *(ROOT / folder).rglob("*")]:
+            if path.is_dir() and path.name not in ("tests", "__pycache__") and "tests" not in path.relative_to(ROOT / folder).parts \
+                    and any(f.is_file() for f in path.iterdir()):
+                found.add(".".join([name, *path.relative_to(ROOT / folder).parts]))
+    assert found == listed

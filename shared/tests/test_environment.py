@@ -54,8 +54,9 @@ def test_every_folder_of_code_or_data_is_a_listed_package():
     listed = set(setuptools["packages"])
     found = set()
     for name, folder in setuptools["package-dir"].items():
-        for path in [ROOT / folder, *(ROOT / folder).rglob("*")]:
-            if path.is_dir() and path.name not in ("tests", "__pycache__") and "tests" not in path.relative_to(ROOT / folder).parts \
-                    and any(f.is_file() for f in path.iterdir()):
-                found.add(".".join([name, *path.relative_to(ROOT / folder).parts]))
+        top = ROOT / folder
+        for path in [top, *top.rglob("*")]:
+            parts = path.relative_to(top).parts
+            if path.is_dir() and not {"tests", "__pycache__"} & set(parts) and any(f.is_file() for f in path.iterdir()):
+                found.add(".".join([name, *parts]))
     assert found == listed

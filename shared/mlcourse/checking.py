@@ -62,6 +62,8 @@ def _as_array(value: Any) -> np.ndarray | None:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):  # as a number it would read 0 or 1
+        return repr(bool(value))
     array = _as_array(value)
     if array is None:
         return repr(value)

@@ -45,6 +45,11 @@ def test_hidden_message_leaves_out_the_expected_value():
     assert error.hidden_message().endswith(MISCONCEPTION_PREFIX + "leaving out <eos>")
 
 
+def test_hidden_message_shows_a_boolean_as_one():
+    error = failure(expect_equal, np.bool_(False), True, "the loss has a gradient")
+    assert error.hidden_message() == "the loss has a gradient: got False, which is not the expected value"
+
+
 def test_shape_none_nan_and_non_numbers():
     assert "expected shape (2,), got shape (3,)" in str(failure(expect_close, [1.0, 2.0, 3.0], [1.0, 2.0], "v"))
     assert "got None (is a `return` missing?)" in str(failure(expect_close, None, 1.0, "v"))

@@ -73,6 +73,15 @@ def sft_loss(model, pairs):
     ("sft_loss", "test_sft_loss", "the mean over the scored tokens", _LOSS.format(reduction="", scale="")),
     ("sft_loss", "test_sft_loss", "dividing by the number of pairs",
      _LOSS.format(reduction=', reduction="sum"', scale=" / len(pairs)")),
+    ("sft_loss", "test_sft_loss", "a loss cut off from the model", '''
+def sft_loss(model, pairs):
+    vocab, total = model.vocab, 0.0
+    for x, y in pairs:
+        seq = [vocab.bos_id, *x, *y, vocab.eos_id]
+        log_probs = model.next_log_probs([seq[:t] for t in range(len(x) + 1, len(seq))])  # numpy: no gradient
+        total -= log_probs[np.arange(len(y) + 1), seq[len(x) + 1:]].sum()
+    return torch.tensor(total)
+'''),
     ("sft_training_step", "test_sft_training_step", "the old gradients were not cleared",
      _STEP.format(**{**_CORRECT_STEP, "zero": ""})),
     ("sft_training_step", "test_sft_training_step", "a step uphill", _STEP.format(**{**_CORRECT_STEP, "sign": "+"})),

@@ -38,7 +38,6 @@ def test_joint_targets_are_conditional_targets_with_prompt_length_one():
     assert targets(ids, [1, 1], 0).tolist() == [[5, 6, 7, 8, 2], [5, 9, 2, -100, -100]]
 
 
-
 def test_batch_losses_decompose_into_conditional_and_prompt(narrative):
     losses = narrative["batch_losses"]
     assert losses["conditional"] + losses["prompt only"] == pytest.approx(losses["joint"], abs=1e-3)

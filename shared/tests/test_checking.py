@@ -45,7 +45,7 @@ def test_hidden_message_leaves_out_the_expected_value():
     assert error.hidden_message().endswith(MISCONCEPTION_PREFIX + "leaving out <eos>")
 
 
-def test_hidden_message_shows_a_boolean_as_one():
+def test_hidden_message_shows_a_boolean_as_true_or_false():
     error = failure(expect_equal, np.bool_(False), True, "the loss has a gradient")
     assert error.hidden_message() == "the loss has a gradient: got False, which is not the expected value"
 

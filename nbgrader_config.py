@@ -14,6 +14,9 @@ c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = str(Path(__file__).parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
+# Each lesson's kept answers (solutions/<lesson>/kept_answers.py: typical mistakes and correct answers
+# written differently, for the lesson tests and the demo class) never reach the student version.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "kept_answers.py"]
 # The gradebook: any SQLAlchemy URL (nbgrader's default is sqlite:///<course folder>/gradebook.db).
 # c.CourseDirectory.db_url = "postgresql://user@host/course"
 

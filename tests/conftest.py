@@ -8,22 +8,20 @@ written so that this is enough (answer and test cells never depend on narrative 
 from __future__ import annotations
 
 import os
-import runpy
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from autograder.course import is_answer, is_setup, is_test, lessons, nbgrader
+from mlcourse.lessons import lesson_names, lesson_path, read_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = lessons(ROOT)
+LESSONS = lesson_names(ROOT)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def solution_path(lesson: str) -> Path:
-    return ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    return lesson_path(ROOT, lesson)
 
 
 def student_path(lesson: str) -> Path:
@@ -34,24 +32,23 @@ def run_graded_cells(path: Path, answers: dict[str, str] | None = None) -> dict[
     """Outcome of every test cell of the notebook at `path` (None = passed) when the answer cells
     named in `answers` (by grade_id) hold the given sources instead of the notebook's own."""
     answers = answers or {}
-    notebook = nbformat.read(path, as_version=4)
-    unknown = set(answers) - {nbgrader(c).get("grade_id") for c in notebook.cells if is_answer(c)}
+    lesson = read_lesson(path)
+    unknown = set(answers) - {c.grade_id for c in lesson.answers + lesson.written}
     assert not unknown, f"{path.name} has no answer cells {sorted(unknown)}"
     namespace: dict = {"__name__": "__main__"}
     outcomes: dict[str, BaseException | None] = {}
-    for cell in notebook.cells:
-        grade_id = nbgrader(cell).get("grade_id")
-        if cell.cell_type == "code" and (is_setup(cell) or is_answer(cell)):
+    for cell in lesson.steps:
+        if cell.kind in ("setup", "answer"):
             try:
-                exec(answers.get(grade_id, cell.source), namespace)
+                exec(answers.get(cell.grade_id, cell.source), namespace)
             except Exception:  # an unanswered or broken answer shows up in the tests that use it
                 pass
-        elif is_test(cell):
+        else:
             try:
                 exec(cell.source, namespace)
-                outcomes[grade_id] = None
+                outcomes[cell.grade_id] = None
             except Exception as error:
-                outcomes[grade_id] = error
+                outcomes[cell.grade_id] = error
     return outcomes
 
 
@@ -61,8 +58,8 @@ def run_narrative(lesson: str) -> dict:
     import matplotlib.pyplot as plt
 
     namespace: dict = {"__name__": "__main__"}
-    for cell in nbformat.read(solution_path(lesson), as_version=4).cells:
-        if cell.cell_type == "code" and not is_test(cell):
+    for cell in read_lesson(solution_path(lesson)).cells:
+        if cell.cell_type == "code" and cell.kind != "test":
             exec(cell.source, namespace)
     plt.close("all")
     return namespace
@@ -72,12 +69,6 @@ def run_narrative(lesson: str) -> dict:
 def narrative(request) -> dict:
     """`run_narrative` of the requesting test module's `LESSON`, once per module."""
     return run_narrative(request.module.LESSON)
-
-
-def lesson_answers(lesson: str) -> dict:
-    """The wrong and the differently-written answers kept for a lesson in tests/answers/<lesson>.py."""
-    path = ROOT / "tests" / "answers" / f"{lesson}.py"
-    return runpy.run_path(str(path)) if path.exists() else {"WRONG": [], "ALTERNATIVE": {}}
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.course import is_answer, lessons, nbgrader
+from mlcourse.lessons import lesson_names, parse_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = lessons(ROOT)
+LESSONS = lesson_names(ROOT)
 # What an unanswered exercise may cause: its own NotImplementedError, a name it did not define,
 # and failed checks in the test cells that use it.
 ALLOWED_IN_STUDENT_VERSION = {"NotImplementedError", "NameError", "CheckFailure"}
@@ -44,9 +44,9 @@ def test_student_version_stops_only_at_unanswered_exercises(lesson):
     notebook = execute(ROOT / "notebooks" / lesson / f"{lesson}.ipynb")
     unexpected = [e for e in errors(notebook) if e[1] not in ALLOWED_IN_STUDENT_VERSION]
     assert unexpected == []
-    unanswered = [i for i, c in enumerate(notebook.cells) if is_answer(c) and c.cell_type == "code"
-                  and "raise NotImplementedError" in c.source]
+    cells = parse_lesson(notebook, lesson).cells
+    unanswered = [i for i, c in enumerate(cells) if c.kind == "answer" and "raise NotImplementedError" in c.source]
     assert unanswered, "the student version has exercises to answer"
     first_error = min((e[0] for e in errors(notebook)), default=len(notebook.cells))
     assert first_error >= unanswered[0], "an error comes before the first exercise"
-    assert all(nbgrader(notebook.cells[i]).get("grade_id") for i in unanswered)
+    assert all(cells[i].grade_id for i in unanswered)

@@ -5,54 +5,83 @@ A test cell compares what a student's code returned with what was expected:
     expect_close(sequence_log_likelihood(table, seq), -0.8, "log Pr(A B <eos>)",
                  misconceptions={"leaving out <eos>: its log-probability is part of the sequence": -0.7})
 
-On a mismatch it raises `CheckFailure` whose message says what was expected, what came back and,
+On a mismatch it raises `CheckFailure`, whose message says what was expected, what came back and,
 when the answer equals the value a known mistake produces, names that mistake on a line of its own
-(`Likely misconception: ...`), which the grading report counts across a class.
+(`Likely misconception: ...`), which the grading report counts across a class. In a notebook the
+failure shows as its message alone, without a traceback through this module.
 
-Hidden tests take their expected values from the instructor's solution, never from memory:
-`reference("sequence_log_likelihood")` is the function as the solution notebook defines it.
+One policy for the form of answers, applied by every check alike:
 
-Because test cells only call these functions on returned *values*, the grader can run the same
-cells outside the student's process (see autograder/README.md): nothing here trusts the student's
-objects beyond converting them to numbers.
+- a number: a Python int or float, a NumPy scalar or 0-d array, or a 0-d torch tensor (not a bool);
+- a letter: one of the choices, in any case, with spaces around it or not;
+- true/false: Python's or NumPy's `True` and `False`;
+- a sequence: a list, tuple, NumPy array or torch tensor (of numbers, or nested lists of them).
+
+`check_format` is the visible check of an answer's form only: it says what came back and what the
+rule is, and, when it passes, that correctness is decided at grading. Hidden tests take their
+expected values from the instructor's solution, never from memory: `reference("name")`.
+
+Test cells only call these functions on returned *values*, so the grader can run the same cells
+outside the student's process: nothing here trusts the student's objects beyond reading numbers.
 """
 
 from __future__ import annotations
 
-import ast
+import copy
 import math
-import os
+import sys
 from collections.abc import Mapping
-from functools import cache
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 MISCONCEPTION_PREFIX = "Likely misconception: "
+FORMS = {
+    "number": "one number (a Python int or float, a NumPy scalar or a 0-d torch tensor)",
+    "letter": "one letter",
+    "bool": "True or False",
+    "sequence": "a sequence (a list, tuple, NumPy array or torch tensor)",
+}
 
 
 class CheckFailure(AssertionError):
     """A check that did not pass; `misconception` names the likely mistake, if one was recognised."""
 
-    def __init__(self, what: str, expected: Any, got: Any, problem: str, misconception: str | None = None):
+    def __init__(self, what: str, expected: Any, got: Any, problem: str, misconception: str | None = None,
+                 hint: str = "", where: str = ""):
         self.what, self.expected, self.got, self.misconception = what, expected, got, misconception
-        lines = [f"{what}: {problem}"]
-        if misconception:
-            lines.append(MISCONCEPTION_PREFIX + misconception)
-        super().__init__("\n".join(lines))
+        self.hint, self.where = hint, where  # safe to show with a hidden check: they hold no expected value
+        super().__init__(self._lines(f"{what}: {problem}"))
+
+    def _lines(self, first: str) -> str:
+        lines = [first + (f" ({self.hint})" if self.hint else "")]
+        lines += [self.where] if self.where else []
+        lines += [MISCONCEPTION_PREFIX + self.misconception] if self.misconception else []
+        return "\n".join(lines)
 
     def hidden_message(self) -> str:
         """The message without the expected value: what feedback on a hidden check may show."""
-        lines = [f"{self.what}: got {_show(self.got)}, which is not the expected value"]
-        if self.misconception:
-            lines.append(MISCONCEPTION_PREFIX + self.misconception)
-        return "\n".join(lines)
+        return self._lines(f"{self.what}: got {show(self.got)}, which is not the expected value")
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the message is the student's whole feedback.
+        return ["CheckFailure: " + line if i == 0 else "    " + line for i, line in enumerate(str(self).splitlines())]
 
 
-def _as_array(value: Any) -> np.ndarray | None:
-    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached)."""
-    if hasattr(value, "detach"):  # a torch tensor; torch itself is not imported for this
+# --- the form of answers ---------------------------------------------------------------------------
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def as_array(value: Any) -> np.ndarray | None:
+    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached; bools are not numbers)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        return None
+    if _is_tensor(value):
         value = value.detach().cpu().numpy()
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -61,81 +90,156 @@ def _as_array(value: Any) -> np.ndarray | None:
     return array
 
 
-def _show(value: Any) -> str:
+def _letter(value: Any, choices: str) -> str | None:
+    letter = value.strip().lower() if isinstance(value, str) else ""
+    return letter if len(letter) == 1 and letter in choices.lower() else None
+
+
+def _bool(value: Any) -> bool | None:
+    """True or False from Python, NumPy or a 0-d torch tensor; None for anything else (1 and 0 included)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if (_is_tensor(value) or isinstance(value, np.ndarray)) and str(value.dtype).endswith("bool") and value.ndim == 0:
+        return bool(value.item())
+    return None
+
+
+def _form_error(got: Any, kind: str, what: str, choices: str = "", length: int | None = None) -> str | None:
+    """Why `got` is not of the form `kind`, or None when it is."""
+    rule = FORMS[kind] + (f" of {', '.join(choices)}" if kind == "letter" else "")
+    rule += f" of length {length}" if length is not None else ""
+    if got is None:
+        return f"expected {rule}, got None (is a `return` or an assignment missing?)"
+    if kind == "letter":
+        return None if _letter(got, choices) else f"expected {rule} (in any case), got {describe(got)}"
+    if kind == "bool":
+        return None if _bool(got) is not None else f"expected {rule}, got {describe(got)}"
+    array = as_array(got)
+    if kind == "number":
+        return None if array is not None and array.ndim == 0 else f"expected {rule}, got {describe(got)}"
+    if array is None or array.ndim == 0 or not isinstance(got, (list, tuple, np.ndarray)) and not _is_tensor(got):
+        return f"expected {rule}, got {describe(got)}"
+    if length is not None and len(array) != length:
+        return f"expected {rule}, got {describe(got)}"
+    return None
+
+
+def check_format(got: Any, kind: str, what: str, *, choices: str = "", length: int | None = None) -> None:
+    """A visible check of an answer's form only (kind: number, letter, bool or sequence); its value is graded later."""
+    problem = _form_error(got, kind, what, choices, length)
+    if problem:
+        raise CheckFailure(what, None, got, problem)
+    print(f"{what}: the form is right ({FORMS[kind]}); whether it is correct is checked when the notebook is graded")
+
+
+def describe(value: Any) -> str:
+    """What a value is, briefly: its type, and its shape or its text."""
+    if _is_tensor(value) or isinstance(value, np.ndarray):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}: {show(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of length {len(value)}: {show(value)}"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def show(value: Any) -> str:
+    """A value as a student reads it: numbers to 6 digits, long arrays summarised row by row, never cut mid-row."""
     if isinstance(value, (bool, np.bool_)):  # as a number it would read 0 or 1
         return repr(bool(value))
-    array = _as_array(value)
+    array = as_array(value)
     if array is None:
-        return repr(value)
+        text = repr(value)
+        return text if len(text) <= 200 else text[:200] + f"... ({len(text)} characters)"
     if array.ndim == 0:
         return f"{float(array):.6g}"
-    return np.array2string(array, precision=4, threshold=12, separator=", ")
+    return np.array2string(array, precision=4, threshold=24, edgeitems=3, separator=", ", max_line_width=100)
+
+
+def _hint(got: np.ndarray, want: np.ndarray) -> str:
+    """What a nan or an infinity in the answer usually means (shown with hidden checks too)."""
+    if np.isnan(got).any() and not np.isnan(want).any():
+        return "nan: a log of 0, or 0/0, somewhere?"
+    if np.isposinf(got).any() and not np.isposinf(want).any():
+        return "inf: an overflow, such as exp of a large number, or a division by 0?"
+    if np.isneginf(got).any() and not np.isneginf(want).any():
+        return "-inf: the log of a probability that came out as 0 (an underflow?)"
+    return ""
+
+
+def _first_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray) -> str:
+    """Where two arrays of one shape first differ, for long values (the expected entry is left to the caller)."""
+    if got.ndim == 0 or got.size <= 6:
+        return ""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"first difference at index {list(index)}: got {got[index]:.6g}, {int(bad.sum())} of {got.size} entries differ"
 
 
 def _close(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> bool:
-    return got.shape == want.shape and bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol)))
+    return got.shape == want.shape and bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)))
 
 
-def expect_close(
-    got: Any,
-    want: Any,
-    what: str,
-    *,
-    atol: float = 1e-6,
-    rtol: float = 1e-6,
-    misconceptions: Mapping[str, Any] | None = None,
-) -> None:
-    """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, arrays or tensors of one shape)."""
-    want_array = _as_array(want)
+def _matching(got: Any, misconceptions: Mapping[str, Any] | None, same) -> str | None:
+    return next((name for name, value in (misconceptions or {}).items() if same(got, value)), None)
+
+
+def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: float = 1e-6,
+                 misconceptions: Mapping[str, Any] | None = None) -> None:
+    """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, sequences or tensors of one shape)."""
+    want_array = as_array(want)
     if want_array is None:
         raise TypeError(f"expect_close needs a numeric expected value, got {type(want).__name__}")
-    if got is None:
-        raise CheckFailure(what, want, got, f"expected {_show(want)}, got None (is a `return` missing?)")
-    got_array = _as_array(got)
-    if got_array is None:
-        raise CheckFailure(what, want, got, f"expected a number or array, got {type(got).__name__}: {got!r:.80}")
+    got_array = as_array(got)
+    kind = "number" if want_array.ndim == 0 else "sequence"
+    same = lambda g, v: (a := as_array(v)) is not None and _close(as_array(g), a, atol, rtol)  # noqa: E731
+    if got_array is None or (got_array.ndim == 0) != (want_array.ndim == 0):
+        problem = _form_error(got, kind, what) or f"expected {FORMS[kind]}, got {describe(got)}"
+        raise CheckFailure(what, want, got, problem, None if got_array is None else _matching(got, misconceptions, same))
     if got_array.shape != want_array.shape:
-        problem = f"expected shape {want_array.shape}, got shape {got_array.shape} ({_show(got)})"
-    elif np.isnan(got_array).any() and not np.isnan(want_array).any():
-        problem = f"expected {_show(want)}, got {_show(got)} (nan: a log of 0, or 0/0, somewhere?)"
-    elif _close(got_array, want_array, atol, rtol):
+        problem = f"expected shape {want_array.shape}, got shape {got_array.shape}: {show(got)}"
+        raise CheckFailure(what, want, got, problem, _matching(got, misconceptions, same))
+    if _close(got_array, want_array, atol, rtol):
         return
-    else:
-        problem = f"expected {_show(want)}, got {_show(got)}"
-    mistake = next(
-        (name for name, value in (misconceptions or {}).items()
-         if (v := _as_array(value)) is not None and _close(got_array, v, atol, rtol)),
-        None,
-    )
-    raise CheckFailure(what, want, got, problem, mistake)
+    bad = ~np.isclose(got_array, want_array, rtol=rtol, atol=atol, equal_nan=True)
+    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", _matching(got, misconceptions, same),
+                       _hint(got_array, want_array), _first_difference(got_array, want_array, bad))
+
+
+def plain(value: Any) -> Any:
+    """Lists, tuples, arrays and tensors compare by value: (1, 2) == [1, 2] and np.int64(3) == 3."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return plain(value.tolist())
+    return value
 
 
 def expect_equal(got: Any, want: Any, what: str, *, misconceptions: Mapping[str, Any] | None = None) -> None:
-    """Pass when `got == want` exactly (strings, integers, booleans, lists and tuples of them)."""
-    normal = _plain(got)
-    if normal == _plain(want):
+    """Pass when `got == want` exactly (strings, integers, booleans, and sequences of them)."""
+    if isinstance(want, (bool, np.bool_)):
+        if _bool(got) is None:
+            raise CheckFailure(what, want, got, _form_error(got, "bool", what))
+        got = _bool(got)
+    normal = plain(got)
+    if normal == plain(want):
         return
-    mistake = next((name for name, value in (misconceptions or {}).items() if normal == _plain(value)), None)
-    raise CheckFailure(what, want, got, f"expected {want!r}, got {got!r:.200}", mistake)
+    mistake = _matching(normal, misconceptions, lambda g, v: g == plain(v))
+    where = ""
+    got_array, want_array = as_array(got), as_array(want)
+    if got_array is not None and want_array is not None and got_array.shape == want_array.shape:
+        where = _first_difference(got_array, want_array, got_array != want_array)
+    elif got_array is not None and want_array is not None and got_array.ndim:
+        where = f"expected shape {want_array.shape}, got shape {got_array.shape}"
+    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", mistake, where=where)
 
 
-def expect_choice(
-    got: Any, want: str, what: str, choices: str, *, misconceptions: Mapping[str, Any] | None = None
-) -> None:
-    """Pass when the answer letter `got` is `want`; `choices` lists the valid letters, e.g. "abcd"."""
-    if not isinstance(got, str) or got.strip().lower() not in choices:
-        raise CheckFailure(what, want, got, f"answer with one of the letters {', '.join(choices)}; got {got!r:.80}")
-    letter = got.strip().lower()
-    expect_equal(letter, want, what, misconceptions=misconceptions)
-
-
-def _plain(value: Any) -> Any:
-    """Lists, tuples and numpy scalars compare by value: (1, 2) == [1, 2] and np.int64(3) == 3."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
-        return _plain(value.tolist())
-    return value
+def expect_choice(got: Any, want: str, what: str, choices: str, *,
+                  misconceptions: Mapping[str, Any] | None = None) -> None:
+    """Pass when the answer letter `got` is `want`, in any case; `choices` lists the valid letters, e.g. "abcd"."""
+    letter = _letter(got, choices)
+    if letter is None:
+        raise CheckFailure(what, want, got, _form_error(got, "letter", what, choices))
+    if letter != want.lower():
+        mistake = _matching(letter, misconceptions, lambda g, v: g == str(v).lower())
+        raise CheckFailure(what, want, got, f"expected {want!r}, got {letter!r}", mistake)
 
 
 def standard_misconceptions(want: float, n_terms: int | None = None) -> dict[str, float]:
@@ -143,77 +247,84 @@ def standard_misconceptions(want: float, n_terms: int | None = None) -> dict[str
     out = {
         "a sign error: the log-likelihood of data is at most 0, the negative log-likelihood at least 0": -want,
         "the product of probabilities, not the sum of log-probabilities": math.exp(want),
-        "log base 2 instead of the natural log": want / math.log(2),
+        "log base 2 instead of the natural log: the course measures in nats": want / math.log(2),
     }
     if n_terms:
         out["the mean over terms instead of their sum"] = want / n_terms
     return out
 
 
+# --- calls whose effect on their arguments is checked -------------------------------------------------
+
+def after_call(function, *args, **kwargs) -> tuple[Any, tuple]:
+    """Call `function` on copies of the arguments: (its result, the copied positional arguments as the call left them).
+
+    A test that checks an in-place update (a training step, an array filled in) reads the copies; the
+    objects it passed are never changed. The grader's handles to a student's functions provide
+    `call_with_state`, which returns the state after the call from the student's process."""
+    through = getattr(type(function), "call_with_state", None)
+    if through is not None:
+        return through(function, args, kwargs)
+    args, kwargs = copy.deepcopy((args, kwargs))
+    return function(*args, **kwargs), args
+
+
+# --- narrative cells that use the student's answers -------------------------------------------------
+
+@contextmanager
+def needs(*exercises: str):
+    """Run a narrative block that uses the named exercises; when one is not solved yet, say so and skip the rest.
+
+    An unsolved exercise raises NotImplementedError (or its name is not defined yet); any other error is shown."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    before = set(plt.get_fignums()) if plt else set()
+    try:
+        yield
+    except (NotImplementedError, NameError) as error:
+        names = ", ".join(f"`{e}`" for e in exercises)
+        print(f"(skipped: this cell uses {names}, and {type(error).__name__} was raised: {error or 'not solved yet'}; "
+              "solve the exercise above, then run this cell again)")
+        if plt:  # a figure half drawn before the skip would show as empty axes
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
+
+
 # --- reference values from the instructor's solution ---------------------------------------------
 
-def course_root() -> Path:
-    """The folder holding `solutions/`: $MLCOURSE_ROOT, else the nearest parent of the working
-    directory that has one (nbgrader grades copies of notebooks below the course folder), else the
-    checkout this package was installed from."""
-    if os.environ.get("MLCOURSE_ROOT"):
-        return Path(os.environ["MLCOURSE_ROOT"])
-    for folder in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
+def course_root(start: Path | None = None) -> Path:
+    """The course folder holding `solutions/`: the nearest parent of `start` (the working directory by
+    default: nbgrader runs notebooks below the course folder) that has one, else the checkout this
+    package was installed from."""
+    start = Path.cwd() if start is None else Path(start)
+    for folder in [start, *start.parents, *Path(__file__).resolve().parents]:
         if (folder / "solutions").is_dir():
             return folder
-    raise FileNotFoundError("cannot find the course's solutions/ folder; set MLCOURSE_ROOT to the course folder")
+    raise FileNotFoundError(f"cannot find the course's solutions/ folder above {start}")
 
 
-def _defined_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    return names
+@lru_cache(maxsize=32)
+def _solution_namespace(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """Run the lesson's `setup` cell and its answer cells (not the narrative) in a fresh namespace."""
+    from mlcourse.lessons import read_lesson
 
-
-def _is_answer(cell: Any) -> bool:
-    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution", False)
-
-
-def _is_setup(cell: Any) -> bool:
-    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"
-
-
-@cache
-def _solution_namespace(path: Path) -> dict[str, Any]:
-    """Run the notebook's `setup` cell and its answer cells (not the narrative) in a fresh namespace."""
-    import nbformat  # here, not at the top: every graded kernel imports this module, few call reference()
-
-    notebook = nbformat.read(path, as_version=4)
     namespace: dict[str, Any] = {"__name__": "__solution__"}
-    for cell in notebook.cells:
-        if _is_setup(cell) or _is_answer(cell):
-            exec(compile(cell.source, f"{path.name}:{cell.metadata.nbgrader['grade_id']}", "exec"), namespace)
+    for cell in read_lesson(path).cells:
+        if cell.kind in ("setup", "answer"):
+            exec(compile(cell.source, f"{path.name}:{cell.grade_id}", "exec"), namespace)
     return namespace
 
 
-def reference(name: str, lesson: str | None = None) -> Any:
+def reference(name: str, lesson: str | None = None, *, root: Path | None = None) -> Any:
     """The object `name` as the instructor's solution defines it (answer cells only).
 
-    Answer cells may use the lesson's `setup` cell and earlier answers, never the narrative cells,
-    so that this stays cheap. `lesson` picks the assignment when several define `name`.
-    """
-    import nbformat
+    `root` is the course folder (the grader passes it; by default `course_root()`); `lesson` picks
+    the assignment when several define `name`. Each lesson is read and run once while unchanged."""
+    from mlcourse.lessons import lesson_names, lesson_path, read_lesson
 
-    pattern = f"{lesson}/*.ipynb" if lesson else "*/*.ipynb"
-    found = [
-        path for path in sorted((course_root() / "solutions").glob(pattern))
-        if any(_is_answer(c) and name in _defined_names(c.source) for c in nbformat.read(path, as_version=4).cells)
-    ]
+    root = course_root() if root is None else Path(root)
+    paths = [lesson_path(root, lesson)] if lesson else [lesson_path(root, n) for n in lesson_names(root)]
+    found = [p for p in paths if p.exists() and name in read_lesson(p).answer_names]
     if len(found) != 1:
-        where = ", ".join(str(p.parent.name) for p in found) or "no solution notebook"
+        where = ", ".join(p.parent.name for p in found) or "no solution notebook"
         raise LookupError(f"reference({name!r}): defined in {where}; pass lesson= to choose one")
-    return _solution_namespace(found[0])[name]
+    return _solution_namespace(found[0].resolve(), found[0].stat().st_mtime_ns)[name]

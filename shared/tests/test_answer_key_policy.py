@@ -19,11 +19,10 @@ ALLOWED lists the exceptions, each with its reason. Limits are in shared/README.
 import ast
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import mlcourse
-from mlcourse.checking import _defined_names, _is_answer
+from mlcourse.lessons import read_lesson
 
 LIBRARY = Path(mlcourse.__file__).parent
 SOLUTIONS = LIBRARY.parents[1] / "solutions"
@@ -176,8 +175,7 @@ def test_scanner_leaves_infrastructure_alone():
 def test_library_does_not_define_the_exercises():
     answers = set()
     for path in sorted(SOLUTIONS.glob("*/*.ipynb")):
-        cells = nbformat.read(path, as_version=4).cells
-        answers |= {name for cell in cells if _is_answer(cell) for name in _defined_names(cell.source)}
+        answers |= read_lesson(path).answer_names
     library = set()
     for path in LIBRARY.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -1,12 +1,15 @@
 """The checks every test cell uses: pass/fail, messages, misconceptions, and `reference`."""
 
+import math
+
 import nbformat
 import numpy as np
 import pytest
 import torch
 
 from mlcourse.checking import (
-    MISCONCEPTION_PREFIX, CheckFailure, expect_choice, expect_close, expect_equal, reference, standard_misconceptions,
+    MISCONCEPTION_PREFIX, CheckFailure, after_call, check_format, expect_choice, expect_close, expect_equal, needs,
+    reference, standard_misconceptions,
 )
 
 SLIP = {"leaving out <eos>": -0.7}
@@ -52,9 +55,10 @@ def test_hidden_message_shows_a_boolean_as_true_or_false():
 
 def test_shape_none_nan_and_non_numbers():
     assert "expected shape (2,), got shape (3,)" in str(failure(expect_close, [1.0, 2.0, 3.0], [1.0, 2.0], "v"))
-    assert "got None (is a `return` missing?)" in str(failure(expect_close, None, 1.0, "v"))
+    assert "got None (is a `return` or an assignment missing?)" in str(failure(expect_close, None, 1.0, "v"))
     assert "nan" in str(failure(expect_close, float("nan"), 1.0, "v"))
-    assert "got str" in str(failure(expect_close, "one", 1.0, "v"))
+    assert "got str 'one'" in str(failure(expect_close, "one", 1.0, "v"))
+    assert "got bool True" in str(failure(expect_close, True, 1.0, "v"))  # a bool is not a number
     with pytest.raises(TypeError, match="numeric expected value"):
         expect_close(1.0, "one", "v")
 
@@ -72,11 +76,87 @@ def test_expect_equal():
 
 def test_expect_choice():
     expect_choice(" B ", "b", "quiz 1", "abcd")
-    assert "one of the letters a, b, c, d; got 'e'" in str(failure(expect_choice, "e", "b", "quiz 1", "abcd"))
-    assert "got 3" in str(failure(expect_choice, 3, "b", "quiz 1", "abcd"))
+    assert "one letter of a, b, c, d (in any case), got str 'e'" in str(failure(expect_choice, "e", "b", "quiz 1", "abcd"))
+    assert "got int 3" in str(failure(expect_choice, 3, "b", "quiz 1", "abcd"))
+    assert "got str 'ab'" in str(failure(expect_choice, "ab", "b", "quiz 1", "abcd"))
     slips = {"A beats B on the first token only": "a"}
     error = failure(expect_choice, "a", "b", "quiz 1", "abcd", misconceptions=slips)
     assert "expected 'b', got 'a'" in str(error) and error.misconception == "A beats B on the first token only"
+
+
+@pytest.mark.parametrize("number", [2.5, 2, np.float32(2.5), np.int64(2), np.array(2.5), torch.tensor(2.5)])
+def test_every_form_of_a_number_is_one_number(number):
+    check_format(number, "number", "n")
+    expect_close(number, float(number), "n")
+
+
+@pytest.mark.parametrize(("value", "kind", "shown"), [
+    ([2.5], "number", "a list of length 1: [2.5]"), (torch.tensor([1.0, 2.0]), "number", "a Tensor of shape (2,)"),
+    (True, "number", "bool True"), ("c", "bool", "str 'c'"), (1, "bool", "int 1"), (3.0, "sequence", "float 3"),
+    ("b", "sequence", "str 'b'"),
+])
+def test_a_format_check_says_what_came_back_and_the_rule(value, kind, shown):
+    message = str(failure(check_format, value, kind, "answer_x"))
+    assert message.startswith("answer_x: expected ") and shown in message and "expected True, got False" not in message
+
+
+def test_a_passing_format_check_says_correctness_is_decided_at_grading(capsys):
+    check_format(" C ", "letter", "answer_x", choices="abcd")
+    check_format(np.bool_(True), "bool", "answer_y")
+    check_format((1, 2), "sequence", "answer_z", length=2)
+    assert capsys.readouterr().out.count("checked when the notebook is graded") == 3
+
+
+def test_true_false_in_every_allowed_form():
+    for value in (True, np.bool_(True), torch.tensor(True), np.array(True)):
+        expect_equal(value, True, "t")
+    assert "expected True or False, got int 1" in str(failure(expect_equal, 1, True, "t"))
+
+
+def test_hidden_messages_keep_the_nan_and_inf_hints():
+    for got, hint in [(float("nan"), "nan: a log of 0"), (float("inf"), "inf: an overflow"), (-math.inf, "-inf: the log")]:
+        error = failure(expect_close, got, -1.25, "v")
+        assert hint in str(error) and hint in error.hidden_message() and "-1.25" not in error.hidden_message()
+
+
+def test_long_values_show_their_first_difference_and_are_never_cut_mid_row():
+    want = np.arange(200.0).reshape(20, 10)
+    got = want.copy()
+    got[7, 3] = -1.0
+    error = failure(expect_close, got, want, "a long table")
+    assert "first difference at index [7, 3]: got -1, 1 of 200 entries differ" in str(error)
+    assert "first difference at index [7, 3]" in error.hidden_message() and "73" not in error.hidden_message().split("\n")[1]
+    shown = error.hidden_message().split(": got ", 1)[1]
+    assert "..." in shown and all(line.rstrip().endswith(("]", ",", "...")) for line in shown.splitlines()[:-2])
+    error = failure(expect_equal, list(range(50)), list(range(49)) + [0], "ids")
+    assert "first difference at index [49]: got 49" in str(error)
+
+
+def test_a_failed_check_shows_in_a_notebook_as_its_message_only():
+    lines = failure(expect_close, -0.7, -0.8, "v", misconceptions=SLIP)._render_traceback_()
+    assert lines == ["CheckFailure: v: expected -0.8, got -0.7", "    " + MISCONCEPTION_PREFIX + "leaving out <eos>"]
+
+
+def test_after_call_returns_the_state_and_leaves_the_arguments_alone():
+    def fill(a, value):
+        a[:] = value
+        return "done"
+
+    array = np.zeros(3)
+    result, (after, value) = after_call(fill, array, 7.0)
+    assert result == "done" and after.tolist() == [7.0, 7.0, 7.0] and array.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_needs_skips_a_block_whose_exercise_is_unsolved(capsys):
+    def unsolved():
+        raise NotImplementedError()
+
+    with needs("unsolved"):
+        unsolved()
+        raise AssertionError("not reached")
+    assert "skipped: this cell uses `unsolved`" in capsys.readouterr().out
+    with pytest.raises(ZeroDivisionError), needs("f"):
+        1 / 0  # any other error is the reader's to see
 
 
 def test_standard_misconceptions_values():
@@ -96,19 +176,30 @@ def write_lesson(root, lesson: str, answer: str) -> None:
     nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / f"{lesson}.ipynb")
 
 
-def test_reference_finds_the_solution_function(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLCOURSE_ROOT", str(tmp_path))
+def test_reference_finds_the_solution_function(tmp_path):
     write_lesson(tmp_path, "01_demo", "def log_two(x):\n    return math.log(2 * x)\nanswer_letter = 'c'")
-    assert reference("log_two")(1.5) == pytest.approx(np.log(3.0))
-    assert reference("answer_letter") == "c"
+    assert reference("log_two", root=tmp_path)(1.5) == pytest.approx(np.log(3.0))
+    assert reference("answer_letter", root=tmp_path) == "c"
     with pytest.raises(LookupError, match="no solution notebook"):
-        reference("missing_name")
+        reference("missing_name", root=tmp_path)
 
 
-def test_reference_asks_for_the_lesson_when_ambiguous(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLCOURSE_ROOT", str(tmp_path))
+def test_reference_asks_for_the_lesson_when_ambiguous(tmp_path):
     write_lesson(tmp_path, "01_one", "def f():\n    return 1")
     write_lesson(tmp_path, "02_two", "def f():\n    return 2")
     with pytest.raises(LookupError, match="01_one, 02_two"):
-        reference("f")
-    assert reference("f", lesson="02_two")() == 2
+        reference("f", root=tmp_path)
+    assert reference("f", lesson="02_two", root=tmp_path)() == 2
+
+
+def test_reference_reads_and_runs_a_lesson_once_while_it_is_unchanged(tmp_path):
+    write_lesson(tmp_path, "01_demo", "import random\ndraw = random.random()")
+    first = reference("draw", root=tmp_path)
+    assert all(reference("draw", root=tmp_path) == first for _ in range(5))
+
+
+def test_reference_finds_the_course_above_the_working_folder(tmp_path, monkeypatch):
+    write_lesson(tmp_path, "01_demo", "answer_letter = 'd'")
+    (tmp_path / "notebooks" / "01_demo").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "01_demo")  # where nbgrader runs a student's copy
+    assert reference("answer_letter") == "d"

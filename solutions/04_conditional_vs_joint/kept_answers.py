@@ -1,4 +1,4 @@
-"""Kept answers for lesson 04 (see README.md): typical wrong answers and differently written correct ones."""
+"""Kept answers for lesson 04 (see solutions/README.md): typical wrong answers and differently written correct ones."""
 
 WRONG = [
     ("split_log_likelihood", "test_split_log_likelihood", "masking the response instead of the prompt", '''

@@ -1,4 +1,4 @@
-"""Kept answers for lesson 05 (see README.md): typical wrong answers and differently written correct ones."""
+"""Kept answers for lesson 05 (see solutions/README.md): typical wrong answers and differently written correct ones."""
 
 _STEP = '''
 def sft_training_step(model, pairs, lr):

@@ -1,4 +1,4 @@
-"""Kept answers for lesson 02_sequence_likelihood (see README.md): typical wrong answers, each
+"""Kept answers for lesson 02_sequence_likelihood (see solutions/README.md): typical wrong answers, each
 with the phrase its failure message must name, and correct answers written differently."""
 
 

@@ -1,5 +1,6 @@
 """Every lesson executes top to bottom: the solution without an error, the student version with
-no error but the unanswered exercises (NotImplementedError) and what depends on them."""
+no error but the unanswered exercises (NotImplementedError) and the tests that use them; a
+narrative cell that uses an unsolved exercise says so and skips (`mlcourse.checking.needs`)."""
 
 import os
 from pathlib import Path
@@ -45,6 +46,8 @@ def test_student_version_stops_only_at_unanswered_exercises(lesson):
     unexpected = [e for e in errors(notebook) if e[1] not in ALLOWED_IN_STUDENT_VERSION]
     assert unexpected == []
     cells = parse_lesson(notebook, lesson).cells
+    in_narrative = [e for e in errors(notebook) if cells[e[0]].kind == "narrative"]
+    assert in_narrative == [], "narrative cells that crash on an unsolved exercise: wrap them in `with needs(...)`"
     unanswered = [i for i, c in enumerate(cells) if c.kind == "answer" and "raise NotImplementedError" in c.source]
     assert unanswered, "the student version has exercises to answer"
     first_error = min((e[0] for e in errors(notebook)), default=len(notebook.cells))

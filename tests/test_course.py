@@ -132,5 +132,18 @@ def test_the_drift_rules_catch_the_old_forms():
     assert not re.search(list(DRIFT)[1], r"$y_{index}$")
 
 
+LOCAL_CHECK = """# Before you hand in: run this cell. It runs the visible tests on your answers, as the grader
+# does, and counts the hidden checks and points that only the grader runs.
+from autograder.local_check import check
+
+check()"""
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_ends_with_the_honest_local_check(lesson):
+    last = read_lesson(solution_path(lesson)).cells[-1]
+    assert last.kind == "narrative" and last.source.strip() == LOCAL_CHECK
+
+
 def test_the_course_paths_exist():
     assert Path(solution_path(LESSONS[0])).exists() and Path(student_path(LESSONS[0])).exists()

@@ -245,7 +245,8 @@ def expect_choice(got: Any, want: str, what: str, choices: str, *,
 def standard_misconceptions(want: float, n_terms: int | None = None) -> dict[str, float]:
     """Values that the usual slips turn a log-likelihood `want` (a sum of `n_terms` log-probabilities) into."""
     out = {
-        "a sign error: the log-likelihood of data is at most 0, the negative log-likelihood at least 0": -want,
+        "a sign error: a log-likelihood of discrete data (a sum of log-probabilities) is at most 0, "
+        "and the negative log-likelihood, the loss, is its negative": -want,
         "the product of probabilities, not the sum of log-probabilities": math.exp(want),
         "log base 2 instead of the natural log: the course measures in nats": want / math.log(2),
     }

@@ -145,3 +145,30 @@ class NGramModel:
                 )
             rows.append(row)
         return np.stack(rows) if rows else np.zeros((0, len(self.vocab)))  # (B, V)
+
+
+class OneCallModel:
+    """A test device for exercises that ask for every prefix in one call of `next_log_probs`.
+
+    The first call is answered as `model` answers it; every later call gets the uniform
+    distribution over the tokens that can be predicted (all but `<s>` and `<pad>`). So an answer
+    that asks the model more than once scores its later prefixes under another model, and the
+    value it returns shows it. Wrap a fresh model for each call of the answer being checked.
+    """
+
+    def __init__(self, model: SequenceModel) -> None:
+        self.vocab = model.vocab
+        self._model, self._calls = model, []  # one entry per call so far
+
+    def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        rows = np.asarray(self._model.next_log_probs(prefixes), dtype=float)  # (B, V)
+        self._calls.append(len(prefixes))
+        first = len(self._calls) == 1
+        return rows if first else np.tile(_uniform_log_probs(self.vocab), (len(rows), 1))
+
+
+def _uniform_log_probs(vocab: Vocab) -> np.ndarray:
+    """log of the uniform distribution over every token but <s> and <pad> (-inf for those two): (V,)."""
+    predictable = np.ones(len(vocab), dtype=bool)
+    predictable[[vocab.bos_id, vocab.pad_id]] = False
+    return np.where(predictable, -np.log(predictable.sum()), -np.inf)

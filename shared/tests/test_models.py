@@ -124,3 +124,31 @@ def test_unfitted_model_follows_the_formula_with_zero_counts():
     np.testing.assert_allclose(np.exp(smoothed), [[0, 0, 1 / 3, 1 / 3, 1 / 3]])
     with pytest.raises(ValueError, match="'<s>' never occurs"):
         NGramModel(2, vocab).next_log_probs([[vocab.bos_id]])
+
+
+def test_one_call_model_answers_its_first_call_only():
+    from mlcourse.models import OneCallModel
+
+    table = TableModel(SEED_TABLE)
+    model = OneCallModel(table)
+    assert isinstance(model, SequenceModel) and model.vocab is table.vocab
+    bos, a = table.vocab.bos_id, table.vocab.id("A")
+    first = model.next_log_probs([[bos], [bos, a]])
+    assert np.array_equal(first, table.next_log_probs([[bos], [bos, a]]))
+    later = model.next_log_probs([[bos, a]])  # three predictable tokens: A, B, <eos>
+    assert later.shape == (1, len(table.vocab)) and np.allclose(np.exp(later).sum(), 1)
+    assert later[0, a] == pytest.approx(-np.log(3)) and np.isneginf(later[0, [bos, table.vocab.pad_id]]).all()
+    with pytest.raises(ValueError, match="starts with"):
+        OneCallModel(table).next_log_probs([[a]])  # prefixes are checked as the wrapped model checks them
+
+
+def test_one_call_model_travels_as_a_pickle_with_its_count():
+    import pickle
+
+    from mlcourse.models import OneCallModel
+
+    table = TableModel(SEED_TABLE)
+    bos = table.vocab.bos_id
+    fresh = pickle.loads(pickle.dumps(OneCallModel(table)))  # how the grader sends it to a kernel
+    assert np.array_equal(fresh.next_log_probs([[bos]]), table.next_log_probs([[bos]]))
+    assert not np.array_equal(fresh.next_log_probs([[bos]]), table.next_log_probs([[bos]]))

@@ -147,6 +147,21 @@ def test_after_call_returns_the_state_and_leaves_the_arguments_alone():
     assert result == "done" and after.tolist() == [7.0, 7.0, 7.0] and array.tolist() == [0.0, 0.0, 0.0]
 
 
+def test_after_call_copies_a_modules_gradients_as_the_grader_does():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(2, 1)
+    model.weight.grad = torch.full_like(model.weight, 0.5)  # left over from an earlier backward pass
+
+    def seen_gradient(m):
+        grad = m.weight.grad.clone()
+        m.weight.grad.zero_()
+        return grad
+
+    seen, (after,) = after_call(seen_gradient, model)
+    assert seen.tolist() == [[0.5, 0.5]] and after.weight.grad.tolist() == [[0.0, 0.0]]
+    assert model.weight.grad.tolist() == [[0.5, 0.5]] and model.bias.grad is None
+
+
 def test_needs_skips_a_block_whose_exercise_is_unsolved(capsys):
     def unsolved():
         raise NotImplementedError()

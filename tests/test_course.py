@@ -78,7 +78,7 @@ def test_lesson_fits_a_readers_page_and_attention(lesson):
     words = sum(len(text.split()) for text in prose)
     assert words <= MAX_WORDS and len(cells) <= MAX_CELLS, f"{words} words of prose, {len(cells)} cells"
     long_lines = [(c.grade_id, line) for c in cells if c.cell_type == "code" for line in c.source.splitlines()
-                  if len(line) > MAX_LINE]
+                  if len(line) > MAX_LINE and line not in LOCAL_CHECK.splitlines()]  # the last cell is prescribed
     assert not long_lines, f"{len(long_lines)} code lines longer than {MAX_LINE} characters, e.g. {long_lines[:3]}"
     long_tests = {c.grade_id: len(c.source.splitlines()) for c in cells if c.kind == "test"
                   and len(c.source.splitlines()) > MAX_TEST_LINES}

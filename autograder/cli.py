@@ -60,30 +60,31 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading import Options, grade_class, write_outputs
+    from autograder.course import Course
+    from autograder.engine import Options
     from autograder.gradebook import default_db_url
+    from autograder.pipeline import grade_class
 
-    options = Options(jobs=args.jobs, timeout=args.timeout, sandbox=not args.no_sandbox, regrade=args.regrade)
     duedates = None
     if args.submissions is None:  # the bundled demo class, built from the current lessons
-        from autograder.demo_class import build
+        from autograder.demo_class import build_demo_class
 
         out = (args.out or args.root / "var" / "demo").resolve()
-        demo = build(args.root, out / "submitted")
+        demo = build_demo_class(args.root, out / "submitted")
         submissions, duedates = demo.submitted, demo.duedates
     elif args.out is None:
         print("grade: --out OUT is required with SUBMISSIONS", file=sys.stderr)
         return 2
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
-    db_url = args.db or default_db_url(out)
-    results = grade_class(submissions, out, args.root, options, db_url, duedates)
-    written = write_outputs(results, out, args.root, db_url)
+    graded = grade_class(submissions, out, Course(args.root), Options(args.timeout, not args.no_sandbox),
+                         jobs=args.jobs, db_url=args.db, duedates=duedates, regrade=args.regrade)
+    results = graded.results
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
     students = len({r.student for r in results})
     print(f"graded {len(results)} notebooks of {students} students ({score:g} of {top:g} autograded points)")
-    print(f"gradebook: {db_url}")
-    for name, path in written.items():
+    print(f"gradebook: {args.db or default_db_url(out)}")
+    for name, path in graded.outputs.items():
         print(f"{name}: {path}")
     return 0
 

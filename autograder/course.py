@@ -1,53 +1,41 @@
-"""What a lesson notebook is made of, read from nbgrader's cell metadata.
+"""The course being graded: its folder, its assignments and nbgrader's configuration of them.
 
-Conventions every lesson follows (solutions/<lesson>/<lesson>.ipynb):
-- the first markdown cell lists the learning objectives as lines `- **O1**: ...`;
-- the code cell with grade_id `setup` holds the imports; answer cells (nbgrader `solution`) and
-  test cells (nbgrader `grade`, locked, with points) depend only on it and on earlier answers;
-- each test cell carries the tag `objective:<id>` of the objective it checks.
+The course folder holds `solutions/<assignment>/<notebook>.ipynb` (nbgrader's source: the
+instructor's versions, read through `mlcourse.lessons`) and `nbgrader_config.py` (the late-penalty
+policy). Every stage of grading gets the course as this object, never through the environment.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-import nbformat
-
-OBJECTIVE_LINE = re.compile(r"^\s*[-*]\s*\*\*(O\d+)\*\*:?\s*(.+?)\s*$", re.MULTILINE)
+from mlcourse.lessons import Lesson, lesson_names, read_lesson
 
 
-def lessons(root: Path) -> list[str]:
-    """The assignments in `solutions/`, in course order (their folder names start with a number)."""
-    return sorted(p.parent.name for p in (root / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
+@dataclass(frozen=True)
+class Course:
+    root: Path
 
+    @cached_property
+    def assignments(self) -> list[str]:
+        """Every assignment in solutions/, in course order."""
+        return lesson_names(self.root)
 
-def read_lesson(root: Path, lesson: str) -> nbformat.NotebookNode:
-    return nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    def sources(self, assignment: str) -> list[Path]:
+        """The instructor's notebooks of one assignment (one per lesson in this course)."""
+        return sorted((self.root / "solutions" / assignment).glob("*.ipynb"))
 
+    def lessons(self, assignment: str) -> list[Lesson]:
+        return [read_lesson(source) for source in self.sources(assignment)]
 
-def nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
+    def late_plugin(self):
+        """nbgrader's late-submission penalty as the course's nbgrader_config.py sets it (default: none)."""
+        from nbgrader.plugins import LateSubmissionPlugin
+        from traitlets.config.loader import PyFileConfigLoader
 
-
-def objectives(notebook) -> dict[str, str]:
-    """{"O1": "state ...", ...} from the lesson's first markdown cell."""
-    first = next((c for c in notebook.cells if c.cell_type == "markdown"), None)
-    return dict(OBJECTIVE_LINE.findall(first.source)) if first else {}
-
-
-def objective_of(cell) -> str | None:
-    """The objective a test cell checks, from its `objective:<id>` tag."""
-    return next((t.split(":", 1)[1] for t in cell.metadata.get("tags", []) if t.startswith("objective:")), None)
-
-
-def is_setup(cell) -> bool:
-    return cell.cell_type == "code" and nbgrader(cell).get("grade_id") == "setup"
-
-
-def is_answer(cell) -> bool:
-    return nbgrader(cell).get("solution", False)
-
-
-def is_test(cell) -> bool:
-    return cell.cell_type == "code" and nbgrader(cell).get("grade", False) and not is_answer(cell)
+        config_file = self.root / "nbgrader_config.py"
+        if not config_file.exists():
+            return LateSubmissionPlugin()
+        return LateSubmissionPlugin(config=PyFileConfigLoader(config_file.name, str(self.root)).load_config())

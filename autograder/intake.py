@@ -1,9 +1,13 @@
-"""Reading what a student submitted without trusting it.
+"""Intake, the first stage: find the submissions of a class and read them without trusting them.
 
-Every function here turns whatever is wrong with a submission into a sentence (a problem record)
-and touches nothing outside the student's own folders: symbolic links are never followed, zip
-members are checked before anything is written, a timestamp the files contradict is replaced by
-the time the harness observed.
+    SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb   (nbgrader's submitted layout)
+    SUBMISSIONS/<student_id>.zip                              (the same layout inside a zip)
+
+`discover` returns, for every student found and every notebook of the course, a `Submission`:
+the file to grade, or None when it was not submitted or cannot be used (the reason is recorded).
+Every function here turns whatever is wrong with a submission into a sentence and touches nothing
+outside the student's own folders: symbolic links are never followed, zip members are checked
+before anything is written, a timestamp the files contradict is replaced by the observed time.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import json
 import os
 import stat
 import zipfile
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbgrader.utils import parse_utc
+
+from autograder.course import Course
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 MAX_ZIP_BYTES = 200 << 20  # unpacked, all members together
@@ -26,6 +33,103 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 class IntakeError(ValueError):
     """A submitted file or folder that cannot be used as it is; the message says why, for the student."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One notebook of one student: the instructor's `source` and the file submitted for it."""
+
+    student: str
+    assignment: str
+    source: Path
+    path: Path | None  # None: not submitted, or refused (then `problem` says why)
+    problem: str | None = None
+
+    @property
+    def notebook(self) -> str:
+        return self.source.stem
+
+    @property
+    def name(self) -> str:
+        return f"{self.student}/{self.assignment}/{self.notebook}"
+
+    def read(self) -> bytes | None:
+        """The submitted file's bytes (None when there is none); IntakeError when it cannot be read safely."""
+        return None if self.path is None else read_file(self.path)
+
+
+@dataclass
+class Intake:
+    """What was found in SUBMISSIONS."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    times: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # (student, assignment), naive UTC
+    problems: list[str] = field(default_factory=list)  # files and folders that are not part of any grade
+
+    @property
+    def students(self) -> list[str]:
+        return sorted({s.student for s in self.submissions})
+
+
+def discover(submissions: Path, course: Course, unpack_to: Path) -> Intake:
+    """Every notebook of the course for every student found in SUBMISSIONS (zips unpacked into `unpack_to`)."""
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no submissions folder {submissions}")
+    intake = Intake()
+    folders: dict[str, tuple[Path, datetime | None]] = {}  # student -> (folder, when a zip arrived)
+    for entry in sorted(submissions.iterdir()):
+        if entry.is_symlink():
+            intake.problems.append(f"{entry.name}: ignored (a symbolic link; links are not followed)")
+        elif entry.is_dir() and not entry.name.startswith("."):
+            folders[entry.name] = entry, None
+        elif entry.suffix == ".zip":
+            try:
+                folder = _unpack(entry, unpack_to)
+                folders[entry.stem] = folder, datetime.fromtimestamp(entry.stat().st_mtime, timezone.utc)
+            except IntakeError as error:
+                intake.problems.append(f"{entry.name}: not graded: {error}")
+        elif not entry.name.startswith("."):
+            intake.problems.append(f"{entry.name}: ignored (neither a student folder nor a .zip)")
+    for student, (folder, arrived) in folders.items():
+        _student(intake, course, student, folder, arrived)
+    return intake
+
+
+def _student(intake: Intake, course: Course, student: str, folder: Path, arrived: datetime | None) -> None:
+    """One student's notebooks (a Submission for each of the course's), times and stray files."""
+    intake.problems += [f"{student}/{problem}" for problem in links_out(folder)]
+    for extra in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in course.assignments):
+        intake.problems.append(f"{student}/{extra}: ignored (no assignment of that name)")
+    for assignment in course.assignments:
+        submitted, sources = folder / assignment, course.sources(assignment)
+        when, problem = _timestamp(submitted, arrived)
+        intake.times[student, assignment] = when
+        intake.problems += [problem] if problem else []
+        expected = {s.name for s in sources}
+        if submitted.is_dir():
+            intake.problems += [f"{student}/{assignment}/{p.name}: ignored (not a notebook of {assignment})"
+                                for p in sorted(submitted.glob("*.ipynb")) if p.name not in expected]
+        for source in sources:
+            path = submitted / source.name
+            # A link is left to read_file to refuse, so that the student sees why.
+            present = path.is_file() or path.is_symlink()
+            intake.submissions.append(Submission(student, assignment, source, path if present else None))
+
+
+def _unpack(archive: Path, into: Path) -> Path:
+    """A student's zip, safely extracted; it may hold <student>/<assignment>/... or <assignment>/..."""
+    folder = unpack_zip(archive, into / archive.stem)
+    inner = folder / archive.stem
+    return inner if inner.is_dir() and len(list(folder.iterdir())) == 1 else folder
+
+
+def _timestamp(folder: Path, observed: datetime | None) -> tuple[datetime | None, str | None]:
+    """The submission time as nbgrader stores it (naive UTC), and a problem when timestamp.txt was not believed."""
+    if not folder.is_dir():
+        return None, None
+    when, problem = submission_time(folder, observed)
+    problem = f"{folder.parent.name}/{folder.name}: {problem}" if problem else None
+    return when.astimezone(timezone.utc).replace(tzinfo=None), problem
 
 
 def _regular_file(path: Path) -> os.stat_result:
@@ -40,8 +144,8 @@ def _regular_file(path: Path) -> os.stat_result:
     return info
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """The submitted notebook at `path`, or IntakeError saying what is wrong with the file."""
+def read_file(path: Path) -> bytes:
+    """A submitted notebook file's bytes, never through a link, at most MAX_NOTEBOOK_BYTES."""
     info = _regular_file(path)
     if info.st_size == 0:
         raise IntakeError(f"{path.name} is empty (0 bytes)")
@@ -49,23 +153,27 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise IntakeError(f"{path.name} is {info.st_size} bytes, more than the {MAX_NOTEBOOK_BYTES} a notebook may have")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as file:
-        raw = file.read(MAX_NOTEBOOK_BYTES + 1)
+        return file.read(MAX_NOTEBOOK_BYTES + 1)
+
+
+def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
+    """The submitted notebook `name` from its bytes, or IntakeError saying what is wrong with them."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise IntakeError(f"{path.name} is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})") from None
+        raise IntakeError(f"{name} is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise IntakeError(f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise IntakeError(f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
-        raise IntakeError(f"{path.name} is JSON but not a notebook (no list of cells)")
+        raise IntakeError(f"{name} is JSON but not a notebook (no list of cells)")
     if data.get("nbformat") not in (3, 4):
-        raise IntakeError(f"{path.name} has nbformat {data.get('nbformat')!r:.20}; the tools read versions 3 and 4")
+        raise IntakeError(f"{name} has nbformat {data.get('nbformat')!r:.20}; the tools read versions 3 and 4")
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat's own errors vary by version
-        raise IntakeError(f"{path.name} is a notebook nbformat cannot read ({type(error).__name__}: {str(error)[:200]})") from None
+        raise IntakeError(f"{name} is a notebook nbformat cannot read ({type(error).__name__}: {str(error)[:200]})") from None
 
 
 def unpack_zip(archive: Path, into: Path) -> Path:
@@ -90,6 +198,7 @@ def unpack_zip(archive: Path, into: Path) -> Path:
                     (into / name).mkdir(parents=True, exist_ok=True)
                     continue
                 (into / name).parent.mkdir(parents=True, exist_ok=True)
+                # Read at most the declared size (plus one byte): a member that lies about it is cut.
                 with zf.open(member) as source, open(into / name, "xb") as target:
                     target.write(source.read(MAX_ZIP_BYTES + 1)[: member.file_size])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:

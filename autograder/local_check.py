@@ -19,9 +19,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograder.course import is_answer, is_setup, is_test, nbgrader
-from autograder.trusted import split_hidden
 from mlcourse.checking import course_root
+from mlcourse.lessons import parse_lesson, read_lesson
 
 CHECK_CALL = re.compile(r"\bexpect_(?:close|equal|choice)\s*\(")
 
@@ -39,60 +38,56 @@ def hidden_checks(source_notebook: Path | None) -> dict[str, int]:
     """{test grade_id: number of checks in its hidden part} read from the instructor's notebook."""
     if source_notebook is None or not source_notebook.exists():
         return {}
-    notebook = nbformat.read(source_notebook, as_version=4)
-    return {nbgrader(c)["grade_id"]: len(CHECK_CALL.findall(split_hidden(c.source)[1]))
-            for c in notebook.cells if is_test(c)}
+    return {c.grade_id: len(CHECK_CALL.findall(c.hidden)) for c in read_lesson(source_notebook).tests}
 
 
 def source_of(student_notebook: Path) -> Path | None:
     """The instructor's version of `notebooks/<lesson>/<lesson>.ipynb`: `solutions/<lesson>/<lesson>.ipynb`
-    beside its `notebooks/` folder, else in the course found by `mlcourse.checking.course_root`."""
+    beside its `notebooks/` folder, else in the course found above it by `mlcourse.checking.course_root`."""
     lesson = Path(student_notebook.parent.name) / student_notebook.name
     beside = student_notebook.parents[2] / "solutions" / lesson if len(student_notebook.parents) > 2 else None
     if beside is not None and beside.exists():
         return beside
     try:
-        found = course_root() / "solutions" / lesson
+        found = course_root(student_notebook.parent) / "solutions" / lesson
     except FileNotFoundError:
         return None
     return found if found.exists() else None
 
 
-def run_in_namespace(notebook, namespace: dict) -> list[tuple[str, float, bool, str]]:
+def run_in_namespace(path: Path, namespace: dict) -> list[tuple[str, float, bool, str]]:
     """Run each test cell's (visible) code in `namespace`: (grade_id, points, passed, message)."""
     outcomes = []
-    for cell in notebook.cells:
-        if is_test(cell):
-            try:
-                exec(cell.source, namespace)
-                outcomes.append((nbgrader(cell)["grade_id"], nbgrader(cell).get("points", 0), True, ""))
-            except Exception as error:  # a failed check, or an answer that raises: both are a failed test
-                outcomes.append((nbgrader(cell)["grade_id"], nbgrader(cell).get("points", 0), False,
-                                 f"{type(error).__name__}: {error}"))
+    for cell in read_lesson(path).tests:
+        try:
+            exec(cell.source, namespace)
+            outcomes.append((cell.grade_id, cell.points, True, ""))
+        except Exception as error:  # a failed check, or an answer that raises: both are a failed test
+            outcomes.append((cell.grade_id, cell.points, False, f"{type(error).__name__}: {error}"))
     return outcomes
 
 
-def run_in_kernel(notebook, folder: Path, timeout: int) -> list[tuple[str, float, bool, str]]:
+def run_in_kernel(path: Path, timeout: int) -> list[tuple[str, float, bool, str]]:
     """Run the setup, answer and test cells (not the narrative, as the grader does) in a fresh kernel."""
+    notebook = nbformat.read(path, as_version=4)
+    kinds = [c.kind for c in parse_lesson(notebook, path.stem).cells]
     kept = nbformat.v4.new_notebook(metadata=notebook.metadata)
-    kept.cells = [c for c in notebook.cells if c.cell_type == "code" and (is_setup(c) or is_answer(c) or is_test(c))]
+    kept.cells = [c for c, kind in zip(notebook.cells, kinds) if kind in ("setup", "answer", "test")]
     NotebookClient(kept, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     outcomes = []
-    for cell in kept.cells:
-        if is_test(cell):
+    for cell, meta in zip(kept.cells, parse_lesson(kept, path.stem).cells):
+        if meta.kind == "test":
             errors = [o for o in cell.outputs if o.output_type == "error"]
             message = f"{errors[0].ename}: {errors[0].evalue}" if errors else ""
-            outcomes.append((nbgrader(cell)["grade_id"], nbgrader(cell).get("points", 0), not errors, message))
+            outcomes.append((meta.grade_id, meta.points, not errors, message))
     return outcomes
 
 
 def summary(path: Path, outcomes: list[tuple[str, float, bool, str]]) -> tuple[list[VisibleTest], str]:
-    notebook = nbformat.read(path, as_version=4)
     hidden = hidden_checks(source_of(path))
     tests = [VisibleTest(g, p, ok, msg, hidden.get(g) if hidden else None) for g, p, ok, msg in outcomes]
-    written = sum(nbgrader(c).get("points", 0) for c in notebook.cells
-                  if c.cell_type == "markdown" and nbgrader(c).get("grade"))
+    written = sum(c.points for c in read_lesson(path).written)
     return tests, report(path.stem, tests, written)
 
 
@@ -121,8 +116,7 @@ def report(name: str, tests: list[VisibleTest], written_points: float) -> str:
 def check_file(path: Path, timeout: int = 300) -> tuple[list[VisibleTest], str]:
     """The local check of a saved notebook, run in a fresh kernel (`autograder check NOTEBOOK`)."""
     path = Path(path).resolve()
-    notebook = nbformat.read(path, as_version=4)
-    return summary(path, run_in_kernel(notebook, path.parent, timeout))
+    return summary(path, run_in_kernel(path, timeout))
 
 
 def check(notebook: str | Path | None = None) -> list[VisibleTest]:
@@ -139,6 +133,6 @@ def check(notebook: str | Path | None = None) -> list[VisibleTest]:
     if not path.exists():
         raise FileNotFoundError(f"no notebook {path}; pass its path: check('path/to/lesson.ipynb')")
     path = path.resolve()
-    tests, text = summary(path, run_in_namespace(nbformat.read(path, as_version=4), shell.user_ns))
+    tests, text = summary(path, run_in_namespace(path, shell.user_ns))
     print(text)
     return tests

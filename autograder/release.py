@@ -17,7 +17,7 @@ import nbformat
 from nbclient import NotebookClient
 from tqdm.auto import tqdm
 
-from autograder.course import lessons
+from mlcourse.lessons import lesson_names
 from autograder.environment import tool_env
 
 
@@ -32,7 +32,7 @@ def generate(root: Path, lesson: str, release_dir: Path) -> None:
 
 def release(root: Path, only: list[str] | None = None) -> list[str]:
     """Regenerate `notebooks/` from `solutions/`; returns the lessons written."""
-    chosen = only or lessons(root)
+    chosen = only or lesson_names(root)
     for lesson in tqdm(chosen, desc="release", unit="lesson"):
         generate(root, lesson, root / "notebooks")
     return chosen
@@ -49,7 +49,7 @@ def stale_files(root: Path) -> list[str]:
     committed = root / "notebooks"
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
-        for lesson in lessons(root):
+        for lesson in lesson_names(root):
             generate(root, lesson, fresh)
         want, have = _tree(fresh), _tree(committed) if committed.is_dir() else set()
         differ = [f"notebooks/{p} (missing)" for p in sorted(want - have)]
@@ -75,7 +75,7 @@ def run_notebook(path: Path, timeout: int = 600) -> tuple[float, list[str]]:
 def run_solutions(root: Path, only: list[str] | None = None) -> list[tuple[str, float, list[str]]]:
     """Run every solution notebook one after another (so the times are not shared between them)."""
     rows = []
-    for lesson in tqdm(only or lessons(root), desc="run solutions", unit="notebook"):
+    for lesson in tqdm(only or lesson_names(root), desc="run solutions", unit="notebook"):
         seconds, errors = run_notebook(root / "solutions" / lesson / f"{lesson}.ipynb")
         rows.append((lesson, seconds, errors))
     return rows

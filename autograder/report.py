@@ -19,7 +19,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from autograder.course import objectives, read_lesson  # noqa: E402
 from autograder.results import NotebookResult  # noqa: E402
 
 TOP = 10
@@ -77,24 +76,18 @@ def _figure_bars(labels: list[str], values: list[float], xlabel: str, path: Path
     plt.close(fig)
 
 
-def _objective_rates(root: Path, exercises: dict) -> dict[tuple[str, str], tuple[str, float, int]]:
+def _objective_rates(objectives: dict[str, dict[str, str]], exercises: dict) -> dict[tuple[str, str], tuple]:
     """{(assignment, objective id): (its text, pass rate, checks counted)}."""
     grouped: dict[tuple[str, str], list] = defaultdict(list)
     for (assignment, _), checks in exercises.items():
         for c in checks:
             grouped[assignment, c.objective or "?"].append(c)
-    texts = {}
-    for assignment in {a for a, _ in grouped}:
-        try:
-            texts[assignment] = objectives(read_lesson(root, assignment))
-        except FileNotFoundError:
-            texts[assignment] = {}
-    return {k: (texts[k[0]].get(k[1], ""), _pass_rate(v), len(v)) for k, v in sorted(grouped.items())}
+    return {k: (objectives.get(k[0], {}).get(k[1], ""), _pass_rate(v), len(v)) for k, v in sorted(grouped.items())}
 
 
-def write_report(results: list[NotebookResult], out: Path, root: Path, *, intake_problems: list[str] = (),
-                 timestamps: dict | None = None, duedates: dict | None = None) -> Path:
-    """Write OUT/report.md and its figures; returns the report's path."""
+def write_report(results: list[NotebookResult], out: Path, objectives: dict[str, dict[str, str]], *,
+                 intake_problems: list[str] = (), timestamps: dict | None = None, duedates: dict | None = None) -> Path:
+    """Write OUT/report.md and its figures; returns the report's path. `objectives`: {assignment: {id: text}}."""
     figures = out / "report"
     figures.mkdir(parents=True, exist_ok=True)
     timestamps, duedates = timestamps or {}, duedates or {}
@@ -126,7 +119,7 @@ def write_report(results: list[NotebookResult], out: Path, root: Path, *, intake
     _figure_bars([f"{a}: {g}" for a, g in exercises], [100 * _pass_rate(c) for c in exercises.values()],
                  "students passing (%)", figures / "exercises.png")
 
-    rates = _objective_rates(root, exercises)
+    rates = _objective_rates(objectives, exercises)
     lines += ["", "## Learning objectives", "", "![pass rate per objective](report/objectives.png)", "",
               "| assignment | objective | pass rate | checks counted |", "|---|---|---|---|"]
     lines += [f"| {a} | {o}: {text} | {100 * rate:.0f}% | {n} |" for (a, o), (text, rate, n) in rates.items()]

@@ -1,14 +1,21 @@
-"""What grading one notebook produces: the contract between the engine and the orchestrator.
+"""What grading one notebook produces, and where it is kept between runs.
 
 `autograder.engine.grade_notebook(...)` returns a `NotebookResult` and never raises for anything a
-student submitted; the orchestrator (the only writer of the gradebook) records it, and feedback
-and the class report are made from it.
+student submitted; the orchestrator (the only writer of the gradebook) records it, and feedback,
+the report and the exports are made from it. `ResultStore` keeps each result in OUT/results/
+under a key of everything it depends on, so grading unchanged submissions again costs nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
+
+from mlcourse.lessons import Lesson
 
 Status = Literal["passed", "failed", "error", "not-run"]
 
@@ -37,9 +44,30 @@ class NotebookResult:
     manual: list[str] = field(default_factory=list)
     # Notebook-level records, each a sentence: malformed input, repaired cells, a limit reached, a missing notebook.
     problems: list[str] = field(default_factory=list)
-    # Seconds spent, by phase ("kernel", "answers", "tests", ...).
+    # Seconds spent, by phase ("kernel", "setup", "answers", "tests").
     timings: dict[str, float] = field(default_factory=dict)
     sandboxed: bool = True
+
+    @classmethod
+    def blank(cls, lesson: Lesson, student: str, assignment: str, sandboxed: bool = True) -> NotebookResult:
+        """Every test of `lesson` at 0 points, none run yet."""
+        checks = [CheckResult(t.grade_id, t.objective, t.points, 0.0, "not-run") for t in lesson.tests]
+        return cls(student, assignment, lesson.name, checks, [w.grade_id for w in lesson.written], sandboxed=sandboxed)
+
+    def mark_not_run(self, message: str, status: Status = "not-run") -> None:
+        """Give every check that has not run `message` (and `status`)."""
+        for check in self.checks:
+            if check.status == "not-run":
+                check.status, check.message = status, message
+
+    def not_graded(self, problem: str, message: str, status: Status = "not-run") -> NotebookResult:
+        """This result, recorded as not graded: the problem once, and `message` on every check."""
+        self.problems.append(problem)
+        self.mark_not_run(message, status)
+        return self
+
+    def not_submitted(self, filename: str) -> NotebookResult:
+        return self.not_graded(f"{filename} was not submitted", "not graded: the notebook was not submitted")
 
     @property
     def score(self) -> float:
@@ -55,3 +83,37 @@ class NotebookResult:
     @classmethod
     def from_dict(cls, data: dict) -> NotebookResult:
         return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]]})
+
+
+def result_key(source: bytes, submission: bytes | None, student: str, options: dict) -> str:
+    """What a result depends on: the source notebook, the submission, the student and the grading options."""
+    digest = hashlib.sha256(source)
+    digest.update(submission if submission is not None else b"<missing>")
+    digest.update(json.dumps([student, options], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+class ResultStore:
+    """OUT/results/<student>/<assignment>/<notebook>.json: each result with the key it was graded under."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name}.json"
+
+    def get(self, name: str, key: str) -> NotebookResult | None:
+        """The kept result of `name` ("student/assignment/notebook"), if it was graded under `key`."""
+        try:
+            saved = json.loads(self._path(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return NotebookResult.from_dict(saved["result"]) if saved.get("key") == key else None
+
+    def put(self, name: str, key: str, result: NotebookResult) -> None:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written under a temporary name, then renamed: a run killed mid-write leaves no half result.
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(json.dumps({"key": key, "result": result.to_dict()}, indent=1))
+        os.replace(partial, path)

@@ -1,6 +1,6 @@
 """The student's kernel as a sandboxed, size-limited process (bubblewrap + resource limits).
 
-The kernel (autograder/kernel.py) runs under bubblewrap with: no network (its own empty network
+The kernel (autograder/student_kernel.py) runs under bubblewrap with: no network (its own empty network
 namespace); its own process namespace (the grader and other students' kernels are invisible, so
 they cannot be signalled); a read-only root holding only Python, the virtual environment, the
 course library and system libraries; write access only to its scratch folder /scratch and its
@@ -72,7 +72,7 @@ class KernelDied(Interrupted):
 
 
 def _python_command() -> list[str]:
-    return [sys.executable, "-I", "-m", "autograder.kernel"]
+    return [sys.executable, "-I", "-m", "autograder.student_kernel"]
 
 
 def _readonly_paths() -> list[Path]:
@@ -83,7 +83,7 @@ def _readonly_paths() -> list[Path]:
     paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
               Path(mlcourse.__file__).parent]
     # Only the kernel's own modules of the grader: its tests and fixtures stay invisible.
-    paths += [package / "__init__.py", package / "codec.py", package / "kernel.py"]
+    paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
@@ -159,7 +159,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-class Kernel:
+class SandboxedKernel:
     """One running student kernel: `request` sends a message and waits, at most `timeout` seconds, for the reply."""
 
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool = True):

@@ -1,6 +1,6 @@
 """The student's kernel: runs inside the sandbox and answers the grader over a pipe.
 
-    python -I -m autograder.kernel [--drop-to UID]
+    python -I -m autograder.student_kernel [--drop-to UID]
 
 Frames on the inherited stdin/stdout are an 8-byte length and a JSON message (autograder.codec).
 Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
@@ -9,7 +9,7 @@ reads an attribute. Values go back as plain data or handles (`ref`s); after a ca
 tensors and torch modules passed in go back too, so the grader sees in-place changes.
 
 Nothing here is trusted: the student's code shares this process and may rewrite all of it. The
-grader only ever reads plain data from it (see autograder/trusted.py).
+grader only ever reads plain data from it (see autograder/verdicts.py).
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def _state(obj):
     return None
 
 
-class Kernel:
+class KernelServer:
+    """The student's IPython shell and the handles to its objects that the grader holds."""
+
     def __init__(self):
         from IPython.core.interactiveshell import InteractiveShell
 
@@ -125,7 +127,7 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
-    kernel = Kernel()
+    kernel = KernelServer()
     channel.send({"ok": True, "value": "ready"})
     while True:
         try:

@@ -1,4 +1,4 @@
-"""Test cells run here, in the grader's own process, never in the student's kernel.
+"""Verdicts, the fourth stage: test cells run here, in the grader's own process, never in the student's kernel.
 
 A test cell is instructor code: it builds inputs, calls the student's functions, reads the
 student's variables and hands what came back to `mlcourse.checking`. It runs in a namespace made
@@ -16,17 +16,18 @@ are computed here, from solutions/ the kernel cannot read).
 
 from __future__ import annotations
 
-import ast
-import builtins
-from typing import Any
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from autograder.codec import decode, encode
-from autograder.sandbox import Kernel
+from autograder.sandbox import SandboxedKernel
+from mlcourse import checking
 from mlcourse.checking import CheckFailure
-
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+from mlcourse.lessons import Cell, Lesson, names_read
 
 
 class StudentError(Exception):
@@ -56,7 +57,7 @@ class Remote:
 class Bridge:
     """Requests to the kernel, each within `timeout()` seconds, replies decoded as plain data."""
 
-    def __init__(self, kernel: Kernel, timeout):
+    def __init__(self, kernel: SandboxedKernel, timeout):
         self.kernel, self.timeout = kernel, timeout
 
     def request(self, message: dict, label: str) -> Any:
@@ -121,66 +122,51 @@ def _copy_tensor(tensor, data, grad) -> None:
         tensor.grad = None if grad is None else grad.detach().reshape(tensor.shape).to(tensor.dtype)
 
 
-def split_hidden(source: str) -> tuple[str, str]:
-    """(visible part, hidden part) of a test cell; lines of the hidden part keep their numbers."""
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker == HIDDEN_BEGIN:
-            inside = True
-        elif marker == HIDDEN_END:
-            inside = False
-        (hidden if inside else visible).append("" if marker in (HIDDEN_BEGIN, HIDDEN_END) else line)
-        (visible if inside else hidden).append("")
-    return "\n".join(visible), "\n".join(hidden)
+@dataclass(frozen=True)
+class Verdict:
+    """What one test cell decided: its status, the message the student reads, the misconception it named,
+    and, when the test could not find a name, that name (an answer cell that failed or was left out)."""
 
-
-def names_read(source: str) -> set[str]:
-    """Global names `source` reads and does not bind itself."""
-    tree = ast.parse(source)
-    loaded, bound = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.alias):
-            bound.add((node.asname or node.name).split(".")[0])
-    return loaded - bound - set(dir(builtins))
+    status: Literal["passed", "failed", "error"]
+    message: str = ""
+    misconception: str | None = None
+    missing_name: str | None = None
 
 
 class TestRunner:
-    """Runs a notebook's test cells in one trusted namespace seeded by the `setup` cell."""
+    """Runs a lesson's test cells in one trusted namespace seeded by its `setup` cell."""
 
-    def __init__(self, setup_source: str, label: str, answers: set[str]):
+    def __init__(self, lesson: Lesson, root: Path):
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
-        exec(compile(setup_source, f"{label}:setup", "exec"), self.namespace)
+        exec(compile(lesson.setup, f"{lesson.name}:setup", "exec"), self.namespace)
+        # Hidden tests read expected values from this course's solutions, named here, not found by guessing.
+        for name, value in list(self.namespace.items()):
+            if value is checking.reference:
+                self.namespace[name] = functools.partial(checking.reference, root=root)
         # Looked up in the kernel for every test: what the answer cells define (even where the setup
         # defines the same name) and whatever else the namespace lacks.
-        self.student_names: set[str] = set(answers)
+        self.student_names: set[str] = lesson.answer_names
 
-    def run(self, grade_id: str, source: str, bridge: Bridge) -> tuple[str, str, str | None]:
-        """(status, message, misconception) of one test cell; raises KernelDied when the kernel is lost."""
-        for part, hidden in zip(split_hidden(source), (False, True)):
+    def run(self, test: Cell, bridge: Bridge) -> Verdict:
+        """The verdict of one test cell; raises KernelDied when the kernel is lost."""
+        for part, hidden in ((test.visible, False), (test.hidden, True)):
             if not part.strip():
                 continue
-            code = compile(part, f"<test {grade_id}>", "exec")
+            code = compile(part, f"<test {test.grade_id}>", "exec")
             try:
                 self._bind_student_names(part, bridge)
                 exec(code, self.namespace)
             except CheckFailure as failure:
-                return "failed", failure.hidden_message() if hidden else str(failure), failure.misconception
+                return Verdict("failed", failure.hidden_message() if hidden else str(failure), failure.misconception)
             except StudentError as error:
-                return "error", str(error), None
+                return Verdict("error", str(error))
             except NameError as error:
-                return "error", f"{error}: its answer cell did not define it (or failed)", None
+                return Verdict("error", f"{error}: its answer cell did not define it (or failed)", missing_name=error.name)
             except Exception as error:  # noqa: BLE001 - the check could not use what came back
                 what = "a hidden check" if hidden else "the check"
                 detail = "" if hidden else f": {type(error).__name__}: {str(error)[:300]}"
-                return "error", f"{what} could not use the answer{detail}", None
-        return "passed", "", None
+                return Verdict("error", f"{what} could not use the answer{detail}")
+        return Verdict("passed")
 
     def _bind_student_names(self, source: str, bridge: Bridge) -> None:
         for name in sorted(names_read(source)):

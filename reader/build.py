@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import time
@@ -31,30 +30,28 @@ from nbconvert import HTMLExporter
 from nbconvert.filters import markdown2html
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from autograder.course import is_answer, lessons, objectives
+from mlcourse.lessons import lesson_names, lesson_path, parse_lesson, read_lesson, solution_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = Path(__file__).parent / "assets"
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 CELL_TIMEOUT = 120  # seconds; a lesson runs in under 60 s in all
-SOLUTION_MARKER = re.compile(r"^\s*#+\s*(BEGIN|END) SOLUTION\s*$")
-PREREQUISITES = re.compile(r"^\W*prerequisites?\W*?[:.]\**\s*", re.IGNORECASE)
 # ipykernel picks matplotlib's inline backend only when MPLBACKEND is unset; a caller's
 # MPLBACKEND=Agg (as test suites set) would silently drop every figure from the site.
 KERNEL_ENV = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
 @dataclass
-class Lesson:
-    """What the course map and the navigation need to know about one lesson."""
+class Page:
+    """One lesson's page of the site: what the course map and the navigation show of it."""
 
     name: str  # the folder name, e.g. "01_maximum_likelihood"
     title: str
     objectives: dict[str, str]
     prerequisites: str  # markdown; "" when the lesson states none
-    previous: Lesson | None = field(default=None, repr=False)
-    next: Lesson | None = field(default=None, repr=False)
+    previous: Page | None = field(default=None, repr=False)
+    next: Page | None = field(default=None, repr=False)
 
     @property
     def page(self) -> str:
@@ -65,32 +62,9 @@ class Lesson:
         return f"notebooks/{self.name}/{self.name}.ipynb"
 
 
-def title_of(notebook, default: str) -> str:
-    """The first `# heading` of the lesson's first markdown cell."""
-    first = next((c for c in notebook.cells if c.cell_type == "markdown"), None)
-    heading = re.search(r"^#\s+(.+?)\s*$", first.source, re.MULTILINE) if first else None
-    return heading.group(1) if heading else default
-
-
-def prerequisites_of(notebook) -> str:
-    """The markdown after "Prerequisites:" (or "Prerequisites.") in the first markdown cell, up to a
-    blank line or heading."""
-    first = next((c for c in notebook.cells if c.cell_type == "markdown"), None)
-    lines = first.source.splitlines() if first else []
-    start = next((i for i, line in enumerate(lines) if PREREQUISITES.match(line)), None)
-    if start is None:
-        return ""
-    found = [PREREQUISITES.sub("", lines[start])]
-    for line in lines[start + 1:]:
-        if not line.strip() or line.lstrip().startswith("#"):
-            break
-        found.append(line)
-    return "\n".join(found).strip()
-
-
-def describe(root: Path, name: str) -> Lesson:
-    notebook = nbformat.read(root / "solutions" / name / f"{name}.ipynb", as_version=4)
-    return Lesson(name, title_of(notebook, name), objectives(notebook), prerequisites_of(notebook))
+def describe(root: Path, name: str) -> Page:
+    lesson = read_lesson(lesson_path(root, name))
+    return Page(name, lesson.title, lesson.objectives, lesson.prerequisites)
 
 
 def execute(path: Path) -> str:
@@ -108,12 +82,11 @@ def execute(path: Path) -> str:
     return nbformat.writes(notebook)
 
 
-def hide_solutions(notebook) -> None:
+def hide_solutions(notebook, name: str) -> None:
     """Answer cells get nbgrader's student stub; the worked solution moves to metadata.reader."""
-    for cell in notebook.cells:
-        if is_answer(cell):
-            lines = [line for line in cell.source.splitlines() if not SOLUTION_MARKER.match(line)]
-            cell.metadata["reader"] = {"solution": "\n".join(lines)}
+    for cell, meta in zip(notebook.cells, parse_lesson(notebook, name).cells):
+        if meta.kind in ("answer", "written"):
+            cell.metadata["reader"] = {"solution": solution_text(cell.source)}
     ClearSolutions().preprocess(notebook, {})
 
 
@@ -122,14 +95,14 @@ def lesson_exporter() -> HTMLExporter:
                         exclude_input_prompt=True, exclude_output_prompt=True)
 
 
-def render_lesson(notebook, lesson: Lesson, exporter: HTMLExporter) -> str:
-    hide_solutions(notebook)
+def render_lesson(notebook, lesson: Page, exporter: HTMLExporter) -> str:
+    hide_solutions(notebook, lesson.name)
     resources = {"metadata": {"name": lesson.title}, "reader": {"lesson": lesson}}
     html, _ = exporter.from_notebook_node(notebook, resources=resources)
     return html
 
 
-def render_home(course: list[Lesson]) -> str:
+def render_home(course: list[Page]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / "reader"), autoescape=True)
     env.filters["markdown"] = lambda text: Markup(markdown2html(text))
     return env.get_template("home.html.j2").render(lessons=course)
@@ -146,16 +119,16 @@ def prepare_output(out: Path) -> None:
     shutil.copytree(MATHJAX, out / "mathjax")
 
 
-def build(root: Path, out: Path, jobs: int | None = None) -> list[Lesson]:
+def build_site(root: Path, out: Path, jobs: int | None = None) -> list[Page]:
     """Write the site for the lessons in `root`/solutions into `out`; return the lessons in order."""
-    names = lessons(root)
+    names = lesson_names(root)
     if not names:
         raise SystemExit(f"no lessons found in {root / 'solutions'}")
     course = [describe(root, name) for name in names]
     for before, after in zip(course, course[1:]):
         before.next, after.previous = after, before
     prepare_output(out)
-    paths = [root / "solutions" / name / f"{name}.ipynb" for name in names]
+    paths = [lesson_path(root, name) for name in names]
     # Lessons run in parallel, one kernel each; the parent only renders.
     with ProcessPoolExecutor(max_workers=jobs or min(len(paths), os.cpu_count() or 1)) as pool:
         executed = list(pool.map(execute, paths))
@@ -174,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=None, help="lessons executed at once (default: one per core)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    course = build(args.root.resolve(), args.out.resolve(), args.jobs)
+    course = build_site(args.root.resolve(), args.out.resolve(), args.jobs)
     print(f"built {len(course)} lessons into {args.out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 

@@ -2,8 +2,8 @@
 
 The class is generated, not stored, so that it follows the lessons as they change: each student
 starts from the released notebook (`notebooks/`) and fills answer cells from the solution
-(`solutions/`) or from the kept answers of the lesson tests (`tests/answers/<lesson>.py`: WRONG,
-typical mistakes; ALTERNATIVE, correct answers written differently). The students:
+(`solutions/`) or from the kept answers beside each lesson (`solutions/<lesson>/kept_answers.py`:
+WRONG, typical mistakes; ALTERNATIVE, correct answers written differently). The students:
 
 - perfect: the solution's answers; alternative: the differently written correct answers;
 - empty: the notebooks as handed out; partial: the first half of each notebook's exercises answered;
@@ -14,7 +14,7 @@ typical mistakes; ALTERNATIVE, correct answers written differently). The student
 - crash: in the first lesson the first answer cell raises at its top; the rest is answered;
 - missing: perfect answers, but the last lesson's notebook was not submitted.
 
-`build(root, into)` writes nbgrader's submitted layout into `into` and a manifest (`demo_class.json`
+`build_demo_class(root, into)` writes nbgrader's submitted layout into `into` and a manifest (`demo_class.json`
 beside it) saying, per student and lesson, the answer sources submitted and the misconceptions
 their feedback must name.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,10 +31,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import is_answer, is_test, lessons, nbgrader
 from autograder.release import generate
-from autograder.trusted import names_read
-from mlcourse.checking import _defined_names  # the names an answer cell defines, as `reference` reads them
+from mlcourse.lessons import Lesson, Wrong, kept_answers, lesson_names, lesson_path, names_read, parse_lesson, read_lesson
 
 FIRST_DUE = datetime(2026, 1, 12, 17, 0)  # UTC; one lesson a week
 CRASH = 'raise RuntimeError("I will finish this later")\n'
@@ -49,29 +46,35 @@ class Demo:
 
 
 @dataclass
-class Lesson:
+class DemoLesson:
+    """A lesson as the demo class needs it: the released notebook to fill in, the solution, the kept answers."""
+
     name: str
     release: nbformat.NotebookNode
-    solution: dict[str, str]  # answer grade_id -> the solution's source (code and written answers)
-    code_answers: list[str]  # grade_ids of code answer cells, in notebook order
-    tests: dict[str, str]  # test grade_id -> source
-    wrong: list[tuple[str, str, str, str]]  # (answer_id, test_id, phrase, source)
-    alternative: dict[str, str]
+    solution: Lesson
+    wrong: list[Wrong]
+    alternative: dict[str, str]  # answer_id -> the first differently written correct answer kept for it
+
+    @property
+    def answers(self) -> dict[str, str]:
+        """answer grade_id -> the solution's source (code and written answers)."""
+        return {c.grade_id: c.source for c in self.solution.answers + self.solution.written}
+
+    @property
+    def code_answers(self) -> list[str]:
+        return [c.grade_id for c in self.solution.answers]
 
 
-def _load(root: Path, name: str, release_dir: Path) -> Lesson:
+def _load(root: Path, name: str, release_dir: Path) -> DemoLesson:
     release = root / "notebooks" / name / f"{name}.ipynb"
     if not release.exists():  # not released yet: generate it as `autograder release` would
         generate(root, name, release_dir)
         release = release_dir / name / f"{name}.ipynb"
-    source = nbformat.read(root / "solutions" / name / f"{name}.ipynb", as_version=4)
-    kept = root / "tests" / "answers" / f"{name}.py"
-    answers = runpy.run_path(str(kept)) if kept.exists() else {}
-    return Lesson(name, nbformat.read(release, as_version=4),
-                  {nbgrader(c)["grade_id"]: c.source for c in source.cells if is_answer(c)},
-                  [nbgrader(c)["grade_id"] for c in source.cells if is_answer(c) and c.cell_type == "code"],
-                  {nbgrader(c)["grade_id"]: c.source for c in source.cells if is_test(c)},
-                  [tuple(w) for w in answers.get("WRONG", [])], dict(answers.get("ALTERNATIVE", {})))
+    kept = kept_answers(root, name)
+    first = {}
+    for answer_id, source in kept.alternative:
+        first.setdefault(answer_id, source)
+    return DemoLesson(name, nbformat.read(release, as_version=4), read_lesson(lesson_path(root, name)), kept.wrong, first)
 
 
 def _reads(source: str) -> set[str]:
@@ -81,25 +84,25 @@ def _reads(source: str) -> set[str]:
         return set()
 
 
-def _answers_used(lesson: Lesson, source: str) -> set[str]:
+def _answers_used(lesson: DemoLesson, source: str) -> set[str]:
     """The answer cells `source` depends on, directly or through other answers."""
-    defines = {a: _defined_names(lesson.solution[a]) for a in lesson.code_answers}
+    defines = {c.grade_id: c.defines for c in lesson.solution.answers}
     used, todo = set(), _reads(source)
     while todo:
         found = {a for a, names in defines.items() if names & todo} - used
         used |= found
-        todo = set().union(*(_reads(lesson.solution[a]) for a in found)) if found else set()
+        todo = set().union(*(_reads(lesson.answers[a]) for a in found)) if found else set()
     return used
 
 
-def mistake_groups(lesson: Lesson) -> list[list[tuple[str, str, str, str]]]:
+def mistake_groups(lesson: DemoLesson) -> list[list[Wrong]]:
     """The kept mistakes split into students so that no wrong answer feeds another one's test."""
-    groups: list[list[tuple[str, str, str, str]]] = []
+    tests = {c.grade_id: c.source for c in lesson.solution.tests}
+    groups: list[list[Wrong]] = []
     for entry in lesson.wrong:
-        answer, test = entry[0], entry[1]
         for group in groups:
-            clash = any(answer == a or answer in _answers_used(lesson, lesson.tests[t])
-                        or a in _answers_used(lesson, lesson.tests[test]) for a, t, _, _ in group)
+            clash = any(entry.answer_id == w.answer_id or entry.answer_id in _answers_used(lesson, tests[w.test_id])
+                        or w.answer_id in _answers_used(lesson, tests[entry.test_id]) for w in group)
             if not clash:
                 group.append(entry)
                 break
@@ -108,38 +111,39 @@ def mistake_groups(lesson: Lesson) -> list[list[tuple[str, str, str, str]]]:
     return groups
 
 
-def _notebook(lesson: Lesson, answers: dict[str, str]) -> nbformat.NotebookNode:
+def _notebook(lesson: DemoLesson, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """The released notebook with `answers` (by grade id) in its answer cells."""
     notebook = nbformat.from_dict(json.loads(json.dumps(lesson.release)))
-    for cell in notebook.cells:
-        if is_answer(cell) and nbgrader(cell)["grade_id"] in answers:
-            cell.source = answers[nbgrader(cell)["grade_id"]]
+    for cell, meta in zip(notebook.cells, parse_lesson(notebook, lesson.name).cells):
+        if meta.kind in ("answer", "written") and meta.grade_id in answers:
+            cell.source = answers[meta.grade_id]
     return notebook
 
 
-def _plan(course: list[Lesson]) -> dict[str, tuple[str, dict[str, dict[str, str] | None], list]]:
+def _plan(course: list[DemoLesson]) -> dict[str, tuple[str, dict[str, dict[str, str] | None], list]]:
     """{student: (kind, {lesson: answers to fill in, or None when not submitted}, misconceptions)}."""
-    perfect = {lesson.name: dict(lesson.solution) for lesson in course}
+    perfect = {lesson.name: lesson.answers for lesson in course}
     first, last = course[0], course[-1]
     plan = {
         "perfect": ("the solution's answers", perfect, []),
         "empty": ("the notebooks as handed out", {lesson.name: {} for lesson in course}, []),
         "partial": ("the first half of each notebook's exercises", {
-            lesson.name: {a: lesson.solution[a] for a in lesson.code_answers[:(len(lesson.code_answers) + 1) // 2]}
+            lesson.name: {a: lesson.answers[a] for a in lesson.code_answers[:(len(lesson.code_answers) + 1) // 2]}
             for lesson in course}, []),
         "alternative": ("correct answers written differently from the solution",
-                        {lesson.name: {**lesson.solution, **lesson.alternative} for lesson in course}, []),
+                        {lesson.name: {**lesson.answers, **lesson.alternative} for lesson in course}, []),
         "late": ("the solution's answers, two days after each due date", perfect, []),
         "crash": ("the first answer cell of the first lesson raises at its top", {
-            **perfect, first.name: {**first.solution, first.code_answers[0]: CRASH + first.solution[first.code_answers[0]]}},
+            **perfect, first.name: {**first.answers, first.code_answers[0]: CRASH + first.answers[first.code_answers[0]]}},
             []),
         "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None}, []),
     }
     for number, lesson in enumerate(course, 1):
         # one student per lesson (each more costs a whole course of grading): its first group of mistakes
         for group in mistake_groups(lesson)[:1]:
-            answers = {**lesson.solution, **{a: source for a, _, _, source in group}}
+            answers = {**lesson.answers, **{w.answer_id: w.source for w in group}}
             plan[f"mistakes_{number}"] = (f"typical mistakes of {lesson.name}", {**perfect, lesson.name: answers},
-                                          [[lesson.name, a, t, phrase] for a, t, phrase, _ in group])
+                                          [[lesson.name, w.answer_id, w.test_id, w.phrase] for w in group])
     return plan
 
 
@@ -147,9 +151,9 @@ def duedates(course_lessons: list[str]) -> dict[str, datetime]:
     return {name: FIRST_DUE + timedelta(weeks=i) for i, name in enumerate(course_lessons)}
 
 
-def build(root: Path, into: Path) -> Demo:
+def build_demo_class(root: Path, into: Path) -> Demo:
     """Write the demo class into `into` (replacing what was there) and its manifest beside it."""
-    names = lessons(root)
+    names = lesson_names(root)
     if not names:
         raise FileNotFoundError(f"no lessons in {root / 'solutions'} to build a demo class from")
     due = duedates(names)
@@ -176,7 +180,7 @@ def build(root: Path, into: Path) -> Demo:
             entry["lessons"][lesson.name] = {
                 "submitted": notebook is not None, "timestamp": timestamp.isoformat(),
                 "answers": None if notebook is None else {
-                    nbgrader(c)["grade_id"]: c.source for c in notebook.cells if is_answer(c) and c.cell_type == "code"},
+                    c.grade_id: c.source for c in parse_lesson(notebook, lesson.name).answers},
                 "misconceptions": [m[1:] for m in misconceptions if m[0] == lesson.name]}
     (into.parent / "demo_class.json").write_text(json.dumps(manifest, indent=1))
     return Demo(into, due, manifest)

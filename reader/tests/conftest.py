@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from reader.build import build
+from reader.build import build_site
 
 FIXTURE_ROOT = Path(__file__).parent / "fixtures"
 
@@ -12,5 +12,5 @@ FIXTURE_ROOT = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reader") / "site"
-    build(FIXTURE_ROOT, out, jobs=2)
+    build_site(FIXTURE_ROOT, out, jobs=2)
     return out

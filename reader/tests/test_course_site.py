@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import lessons
+from mlcourse.lessons import lesson_names
 from reader.browser import check_site, missing_browser
-from reader.build import build
+from reader.build import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,15 +18,15 @@ if reason := missing_browser():
 @pytest.fixture(scope="module")
 def course_site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("course") / "site"
-    build(ROOT, out, jobs=2)
+    build_site(ROOT, out, jobs=2)
     return out
 
 
 def test_every_lesson_page_is_clean_in_the_browser(course_site):
     reports = {r.page: r for r in check_site(course_site)}
-    assert sorted(reports) == sorted(["index.html", *(f"{name}.html" for name in lessons(ROOT))])
+    assert sorted(reports) == sorted(["index.html", *(f"{name}.html" for name in lesson_names(ROOT))])
     assert {page: r.problems() for page, r in reports.items() if r.problems()} == {}
-    for name in lessons(ROOT):
+    for name in lesson_names(ROOT):
         report = reports[f"{name}.html"]
         assert report.images >= 3 and report.reveal is True and report.math_typeset > 0, name
 

@@ -1,0 +1,96 @@
+"""Execution, the third stage: the setup and answer cells run in the student's sandboxed kernel.
+
+A `KernelSession` owns the kernel of one notebook. A kernel lost to a crash or a per-cell limit
+costs the step it was running: the session starts a new kernel, replays the earlier steps and
+grading goes on. Limits on the whole notebook (its total time, the number of restarts) raise
+`NotebookLimit`, which ends the notebook's grading.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from autograder.sandbox import Interrupted, KernelDied, Limits, SandboxedKernel
+from autograder.verdicts import Bridge
+from mlcourse.lessons import Cell
+
+
+class NotebookLimit(Interrupted):
+    """A limit on the whole notebook was reached; the remaining tests are not run."""
+
+
+class KernelSession:
+    """The kernel of one notebook, restarted (with the earlier steps replayed) when it is lost."""
+
+    def __init__(self, scratch: Path, limits: Limits, sandbox: bool, timings: dict[str, float]):
+        self.scratch, self.limits, self.sandbox, self.timings = scratch, limits, sandbox, timings
+        self.deadline = time.monotonic() + limits.notebook_seconds
+        self.kernel: SandboxedKernel | None = None
+        self.done: list[Cell] = []  # setup and answer steps that ran in this notebook, to replay after a restart
+        self.starts = 0
+
+    def timeout(self, seconds: float | None = None) -> float:
+        """Seconds the next request may take: the cell's limit (`seconds`, when given) within the notebook's."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise NotebookLimit(f"the notebook's time limit of {self.limits.notebook_seconds:g} s was reached")
+        return min(self.limits.cell_seconds if seconds is None else seconds, left)
+
+    def tick(self, phase: str, start: float) -> None:
+        """Add the time since `start` to `phase` ("kernel", "setup", "answers", "tests")."""
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.monotonic() - start
+
+    def bridge(self) -> Bridge:
+        """The way to the running kernel for a test cell (a kernel is started when there is none)."""
+        if self.kernel is None:
+            self._start()
+        return Bridge(self.kernel, self.timeout)
+
+    def _start(self) -> None:
+        if self.starts > self.limits.restarts:
+            raise NotebookLimit(f"the kernel stopped once more after {self.limits.restarts} restarts, "
+                                "the most a notebook may have")
+        self.starts += 1
+        start = time.monotonic()
+        kernel = SandboxedKernel(self.scratch, self.limits, self.sandbox)
+        try:
+            kernel.start()
+        except KernelDied as error:
+            raise NotebookLimit(str(error)) from None
+        finally:
+            self.tick("kernel", start)
+        self.kernel = kernel
+        for step in list(self.done):
+            if self.kernel is None:
+                break  # a replayed step killed it: it is dropped, and the next start replays the rest
+            self.run(step, replay=True)
+
+    def run(self, step: Cell, replay: bool = False) -> str | None:
+        """Run a setup or answer cell in the kernel; the error it raised, or None."""
+        start = time.monotonic()
+        try:
+            bridge = self.bridge()
+            # The setup (the instructor's imports) gets the start-up allowance, not a student's cell limit.
+            seconds = self.limits.startup_seconds if step.kind == "setup" else None
+            reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout(seconds))
+        except KernelDied as error:
+            self.kernel = None
+            if step.kind == "setup":  # the instructor's code, before any of the student's: nothing to skip
+                raise NotebookLimit(f"the setup cell did not finish ({error})") from None
+            if replay:
+                self.done.remove(step)
+            return str(error)
+        finally:
+            self.tick("setup" if step.kind == "setup" else "answers", start)
+        if not replay:
+            self.done.append(step)
+        return None if reply["ok"] else str(reply.get("error"))[:500]
+
+    def lost(self) -> None:
+        """The kernel died under a test: the next step starts a new one."""
+        self.kernel = None
+
+    def close(self) -> None:
+        if self.kernel is not None:
+            self.kernel.stop()

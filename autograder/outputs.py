@@ -1,0 +1,35 @@
+"""Outputs, the last stage: what the instructor and the students get from a graded class.
+
+OUT/grades.csv (nbgrader's export, read from the gradebook), OUT/feedback/ (a page per notebook),
+OUT/report.md with its figures, and OUT/intake.json (the files that were not graded, and why).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from autograder.course import Course
+from autograder.feedback import write_feedback
+from autograder.report import write_report
+from autograder.results import NotebookResult
+
+
+def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str,
+                  intake_problems: list[str]) -> dict[str, Path]:
+    """Every output of a graded class; {name: path} of what was written."""
+    from nbgrader.plugins import CsvExportPlugin
+
+    with Gradebook(db_url) as gb:
+        CsvExportPlugin(to=str(out / "grades.csv")).export(gb)
+        duedates = {a.name: a.duedate for a in gb.assignments}
+        timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
+                      for s in gb.assignment_submissions(a.name)}
+    write_feedback(results, out, timestamps, duedates)
+    (out / "intake.json").write_text(json.dumps({"problems": intake_problems}, indent=1))
+    objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
+    report = write_report(results, out, objectives, intake_problems=intake_problems, timestamps=timestamps,
+                          duedates=duedates)
+    return {"grades": out / "grades.csv", "feedback": out / "feedback", "report": report}

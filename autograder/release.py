@@ -17,8 +17,8 @@ import nbformat
 from nbclient import NotebookClient
 from tqdm.auto import tqdm
 
-from mlcourse.lessons import lesson_names
 from autograder.environment import tool_env
+from mlcourse.lessons import lesson_names
 
 
 def generate(root: Path, lesson: str, release_dir: Path) -> None:

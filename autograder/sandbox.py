@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlcourse
-
 from autograder.codec import dumps, loads
 
 # As root, each grading process's kernels run as a user of their own (this base + the grader's pid):

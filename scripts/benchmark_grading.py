@@ -27,12 +27,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograder.course import lessons
-from autograder.demo_class import build
+from autograder.course import Course
+from autograder.demo_class import build_demo_class
+from autograder.engine import Options
 from autograder.environment import ROOT, tool_env, use_tool_env
-from autograder.gradebook import default_db_url
-from autograder.grading import Options, grade_class
+from autograder.pipeline import grade_class
 from autograder.release import run_notebook
+from mlcourse.lessons import lesson_names as lessons
 
 IMPORTS = "import numpy, torch, matplotlib.pyplot, mlcourse, mlcourse.checking"
 
@@ -68,7 +69,7 @@ def nbgrader_sequential(submitted: Path, work: Path) -> float:
 
 def ours(submitted: Path, out: Path, jobs: int, sandbox: bool = True) -> tuple[float, list]:
     start = time.perf_counter()
-    results = grade_class(submitted, out, ROOT, Options(jobs=jobs, sandbox=sandbox), default_db_url(out))
+    results = grade_class(submitted, out, Course(ROOT), Options(sandbox=sandbox), jobs=jobs).results
     return time.perf_counter() - start, results
 
 
@@ -81,7 +82,7 @@ def main() -> None:
     use_tool_env()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        submitted = build(ROOT, work / "class" / "submitted").submitted
+        submitted = build_demo_class(ROOT, work / "class" / "submitted").submitted
         if args.students:
             keep = set(args.students.split(","))
             for folder in submitted.iterdir():

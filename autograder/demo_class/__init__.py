@@ -32,7 +32,16 @@ from pathlib import Path
 import nbformat
 
 from autograder.release import generate
-from mlcourse.lessons import Lesson, Wrong, kept_answers, lesson_names, lesson_path, names_read, parse_lesson, read_lesson
+from mlcourse.lessons import (
+    Lesson,
+    Wrong,
+    kept_answers,
+    lesson_names,
+    lesson_path,
+    names_read,
+    parse_lesson,
+    read_lesson,
+)
 
 FIRST_DUE = datetime(2026, 1, 12, 17, 0)  # UTC; one lesson a week
 CRASH = 'raise RuntimeError("I will finish this later")\n'

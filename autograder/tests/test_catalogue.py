@@ -24,18 +24,26 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import is_test, lessons, nbgrader
-from autograder.engine import Limits, grade_notebook
 from autograder.results import NotebookResult
+from autograder.sandbox import Limits
 from autograder.tests.catalogue.entries import ENTRIES, Entry
-from autograder.tests.catalogue.kit import fingerprint, in_processes, placeholders, serve, student_copy, submit, write
-from autograder.trusted import names_read
+from autograder.tests.catalogue.kit import (
+    fingerprint,
+    grade_file,
+    in_processes,
+    placeholders,
+    serve,
+    student_copy,
+    submit,
+    write,
+)
+from mlcourse.lessons import lesson_names, names_read, read_lesson
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "engine" / "solutions"
 TABLE = ROOT / "autograder" / "catalogue.md"
 # The first real lesson; the fixture assignment until lessons exist.
-LESSON_DIR = (ROOT / "solutions" / lessons(ROOT)[0]) if lessons(ROOT) else FIXTURES / "00_fixture"
+LESSON_DIR = (ROOT / "solutions" / lesson_names(ROOT)[0]) if lesson_names(ROOT) else FIXTURES / "00_fixture"
 HONEST_ASSIGNMENT = "00_tiny"
 LIMITS = Limits(cell_seconds=10, notebook_seconds=150, memory_bytes=1 << 30, output_bytes=1 << 20)
 
@@ -78,10 +86,10 @@ def batch(tmp_path_factory) -> Batch:
     target = fill["name"]
     server = serve(fill["solution"])
     fill["port"] = server.server_address[1]
-    tests = [c for c in nbformat.read(source, as_version=4).cells if is_test(c)]
+    tests = read_lesson(source).tests
 
     def grade(student: str, path: Path | None, assignment_source: Path = source) -> NotebookResult:
-        return grade_notebook(assignment_source, path, student=student, scratch=scratch / student, limits=LIMITS)
+        return grade_file(assignment_source, path, student=student, scratch=scratch / student, limits=LIMITS)
 
     def grade_honest(student: str) -> NotebookResult:
         return grade(student, submitted / student / HONEST_ASSIGNMENT / f"{HONEST_ASSIGNMENT}.ipynb", honest_source)
@@ -120,7 +128,7 @@ def batch(tmp_path_factory) -> Batch:
     outcomes = {name: Outcome(NotebookResult.from_dict(result) if result else None, error,
                               NotebookResult.from_dict(honest_after), changed, unpickled)
                 for name, result, error, honest_after, changed, unpickled in runs}
-    target_tests = {nbgrader(c)["grade_id"] for c in tests if target in names_read(c.source)}
+    target_tests = {c.grade_id for c in tests if target in names_read(c.source)}
     result = Batch(target, target_tests, points(perfect), points(unanswered), honest, outcomes)
     if os.environ.get("UPDATE_CATALOGUE_TABLE"):
         TABLE.write_text(table(result))

@@ -21,23 +21,23 @@ import nbformat
 import pytest
 
 from autograder import gradebook
-from autograder.course import lessons
-from autograder.demo_class import build
+from autograder.course import Course
+from autograder.demo_class import build_demo_class
+from autograder.engine import Options
 from autograder.environment import ROOT, tool_env
-from autograder.grading import Options, grade_class
+from autograder.pipeline import grade_class
 from autograder.tests.catalogue.entries import ENTRIES
 from autograder.tests.catalogue.kit import fingerprint, placeholders, serve, student_copy, submit, write
+from autograder.tests.gradebook_rows import rows
+from mlcourse.lessons import lesson_names
 
-pytestmark = pytest.mark.skipif(not lessons(ROOT), reason="no lessons in solutions/ yet")
+pytestmark = pytest.mark.skipif(not lesson_names(ROOT), reason="no lessons in solutions/ yet")
 TIMEOUT = 45.0  # seconds per notebook: the loops of the catalogue stop there
 
 
 def course_copy(into: Path, lesson: str) -> Path:
-    """A course folder holding one lesson of this course, its kept answers and the nbgrader configuration."""
+    """A course folder holding one lesson of this course (its kept answers beside it) and the nbgrader configuration."""
     shutil.copytree(ROOT / "solutions" / lesson, into / "solutions" / lesson)
-    for kept in (ROOT / "tests" / "answers").glob(f"{lesson}.py"):
-        (into / "tests" / "answers").mkdir(parents=True, exist_ok=True)
-        shutil.copy(kept, into / "tests" / "answers")
     shutil.copy(ROOT / "nbgrader_config.py", into)
     return into
 
@@ -45,12 +45,12 @@ def course_copy(into: Path, lesson: str) -> Path:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mixed")
-    lesson = lessons(ROOT)[0]
+    lesson = lesson_names(ROOT)[0]
     course = course_copy(tmp / "course", lesson)
-    demo = build(course, tmp / "demo")
+    demo = build_demo_class(course, tmp / "demo")
     honest = {student for student in demo.manifest}
-    alone = grade_class(demo.submitted, tmp / "alone", course, Options(jobs=2, timeout=TIMEOUT),
-                        duedates=demo.duedates)
+    alone = grade_class(demo.submitted, tmp / "alone", Course(course), Options(timeout=TIMEOUT), jobs=2,
+                        duedates=demo.duedates).results
 
     # The mixed class: the demo students and one student per catalogue entry, names in a shuffled order
     # (the orchestrator grades students in name order).
@@ -72,8 +72,8 @@ def mixed(tmp_path_factory):
     protected = [course, *(submitted / f"{ranks[s]:03d}-{s}" for s in honest)]
     before = fingerprint(protected)
     try:
-        results = grade_class(submitted, tmp / "mixed", course, Options(jobs=2, timeout=TIMEOUT),
-                              duedates=demo.duedates)
+        results = grade_class(submitted, tmp / "mixed", Course(course), Options(timeout=TIMEOUT), jobs=2,
+                              duedates=demo.duedates).results
     finally:
         server.shutdown()
     return dict(alone=alone, results=results, ranks=ranks, honest=honest, tmp=tmp,
@@ -93,9 +93,9 @@ def test_a_shuffled_class_of_demo_students_and_attackers_leaves_the_demo_student
 
 
 def test_the_demo_students_gradebook_rows_are_the_same_with_the_attackers(mixed):
-    alone = gradebook.rows(gradebook.default_db_url(mixed["tmp"] / "alone"))
+    alone = rows(gradebook.default_db_url(mixed["tmp"] / "alone"))
     rename = {f"{mixed['ranks'][s]:03d}-{s}": s for s in mixed["honest"]}
-    with_attackers = [(rename[row[0]], *row[1:]) for row in gradebook.rows(gradebook.default_db_url(mixed["tmp"] / "mixed"))
+    with_attackers = [(rename[row[0]], *row[1:]) for row in rows(gradebook.default_db_url(mixed["tmp"] / "mixed"))
                       if row[0] in rename]
     assert sorted(with_attackers, key=repr) == alone
 
@@ -145,9 +145,9 @@ def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_
     assert 3 <= len(list((interrupted / "results").rglob("*.json"))) < 8
     assert _autograder(course, submitted, interrupted).wait(600) == 0
 
-    rows = gradebook.rows(gradebook.default_db_url(interrupted))
-    assert rows == gradebook.rows(gradebook.default_db_url(whole))
-    assert len(rows) == 8 * 2 and len({row[:6] for row in rows}) == len(rows)  # every grade once
+    graded = rows(gradebook.default_db_url(interrupted))
+    assert graded == rows(gradebook.default_db_url(whole))
+    assert len(graded) == 8 * 2 and len({row[:6] for row in graded}) == len(graded)  # every grade once
     assert (interrupted / "grades.csv").read_text() == (whole / "grades.csv").read_text()
     assert fingerprint([course / "solutions"]) == instructor
 
@@ -176,9 +176,9 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
     write("{not json", mixed / "g-invalid-json" / "00_tiny" / "00_tiny.ipynb")
     instructor = fingerprint([course])
 
-    options = Options(jobs=2, timeout=TIMEOUT)
-    results = {r.student: r for r in grade_class(mixed, tmp_path / "out-mixed", course, options)}
-    reference = {r.student: r for r in grade_class(alone, tmp_path / "out-alone", course, options)}
+    options = Options(timeout=TIMEOUT)
+    results = {r.student: r for r in grade_class(mixed, tmp_path / "out-mixed", Course(course), options, jobs=2).results}
+    reference = {r.student: r for r in grade_class(alone, tmp_path / "out-alone", Course(course), options, jobs=2).results}
     for student in ("a-honest", "z-honest"):
         assert (results[student].checks, results[student].problems) == (reference[student].checks, reference[student].problems)
     problems = json.loads((tmp_path / "out-mixed" / "intake.json").read_text())["problems"]
@@ -189,7 +189,7 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
     assert results["e-linked-notebook"].score == 0 and "is a symbolic link" in results["e-linked-notebook"].problems[0]
     assert any(p.startswith("f-forged-time/00_tiny: timestamp.txt says 2026-01-01 00:00:00 UTC, which its files contradict")
                for p in problems)
-    forged = [row for row in gradebook.rows(gradebook.default_db_url(tmp_path / "out-mixed")) if row[0] == "f-forged-time"]
+    forged = [row for row in rows(gradebook.default_db_url(tmp_path / "out-mixed")) if row[0] == "f-forged-time"]
     assert forged and {row[3] for row in forged} == {"2026-09-21 14:13:20"}  # the notebook's own time, as observed
     assert results["g-invalid-json"].score == 0 and "is not valid JSON" in results["g-invalid-json"].problems[0]
     assert {"b-zip-slip", "c-zip-link", "d-linked-folder"}.isdisjoint(results)

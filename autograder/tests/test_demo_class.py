@@ -11,13 +11,14 @@ from html import escape
 
 import pytest
 
-from autograder import gradebook
-from autograder.course import lessons
-from autograder.demo_class import build
+from autograder.course import Course
+from autograder.demo_class import build_demo_class
+from autograder.engine import Options
 from autograder.environment import ROOT
-from autograder.grading import Options, grade_class, write_outputs
+from autograder.pipeline import grade_class
+from mlcourse.lessons import lesson_names
 
-pytestmark = pytest.mark.skipif(not lessons(ROOT), reason="no lessons in solutions/ yet")
+pytestmark = pytest.mark.skipif(not lesson_names(ROOT), reason="no lessons in solutions/ yet")
 
 
 def _lesson_kit():
@@ -30,10 +31,9 @@ def _lesson_kit():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    class_ = build(ROOT, out / "submitted")
-    db_url = gradebook.default_db_url(out)
-    results = grade_class(class_.submitted, out, ROOT, Options(jobs=os.cpu_count() or 1), db_url, class_.duedates)
-    write_outputs(results, out, ROOT, db_url)
+    class_ = build_demo_class(ROOT, out / "submitted")
+    results = grade_class(class_.submitted, out, Course(ROOT), Options(), jobs=os.cpu_count() or 1,
+                          duedates=class_.duedates).results
     return class_, {(r.student, r.assignment): r for r in results}, out
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.engine import Limits, grade_notebook
 from autograder.results import NotebookResult
-from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
+from autograder.sandbox import Limits
+from autograder.tests.catalogue.kit import FIXTURE, grade_file, student_copy, write
 
 WRONG = {
     # The product of probabilities, not the sum of their logs: a misconception the checks name.
@@ -28,7 +28,7 @@ ALTERNATIVE = {
 
 def grade(tmp_path: Path, notebook, name: str, **kwargs) -> NotebookResult:
     path = write(notebook, tmp_path / name / "00_fixture.ipynb") if notebook is not None else None
-    return grade_notebook(FIXTURE, path, student=name, scratch=tmp_path / f"scratch-{name}", **kwargs)
+    return grade_file(FIXTURE, path, student=name, scratch=tmp_path / f"scratch-{name}", **kwargs)
 
 
 def points(result: NotebookResult) -> dict[str, float]:
@@ -119,7 +119,7 @@ def test_an_answer_is_always_the_students_even_where_the_setup_defines_the_name(
     source = edited_source(tmp_path, setup_defines_it)
     wrong = {"log_softmax": "def log_softmax(logits):\n    return torch.softmax(logits, -1)"}
     path = write(student_copy(source, wrong), tmp_path / "student" / "00_fixture.ipynb")
-    result = grade_notebook(source, path, student="s", scratch=tmp_path / "scratch")
+    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch")
     assert points(result)["test_log_softmax"] == 0.0
     assert result.checks[-1].misconception == "the softmax, not its log"
 
@@ -131,7 +131,7 @@ def test_no_except_clause_of_a_test_can_swallow_a_lost_kernel(tmp_path):
     source = edited_source(tmp_path, catch_everything)
     loop = {"log_likelihood": "def log_likelihood(probs):\n    while True:\n        pass"}
     path = write(student_copy(source, loop), tmp_path / "student" / "00_fixture.ipynb")
-    result = grade_notebook(source, path, student="s", scratch=tmp_path / "scratch", limits=Limits(cell_seconds=5))
+    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch", limits=Limits(cell_seconds=5))
     check = result.checks[0]
     assert (check.status, check.points) == ("error", 0.0)
     assert check.message == "the student's code did not finish: the kernel stopped: it ran out of time"

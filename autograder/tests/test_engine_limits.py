@@ -10,15 +10,15 @@ import nbformat
 import pytest
 
 from autograder import sandbox
-from autograder.engine import Limits, grade_notebook
-from autograder.tests.catalogue.kit import in_processes, student_copy, write
+from autograder.sandbox import Limits
+from autograder.tests.catalogue.kit import grade_file, in_processes, student_copy, write
 
 TINY = Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny" / "00_tiny.ipynb"
 
 
 def grade(tmp_path: Path, answers: dict[str, str], limits: Limits, **kwargs):
     path = write(nbformat.writes(student_copy(TINY, answers)), tmp_path / "student" / TINY.name)
-    return grade_notebook(TINY, path, student="student", scratch=tmp_path / "scratch", limits=limits, **kwargs)
+    return grade_file(TINY, path, student="student", scratch=tmp_path / "scratch", limits=limits, **kwargs)
 
 
 def by_id(result):
@@ -75,7 +75,7 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'kernel.py']",
+        "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'student_kernel.py']",
         "False True", "No space left on device", "ConnectionRefusedError"]
 
 

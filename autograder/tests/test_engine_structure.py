@@ -7,10 +7,11 @@ import copy
 import nbformat
 import pytest
 
-from autograder.structure import rebuild, source_plan
+from autograder.plan import rebuild
 from autograder.tests.catalogue.kit import FIXTURE, student_copy
+from mlcourse.lessons import read_lesson
 
-SOURCE = nbformat.read(FIXTURE, as_version=4)
+SOURCE = read_lesson(FIXTURE)
 SUBMITTED = student_copy(FIXTURE)
 
 
@@ -24,14 +25,15 @@ def sources(plan) -> dict[str, str]:
 
 def test_an_untouched_submission_has_no_problem_and_keeps_the_source_order():
     plan = rebuild(SOURCE, SUBMITTED)
-    assert plan.problems == [] and plan.manual == ["written_why_logs"]
+    assert plan.problems == [] and [c.grade_id for c in SOURCE.written] == ["written_why_logs"]
     assert [(s.kind, s.grade_id) for s in plan.steps] == [
         ("setup", "setup"), ("answer", "log_likelihood"), ("test", "test_log_likelihood"),
         ("answer", "answer_estimator"), ("test", "test_answer_estimator"), ("answer", "sgd_step"),
         ("test", "test_sgd_step"), ("answer", "log_softmax"), ("test", "test_log_softmax")]
     # Tests come from the source, hidden part included; answers from the submission.
     assert "BEGIN HIDDEN TESTS" in sources(plan)["test_log_likelihood"]
-    assert sources(plan) == {**sources(source_plan(SOURCE)), **{k: v for k, v in sources(plan).items() if k[:5] != "test_"}}
+    solution = {c.grade_id: c.source for c in SOURCE.steps}
+    assert sources(plan) == {**solution, **{k: v for k, v in sources(plan).items() if k[:5] != "test_"}}
 
 
 def edited(change) -> nbformat.NotebookNode:
@@ -99,6 +101,6 @@ def test_malformed_cells_and_metadata_do_not_stop_the_rebuild():
                             {"cell_type": "code", "metadata": {"nbgrader": "x"}, "source": ["a", "b"]},
                             {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": 7}}, "source": 5}]}
     plan = rebuild(SOURCE, submission)
-    assert [s.grade_id for s in plan.steps] == [s.grade_id for s in source_plan(SOURCE).steps]
+    assert [s.grade_id for s in plan.steps] == [s.grade_id for s in SOURCE.steps]
     assert all(s.source == "" for s in plan.steps if s.kind == "answer")
     assert len(plan.problems) == 4 + 6  # 4 answers missing; 4 test cells, the setup and the locked intro deleted

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import zipfile
 from pathlib import Path
 
@@ -14,8 +15,14 @@ import numpy as np
 import pytest
 
 from autograder import gradebook
-from autograder.demo_class import build
-from autograder.grading import Options, discover, grade_class, write_outputs
+from autograder.course import Course
+from autograder.demo_class import build_demo_class, duedates
+from autograder.engine import Options, Task
+from autograder.intake import discover
+from autograder.pipeline import grade_class
+from autograder.pool import grade_all
+from autograder.tests.gradebook_rows import count_rows, rows
+from mlcourse.lessons import lesson_names
 
 # points per check of each fixture student (the fixture's test cells: total_log_prob 2, answer_objective 1)
 EXPECTED = {
@@ -36,15 +43,8 @@ def _zip_student(submitted: Path, student: str) -> None:
 
 def _grade(course: Path, submitted: Path, out: Path, jobs: int, **kw):
     db_url = gradebook.default_db_url(out)
-    results = grade_class(submitted, out, course, Options(jobs=jobs, **kw), db_url, build_dues(course))
-    return results, db_url
-
-
-def build_dues(course: Path):
-    from autograder.course import lessons
-    from autograder.demo_class import duedates
-
-    return duedates(lessons(course))
+    graded = grade_class(submitted, out, Course(course), Options(**kw), jobs=jobs, duedates=duedates(lesson_names(course)))
+    return graded.results, db_url
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +56,12 @@ def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("fixture") / "course"
     shutil.copytree(FIXTURE_COURSE, course)
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    submitted = build(course, course / "var" / "submitted").submitted
+    submitted = build_demo_class(course, course / "var" / "submitted").submitted
     _zip_student(submitted, "late")
     runs = {}
     for jobs in (2, 1):
         out = course / "var" / f"out{jobs}"
         results, db_url = _grade(course, submitted, out, jobs)
-        write_outputs(results, out, course, db_url)
         runs[jobs] = (out, results, db_url)
     return course, submitted, runs
 
@@ -78,18 +77,18 @@ def test_every_student_gets_exactly_the_expected_points(graded):
 def test_one_and_two_workers_give_identical_gradebooks_and_grades(graded):
     _, _, runs = graded
     (out2, _, db2), (out1, _, db1) = runs[2], runs[1]
-    assert gradebook.rows(db2) == gradebook.rows(db1)
-    assert len(gradebook.rows(db2)) == len(EXPECTED) * 3  # 2 autograded cells and 1 written answer each
+    assert rows(db2) == rows(db1)
+    assert len(rows(db2)) == len(EXPECTED) * 3  # 2 autograded cells and 1 written answer each
     assert (out2 / "grades.csv").read_text() == (out1 / "grades.csv").read_text()
 
 
 def test_grading_again_changes_nothing_and_adds_no_row(graded):
     course, submitted, runs = graded
     out, _, db_url = runs[2]
-    before, counts = gradebook.rows(db_url), gradebook.count_rows(db_url)
+    before, counts = rows(db_url), count_rows(db_url)
     stamps = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")}
     _grade(course, submitted, out, jobs=2)  # kept results are reused: nothing is run again
-    assert gradebook.rows(db_url) == before and gradebook.count_rows(db_url) == counts
+    assert rows(db_url) == before and count_rows(db_url) == counts
     assert {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")}.keys() == stamps.keys()
 
 
@@ -100,7 +99,7 @@ def test_a_run_stopped_midway_resumes_with_the_rest(graded, tmp_path):
     shutil.copytree(out, resumed)
     (resumed / "results" / "perfect" / "01_fixture" / "01_fixture.json").unlink()  # never finished
     results, db = _grade(course, submitted, resumed, jobs=2)
-    assert gradebook.rows(db) == gradebook.rows(db_url)
+    assert rows(db) == rows(db_url)
     assert (resumed / "results" / "perfect" / "01_fixture" / "01_fixture.json").exists()
 
 
@@ -121,7 +120,7 @@ def test_missing_notebook_is_recorded_and_scores_zero(graded):
     out, results, db_url = runs[2]
     missing = next(r for r in results if r.student == "missing")
     assert missing.score == 0 and "not submitted" in missing.problems[0]
-    flagged = {(row[0], row[9]) for row in gradebook.rows(db_url)}
+    flagged = {(row[0], row[9]) for row in rows(db_url)}
     assert ("missing", True) in flagged and ("perfect", False) in flagged
     assert "- missing / 01_fixture / 01_fixture: 01_fixture.ipynb was not submitted" in (out / "report.md").read_text()
 
@@ -177,25 +176,27 @@ def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
     (class_ / "perfect" / "99_unknown").mkdir()
     (class_ / "notes.txt").write_text("not a student")
     (class_ / "broken.zip").write_bytes(b"not a zip")
-    intake = discover(class_, course, tmp_path / "unpacked")
-    assert [t.student for t in intake.tasks] == ["perfect"]
+    intake = discover(class_, Course(course), tmp_path / "unpacked")
+    assert [s.student for s in intake.submissions] == ["perfect"]
     assert intake.problems == ["broken.zip: not graded: broken.zip is not a readable zip file (File is not a zip file)",
                                "notes.txt: ignored (neither a student folder nor a .zip)",
                                "perfect/99_unknown: ignored (no assignment of that name)"]
 
 
 def test_a_worker_that_dies_costs_only_its_notebook(graded, tmp_path):
-    from autograder.grading import Task, Worker, run_tasks
+    from autograder.pool import Worker
 
     course, submitted, _ = graded
     source = course / "solutions" / "01_fixture" / "01_fixture.ipynb"
-    task = Task("perfect", "01_fixture", source, submitted / "perfect" / "01_fixture" / "01_fixture.ipynb")
-    worker = Worker(tmp_path, 0)
-    worker.submit(task, tmp_path / task.name, Options())
-    worker.stop()  # as if the worker crashed in the middle of grading
-    result = worker.poll(timeout=60)
-    assert result.score == 0 and "the grader's worker stopped" in result.problems[0]
-    assert [c.status for c in result.checks] == ["error", "error"]
-    finished = []  # a fresh pool grades the same notebook normally afterwards
-    run_tasks([task], tmp_path / "again", Options(jobs=1), lambda t, r: finished.append(r))
+    notebook = (submitted / "perfect" / "01_fixture" / "01_fixture.ipynb").read_bytes()
+    task = Task("perfect", "01_fixture", "01_fixture", source.read_bytes(), notebook)
+    worker = Worker(tmp_path / "worker.log")
+    worker.submit(task, Options())
+    os.killpg(worker.process.pid, signal.SIGKILL)  # as if the worker crashed in the middle of grading
+    outcome = worker.reply()
+    assert isinstance(outcome, str) and "the grader's worker stopped" in outcome
+    worker.stop()
+    # a fresh pool grades the same notebook normally afterwards
+    finished = [outcome for _, outcome in grade_all([task], Options(), 1, tmp_path / "again", total=1)]
     assert [r.score for r in finished] == [3]
+

@@ -10,7 +10,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.intake import IntakeError, links_out, read_notebook, submission_time, unpack_zip
+from autograder.intake import IntakeError, links_out, parse_notebook, read_file, submission_time, unpack_zip
+
+
+def read_notebook(path):
+    """A submitted file as the pipeline reads it: safely from disk, then parsed."""
+    return parse_notebook(read_file(path), path.name)
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
 
 

@@ -5,18 +5,18 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograder.course import is_answer, nbgrader
 from autograder.local_check import check_file
 from autograder.release import release
+from mlcourse.lessons import parse_lesson
 
 
 def _student(course: Path, answers: dict[str, str]) -> Path:
     """The released notebook with the answer cells named in `answers` filled in."""
     path = course / "notebooks" / "01_fixture" / "01_fixture.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        if is_answer(cell) and nbgrader(cell)["grade_id"] in answers:
-            cell.source = answers[nbgrader(cell)["grade_id"]]
+    for cell, meta in zip(notebook.cells, parse_lesson(notebook, path.stem).cells):
+        if meta.kind == "answer" and meta.grade_id in answers:
+            cell.source = answers[meta.grade_id]
     nbformat.write(notebook, path)
     return path
 

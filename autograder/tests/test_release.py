@@ -5,9 +5,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import is_answer, lessons
 from autograder.environment import ROOT
 from autograder.release import release, run_solutions, stale_files
+from mlcourse.lessons import lesson_names, parse_lesson
 
 
 def test_committed_student_versions_are_what_nbgrader_generates():
@@ -30,7 +30,7 @@ def test_release_clears_solutions_and_hidden_tests(tiny_course: Path):
     student = nbformat.read(tiny_course / "notebooks" / "01_fixture" / "01_fixture.ipynb", as_version=4)
     text = "\n".join(c.source for c in student.cells)
     assert "HIDDEN" not in text and "reference(" not in text and "np.sum(log_probs)" not in text
-    assert all("raise NotImplementedError" in c.source for c in student.cells if is_answer(c) and c.cell_type == "code")
+    assert all("raise NotImplementedError" in c.source for c in parse_lesson(student, "01_fixture").answers)
 
 
 def test_run_solutions_times_each_notebook_and_reports_errors(tiny_course: Path):
@@ -41,4 +41,4 @@ def test_run_solutions_times_each_notebook_and_reports_errors(tiny_course: Path)
     broken.write_bytes((tiny_course / "notebooks" / "01_fixture" / "01_fixture.ipynb").read_bytes())
     [(_, _, errors)] = run_solutions(tiny_course)
     assert errors and "NotImplementedError" in errors[0]
-    assert lessons(tiny_course) == ["01_fixture"]
+    assert lesson_names(tiny_course) == ["01_fixture"]

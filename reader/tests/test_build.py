@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from reader.build import describe, execute, prepare_output
+
 FIXTURE_ROOT = Path(__file__).parent / "fixtures"
 
 REVEAL = re.compile(r'<details class="reader-solution">.*?</details>', re.DOTALL)

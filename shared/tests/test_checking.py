@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from mlcourse.checking import (
-    MISCONCEPTION_PREFIX, CheckFailure, after_call, check_format, expect_choice, expect_close, expect_equal, needs,
-    reference, standard_misconceptions,
+    MISCONCEPTION_PREFIX,
+    CheckFailure,
+    after_call,
+    check_format,
+    expect_choice,
+    expect_close,
+    expect_equal,
+    needs,
+    reference,
+    standard_misconceptions,
 )
 
 SLIP = {"leaving out <eos>": -0.7}

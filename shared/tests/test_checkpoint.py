@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mlcourse.transformer import TransformerConfig, TransformerLM, load_checkpoint, load_pretrained, load_weights, save_checkpoint
+from mlcourse.transformer import (
+    TransformerConfig,
+    TransformerLM,
+    load_checkpoint,
+    load_pretrained,
+    load_weights,
+    save_checkpoint,
+)
 from mlcourse.vocab import Vocab
 from mlcourse.world import World
 

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from autograder.course import is_answer, is_test, nbgrader
+from mlcourse.lessons import Lesson, parse_lesson
 
 WRONG = "\ndef {name}(*args, **kwargs):\n    return -12345.0\n"
 
@@ -45,9 +45,10 @@ class Entry:
 
 def _cells(notebook, target: str, kind: str) -> list:
     """The target's answer cell ("answer") or its test cells ("test") in a notebook."""
+    kinds = parse_lesson(notebook, "target").cells
     if kind == "answer":
-        return [c for c in notebook.cells if is_answer(c) and nbgrader(c).get("grade_id") == target]
-    return [c for c in notebook.cells if is_test(c) and target in c.source]
+        return [c for c, meta in zip(notebook.cells, kinds) if meta.kind == "answer" and meta.grade_id == target]
+    return [c for c, meta in zip(notebook.cells, kinds) if meta.kind == "test" and target in c.source]
 
 
 def _edit_test(change: Callable) -> Callable:
@@ -89,7 +90,7 @@ def _stray_metadata(notebook, target):
 
 
 def _edit_setup(notebook, target):
-    setup = next(c for c in notebook.cells if nbgrader(c).get("grade_id") == "setup")
+    setup = next(c for c, meta in zip(notebook.cells, parse_lesson(notebook, "target").cells) if meta.kind == "setup")
     setup.source += "\nimport numpy\nnumpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(b), bool)\n"
 
 
@@ -283,9 +284,6 @@ ENTRIES: list[Entry] = [
 ]
 
 
-def target_of(source) -> str:
+def target_of(lesson: Lesson) -> str:
     """The lesson's first answer whose test cell has hidden checks that call it."""
-    answers = [nbgrader(c)["grade_id"] for c in source.cells if is_answer(c) and c.cell_type == "code"]
-    tests = [c.source for c in source.cells if is_test(c)]
-    return next(a for a in answers if any(f"{a}(" in t.split("### BEGIN HIDDEN TESTS")[-1] for t in tests
-                                          if "### BEGIN HIDDEN TESTS" in t))
+    return next(a.grade_id for a in lesson.answers if any(f"{a.grade_id}(" in t.hidden for t in lesson.tests))

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import is_answer, is_test, nbgrader
+from autograder import intake
+from autograder.engine import grade_notebook
+from autograder.results import NotebookResult
 from autograder.tests.catalogue.entries import Entry, target_of
-from autograder.trusted import split_hidden
+from mlcourse.lessons import parse_lesson, read_lesson
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "engine" / "solutions" / "00_fixture" / "00_fixture.ipynb"
 UNANSWERED = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -25,13 +27,23 @@ def student_copy(source: Path, answers: dict[str, str] | None = None, blank: boo
     by grade_id, or every answer left unanswered when `blank`."""
     notebook = copy.deepcopy(nbformat.read(source, as_version=4))
     answers = answers or {}
-    for cell in notebook.cells:
-        grade_id = nbgrader(cell).get("grade_id")
-        if is_test(cell):
-            cell.source = split_hidden(cell.source)[0].rstrip()
-        elif is_answer(cell) and cell.cell_type == "code":
-            cell.source = answers.get(grade_id, UNANSWERED if blank else cell.source)
+    for cell, meta in zip(notebook.cells, parse_lesson(notebook, source.stem).cells):
+        if meta.kind == "test":
+            cell.source = meta.visible.rstrip()
+        elif meta.kind == "answer":
+            cell.source = answers.get(meta.grade_id, UNANSWERED if blank else cell.source)
     return notebook
+
+
+def grade_file(source: Path, path: Path | None, **kwargs) -> NotebookResult:
+    """Grade the file at `path` as `autograder grade` does: read by intake (a refused file is recorded
+    with its reason), then graded by the engine."""
+    try:
+        content = None if path is None else intake.read_file(path)
+    except intake.IntakeError as error:
+        lesson = read_lesson(source)
+        return NotebookResult.blank(lesson, kwargs["student"], source.parent.name).not_graded(str(error), f"not graded: {error}")
+    return grade_notebook(source, content, **kwargs)
 
 
 def fingerprint(folders: list[Path]) -> dict[str, str]:
@@ -58,10 +70,10 @@ def serve(text: str) -> http.server.HTTPServer:
 
 def placeholders(source: Path, **paths) -> dict:
     """What fills an entry's placeholders for the lesson at `source` (see entries.py), `paths` included."""
-    notebook = nbformat.read(source, as_version=4)
-    target = target_of(notebook)
-    solution = next(c.source for c in notebook.cells if is_answer(c) and nbgrader(c)["grade_id"] == target)
-    visible = sum(split_hidden(c.source)[0].count(f"{target}(") for c in notebook.cells if is_test(c))
+    lesson = read_lesson(source)
+    target = target_of(lesson)
+    solution = lesson.cell(target).source
+    visible = sum(c.visible.count(f"{target}(") for c in lesson.tests)
     return dict(name=target, solution=solution, visible_calls=visible, solution_file=source, **paths)
 
 

@@ -133,9 +133,6 @@ class TransformerLM(nn.Module):
         last = logits[torch.arange(len(prefixes)), torch.tensor([len(p) - 1 for p in prefixes])]  # (B, V)
         return torch.log_softmax(last.double(), dim=-1).numpy()
 
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
 
 def _init_weights(module: nn.Module) -> None:
     """N(0, 0.02) weights and zero biases, as in GPT-2."""

@@ -1,18 +1,19 @@
-"""Lesson 1's own tests: the seeds' worked numbers, every number the lesson prints, and the
-solution's functions against independent oracles (torch autograd and cross_entropy)."""
+"""Lesson 1's own tests: the seeds' worked numbers, every number the lesson prints (read from the
+narrative's namespace), the claims its text makes, and the solution's functions against
+independent oracles (torch autograd and cross_entropy, sampling)."""
 
 import math
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 
 from mlcourse.checking import reference
+from mlcourse.lessons import read_lesson
+
+from .conftest import solution_path
 
 LESSON = "01_maximum_likelihood"
-ROOT = Path(__file__).resolve().parents[1]
 COIN = np.array([1, 0, 1, 1])  # Heads, Tails, Heads, Heads
 
 
@@ -20,55 +21,62 @@ def solution(name: str):
     return reference(name, LESSON)
 
 
-def run_narrative_cell(marker: str) -> dict:
-    """Namespace after running the setup cell, the answer cells and the one narrative cell containing `marker`."""
-    notebook = nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
-    graded = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution") or
-              c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
-    narrative = [c for c in notebook.cells if c.cell_type == "code" and marker in c.source and "nbgrader" not in c.metadata]
-    assert len(narrative) == 1, f"{len(narrative)} narrative cells contain {marker!r}"
-    namespace: dict = {"__name__": "__main__"}
-    for cell in [*(c for c in graded if c.cell_type == "code"), narrative[0]]:
-        exec(cell.source, namespace)
-    return namespace
+def markdown() -> str:
+    cells = read_lesson(solution_path(LESSON)).cells
+    return "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
 
 
-def test_coin_mle_is_three_quarters_and_tops_the_grid():
+def test_coin_mle_is_three_quarters_and_tops_the_grid(narrative):
     assert solution("bernoulli_mle")(COIN) == 0.75  # the seeds' answer
-    grid = np.linspace(0.01, 0.99, 99)
-    values = [solution("bernoulli_log_likelihood")(COIN, t) for t in grid]
-    assert grid[int(np.argmax(values))] == pytest.approx(0.75)
+    assert narrative["grid"][int(np.argmax(narrative["log_liks"]))] == pytest.approx(0.75)
     assert solution("bernoulli_log_likelihood")(COIN, 0.75) == pytest.approx(math.log(0.75**3 * 0.25), abs=1e-12)
 
 
-def test_underflow_numbers_printed_in_section_1():
-    assert np.prod(np.full(1074, 0.5)) > 0 and np.prod(np.full(1075, 0.5)) == 0.0
-    assert np.cumprod(np.full(2000, 0.5))[-1] == 0.0
-    assert solution("bernoulli_log_likelihood")(np.zeros(2000, dtype=int), 0.5) == pytest.approx(-1386.2944, abs=5e-5)
+def test_the_three_objectives_of_exercise_3_share_their_optimum():
+    grid = np.linspace(0.01, 0.99, 99)
+    log_lik = np.array([solution("bernoulli_log_likelihood")(COIN, t) for t in grid])
+    assert grid[np.argmax(log_lik)] == grid[np.argmin(-log_lik / 4)] == grid[np.argmax(np.exp(log_lik))]
+    assert solution("answer_same_maximiser") == "a"
+
+
+def test_underflow_numbers_printed_in_section_1(narrative):
+    assert narrative["first_zero"] == 1075 and "$k = 1075$" in markdown()
+    assert np.nextafter(0.0, 1.0) == 2.0**-1074 and f"{2.0**-1074:.0e}" == "5e-324"  # "about 5 x 10^-324"
+    assert narrative["running_product"][-1] == 0.0 and narrative["running_product"][1073] > 0
+    assert f"{narrative['running_log_sum'][-1]:.4f}" == "-1386.2944"
     assert solution("bernoulli_log_likelihood")(np.zeros(2000, dtype=int), 0.5) == pytest.approx(2000 * math.log(0.5))
 
 
-def test_gradient_matches_autograd_and_ascent_reaches_the_mle():
-    for x, theta in ((COIN, 0.5), (np.array([0, 0, 1, 0, 1]), 0.37)):
+def test_gradient_matches_autograd_and_ascent_reaches_the_mle(narrative):
+    for x, theta in ((COIN, 0.5), (COIN, 0.6), (np.array([0, 0, 1, 0, 1]), 0.37)):
         t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
         xt = torch.tensor(x, dtype=torch.float64)
         (-(xt * torch.log(t) + (1 - xt) * torch.log(1 - t)).sum()).backward()
         assert solution("log_likelihood_gradient")(x, theta) == pytest.approx(-t.grad.item(), rel=1e-12)
-    assert solution("log_likelihood_gradient")(COIN, 0.5) == 4.0
-    path = solution("gradient_ascent")(COIN, 0.5, 0.02, 40)
-    assert path.shape == (41,) and f"{path[-1]:.6f}" == "0.750000"
+    assert narrative["theta"].grad.item() == -4.0 and solution("log_likelihood_gradient")(COIN, 0.5) == 4.0
+    assert f"{narrative['path'][-1]:.6f}" == "0.750000" and len(narrative["path"]) == 41
+    # the visible test's worked path: theta_2 = 0.58 + 0.02 * gradient(0.58)
+    path = solution("gradient_ascent")(COIN, 0.5, 0.02, 100)
+    assert path[2] == pytest.approx(0.58 + 0.02 * (3 / 0.58 - 1 / 0.42), rel=1e-12)
+    assert path[-1] == pytest.approx(0.75, abs=1e-6)
 
 
-def test_variance_bound_matches_simulation():
+def test_variance_bound_matches_simulation_and_the_written_answer(narrative):
     rng = np.random.default_rng(0)
     estimates = rng.binomial(100, 0.3, size=200_000) / 100
     assert estimates.var() == pytest.approx(solution("answer_variance_bound"), rel=0.02)
+    simulated = narrative["estimates"].var(axis=0)
+    assert simulated == pytest.approx(narrative["bound"], rel=0.1)  # "variance at the bound"
+    # the model answer: a fair coin's MLE from 4 flips has variance 0.0625 (sd 0.25); from 4000,
+    # two standard deviations are under two hundredths
+    assert 0.25 / 4 == 0.0625 and math.sqrt(0.25 / 4) == 0.25 and 2 * math.sqrt(0.25 / 4000) < 0.02
 
 
-def test_cross_entropy_is_entropy_plus_kl_and_mean_nll():
+def test_cross_entropy_is_entropy_plus_kl_and_mean_nll(narrative):
     p_data = np.array([0.75, 0.25])
     entropy = solution("cross_entropy")(p_data, p_data)
-    assert f"{entropy:.4f}" == "0.5623"
+    assert f"{entropy:.4f}" == f"{narrative['entropy']:.4f}" == "0.5623"
+    assert narrative["same"]
     for theta in (0.2, 0.5, 0.75, 0.9):
         q = np.array([theta, 1 - theta])
         ce = solution("cross_entropy")(p_data, q)
@@ -78,6 +86,28 @@ def test_cross_entropy_is_entropy_plus_kl_and_mean_nll():
     assert solution("kl_divergence")(np.array([0.0, 1.0]), np.array([0.5, 0.5])) == pytest.approx(math.log(2))
 
 
+def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
+    xs, p_modes = narrative["xs"], narrative["p_modes"]
+    mean = float(np.sum(xs * p_modes))
+    variance = float(np.sum((xs - mean) ** 2 * p_modes))
+    # the maximum-likelihood Gaussian matches the mean and variance: on the grid, and for samples
+    assert (mean, variance) == pytest.approx((-0.8, 3.61), abs=1e-9)
+    assert solution("answer_fitted_variance") == pytest.approx(variance, abs=1e-9)
+    rng = np.random.default_rng(0)
+    mode = rng.random(400_000) < 0.7
+    sample = np.where(mode, rng.normal(-2, 0.5, mode.size), rng.normal(2, 0.5, mode.size))
+    assert (sample.mean(), sample.var()) == pytest.approx((-0.8, 3.61), abs=0.02)
+    # the grid search finds that fit (printed: mu = -0.80, sigma^2 = 3.61), the reverse KL one mode
+    assert narrative["forward"] == pytest.approx((-0.8, 1.9), abs=1e-9)
+    assert narrative["reverse"] == pytest.approx((-2.0, 0.5), abs=1e-9)
+    assert f"{narrative['forward_kl']:.3f}" == "0.721" and f"{narrative['reverse_kl']:.3f}" == "0.357"
+    assert narrative["reverse_kl"] == pytest.approx(math.log(1 / 0.7), abs=1e-3)  # "about log(1 / 0.7)"
+    # self-check 4: much of the fit's mass lies in the valley between the modes, where the data have little
+    valley = np.abs(xs) <= 0.5
+    gaussian = narrative["gaussian"]
+    assert gaussian(*narrative["forward"])[valley].sum() > 100 * p_modes[valley].sum()
+
+
 def test_softmax_regression_nll_matches_torch_cross_entropy():
     rng = np.random.default_rng(0)
     for scale in (1.0, 500.0):
@@ -85,33 +115,37 @@ def test_softmax_regression_nll_matches_torch_cross_entropy():
         oracle = torch.nn.functional.cross_entropy(torch.tensor(X @ W), torch.tensor(y), reduction="sum").item()
         assert solution("softmax_regression_nll")(W, X, y) == pytest.approx(oracle, rel=1e-10)
     X, y, W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([0, 2, 1]), np.array([[2.0, 0, -1], [0, 1, 3]])
-    oracle = torch.nn.functional.cross_entropy(torch.tensor(X @ W), torch.tensor(y), reduction="sum").item()
+    logits = torch.tensor(X @ W)
+    oracle = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction="sum").item()
     assert oracle == pytest.approx(2.2016868431708225, abs=1e-12)  # the visible test's worked example
+    by_column = -torch.log_softmax(logits, dim=0)[np.arange(3), y].sum().item()
+    assert by_column == pytest.approx(1.9471811210052352, abs=1e-12)  # its wrong-axis misconception
 
 
-def test_least_squares_line_is_the_gaussian_mle():
-    ns = run_narrative_cell("slope_ls, intercept_ls")
-    design = np.stack([ns["x_reg"], np.ones_like(ns["x_reg"])], axis=1)
-    (slope, intercept), *_ = np.linalg.lstsq(design, ns["y_reg"], rcond=None)
-    assert (ns["slope_ls"], ns["intercept_ls"]) == pytest.approx((slope, intercept), abs=1e-10)
+def test_least_squares_line_is_the_gaussian_mle(narrative):
+    design = np.stack([narrative["x_reg"], np.ones_like(narrative["x_reg"])], axis=1)
+    (slope, intercept), *_ = np.linalg.lstsq(design, narrative["y_reg"], rcond=None)
+    assert (narrative["slope_ls"], narrative["intercept_ls"]) == pytest.approx((slope, intercept), abs=1e-10)
     # printed to 3 decimals: the two fits must agree at that precision
-    assert f"{ns['slope_ml']:.3f} {ns['intercept_ml']:.3f}" == f"{slope:.3f} {intercept:.3f}"
+    assert f"{narrative['slope_ml']:.3f} {narrative['intercept_ml']:.3f}" == f"{slope:.3f} {intercept:.3f}"
 
 
-def test_held_out_likelihood_picks_an_intermediate_degree():
-    ns = run_narrative_cell("best_degree =")
+def test_held_out_likelihood_and_the_table_of_exercise_12(narrative):
     heldout = []
     for degree in range(10):
-        fit = np.polynomial.Polynomial.fit(ns["x_train"], ns["y_train"], degree)
-        sigma2 = np.mean((ns["y_train"] - fit(ns["x_train"])) ** 2)
-        residuals = ns["y_heldout"] - fit(ns["x_heldout"])
+        fit = np.polynomial.Polynomial.fit(narrative["x_train"], narrative["y_train"], degree)
+        sigma2 = np.mean((narrative["y_train"] - fit(narrative["x_train"])) ** 2)
+        residuals = narrative["y_heldout"] - fit(narrative["x_heldout"])
         heldout.append(np.mean(-0.5 * residuals**2 / sigma2 - 0.5 * np.log(2 * np.pi * sigma2)))
-    assert ns["heldout_ll"] == pytest.approx(heldout, rel=1e-6)
-    assert ns["best_degree"] == int(np.argmax(heldout)) and 0 < ns["best_degree"] < 9
-    assert np.all(np.diff(ns["train_ll"]) > -1e-9)  # the training likelihood never goes down with the degree
+    train = narrative["train_ll"]
+    assert narrative["heldout_ll"] == pytest.approx(heldout, rel=1e-6)
+    assert narrative["best_degree"] == int(np.argmax(heldout)) == 3  # option b
+    assert int(np.argmax(train)) == 9 and np.all(np.diff(train) > -1e-9)  # option a; never goes down
+    assert max(train) > 0  # log-densities above 0: densities above 1 (option d's premise)
 
+    def shown(value):
+        return f"{value:+.2f}".replace("-", "−")
 
-def test_trained_softmax_regression_agrees_with_torch():
-    ns = run_narrative_cell("softmax regression")
-    assert ns["agree"] is True
-    assert ns["history"][-1] < ns["history"][0] == pytest.approx(math.log(3))
+    for degree in (1, 3, 9):
+        row = f"| {degree} | {shown(train[degree])} | {shown(heldout[degree])} |"
+        assert row in markdown(), row

@@ -1,4 +1,8 @@
-"""Kept answers for lesson 03_autoregressive_decomposition (see README.md in this folder)."""
+"""Kept answers for lesson 03_autoregressive_decomposition (format: solutions/README.md, "Kept answers").
+
+WRONG holds one typical wrong answer for every misconception the lesson's checks name; ALTERNATIVE
+holds correct answers written another way, one per form each exercise's text allows.
+"""
 
 
 def _function(name: str, signature: str, body: str) -> str:
@@ -27,17 +31,20 @@ def loss_answer(body: str) -> str:
     return _function("negative_log_likelihood", "logits, targets", body)
 
 
-def greedy_answer(body: str) -> str:
-    return _function("greedy_decode", "model, prefix, max_new_tokens", body)
+def grad_answer(body: str) -> str:
+    return _function("cross_entropy_grad", "logits, targets", body)
 
 
-GREEDY_LOOP = """
-generated = []
-while len(generated) < max_new_tokens:
-    generated.append(int(np.argmax(model.next_log_probs([list(prefix) + generated])[0])))
-    {stop}
-return {result}
+# token_log_probs from a table of log-probabilities `log_probs` (the line before it differs)
+PICK = """
+scored = targets != IGNORE_INDEX
+picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+return torch.where(scored, picked, 0.0)
 """
+# the summed loss from per-token log-probabilities `token_lp`
+SEQUENCES = "token_lp = token_log_probs(logits, targets)\n"
+ONE_HOT = "one_hot = F.one_hot(targets.clamp(min=0), logits.shape[-1]).to(logits.dtype)\n"
+SCORED = "scored = (targets != IGNORE_INDEX).unsqueeze(-1)\n"
 
 WRONG = [
     # exercise 1: log Pr(deep learning | x)
@@ -51,13 +58,17 @@ WRONG = [
      "log_prob_deep_learning = (-0.7 + -0.4) / 2"),
     ("log_prob_deep_learning", "test_log_prob_deep_learning", "sign error",
      "log_prob_deep_learning = 0.7 + 0.4"),
+    ("log_prob_deep_learning", "test_log_prob_deep_learning", "log base 2",
+     "log_prob_deep_learning = math.log2(math.exp(-0.7) * math.exp(-0.4))"),
+    ("log_prob_deep_learning", "test_log_prob_deep_learning", "log base 10",
+     "log_prob_deep_learning = math.log10(math.exp(-0.7)) + math.log10(math.exp(-0.4))"),
     # exercise 2: the targets of a batch
     ("next_token_targets", "test_next_token_targets", "off-by-one shift", targets_answer("""
 targets = ids[:, :-1].clone()
 targets[targets == pad_id] = IGNORE_INDEX
 return targets
 """)),
-    ("next_token_targets", "test_next_token_targets", "off-by-one shift", targets_answer("""
+    ("next_token_targets", "test_next_token_targets", "no shift at all", targets_answer("""
 targets = ids.clone()
 targets[targets == pad_id] = IGNORE_INDEX
 return targets
@@ -71,89 +82,141 @@ targets[targets == pad_id] = IGNORE_INDEX
 return targets
 """)),
     # exercise 3: each target's log-probability
-    ("token_log_probs", "test_token_log_probs", "log of softmax underflow", token_answer("""
-log_probs = torch.log(torch.softmax(logits, dim=-1))
-scored = targets != IGNORE_INDEX
-picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-return torch.where(scored, picked, 0.0)
-""")),
+    ("token_log_probs", "test_token_log_probs", "underflowed softmax",
+     token_answer("log_probs = torch.log(torch.softmax(logits, dim=-1))" + PICK)),
     ("token_log_probs", "test_token_log_probs", "including pad positions", token_answer("""
 log_probs = torch.log_softmax(logits, dim=-1)
 return log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
 """)),
-    ("token_log_probs", "test_token_log_probs", "probabilities instead of log-probabilities", token_answer("""
-probs = torch.softmax(logits, dim=-1)
-scored = targets != IGNORE_INDEX
-picked = probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-return torch.where(scored, picked, 0.0)
-""")),
-    ("token_log_probs", "test_token_log_probs", "raw logits", token_answer("""
-scored = targets != IGNORE_INDEX
-picked = logits.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-return torch.where(scored, picked, 0.0)
-""")),
+    ("token_log_probs", "test_token_log_probs", "probabilities, not log-probabilities",
+     token_answer("log_probs = torch.softmax(logits, dim=-1)" + PICK)),
+    ("token_log_probs", "test_token_log_probs", "raw logits", token_answer("log_probs = logits" + PICK)),
+    ("token_log_probs", "test_token_log_probs", "wrong dimension",
+     token_answer("log_probs = torch.log_softmax(logits, dim=1)" + PICK)),
+    ("token_log_probs", "test_token_log_probs", "log base 2",
+     token_answer("log_probs = torch.log2(torch.softmax(logits.double(), dim=-1))" + PICK)),
+    ("token_log_probs", "test_token_log_probs", "sign error",
+     token_answer("log_probs = -torch.log_softmax(logits, dim=-1)" + PICK)),
     # exercise 4: per-sequence log-likelihoods
-    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "including pad positions", sequence_answer("""
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "including pad positions",
+     sequence_answer("""
 log_probs = torch.log_softmax(logits, dim=-1)
 return log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1).sum(-1)
 """)),
-    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "summing probabilities", sequence_answer("""
-return torch.where(targets != IGNORE_INDEX, token_log_probs(logits, targets).exp(), 0.0).sum(-1)
-""")),
-    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "product of probabilities", sequence_answer("""
-return token_log_probs(logits, targets).sum(-1).exp()
-""")),
-    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "averaging over each sequence's tokens", sequence_answer("""
-return token_log_probs(logits, targets).sum(-1) / (targets != IGNORE_INDEX).sum(-1)
-""")),
-    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "log of softmax underflow", sequence_answer("""
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "summing probabilities",
+     sequence_answer(SEQUENCES + "return torch.where(targets != IGNORE_INDEX, token_lp.exp(), 0.0).sum(-1)")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "product of probabilities",
+     sequence_answer(SEQUENCES + "return token_lp.sum(-1).exp()")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "averaging over each sequence",
+     sequence_answer(SEQUENCES + "return token_lp.sum(-1) / (targets != IGNORE_INDEX).sum(-1)")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "summing over the batch",
+     sequence_answer(SEQUENCES + "return token_lp.sum(0)")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "the batch total",
+     sequence_answer(SEQUENCES + "return token_lp.sum()")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "log base 2",
+     sequence_answer(SEQUENCES + "return token_lp.sum(-1) / math.log(2)")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "sign error",
+     sequence_answer(SEQUENCES + "return -token_lp.sum(-1)")),
+    ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "underflowed softmax",
+     sequence_answer("""
 log_probs = torch.log(torch.softmax(logits, dim=-1))
 picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
 return torch.where(targets != IGNORE_INDEX, picked, 0.0).sum(-1)
 """)),
     # exercise 5: a stable log-softmax
-    ("stable_log_softmax", "test_stable_log_softmax", "log of softmax underflow", softmax_answer("""
+    ("stable_log_softmax", "test_stable_log_softmax", "softmax that underflowed", softmax_answer("""
 weights = (logits - logits.max(dim=-1, keepdim=True).values).exp()
 return (weights / weights.sum(dim=-1, keepdim=True)).log()
 """)),
     ("stable_log_softmax", "test_stable_log_softmax", "without subtracting the max", softmax_answer("""
 return logits - logits.exp().sum(dim=-1, keepdim=True).log()
 """)),
+    ("stable_log_softmax", "test_stable_log_softmax", "inf / inf is nan", softmax_answer("""
+return (logits.exp() / logits.exp().sum(dim=-1, keepdim=True)).log()
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "wrong dimension", softmax_answer("""
+shifted = logits - logits.max(dim=0, keepdim=True).values
+return shifted - shifted.exp().sum(dim=0, keepdim=True).log()
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "wrong dimension: the softmax runs over the last one (dim 1)",
+     softmax_answer("""
+shifted = logits - logits.max(dim=1, keepdim=True).values
+return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "but not outside it", softmax_answer("""
+shifted = logits - logits.max(dim=-1, keepdim=True).values
+return logits - shifted.exp().sum(dim=-1, keepdim=True).log()
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "probabilities, not their logs", softmax_answer("""
+shifted = (logits - logits.max(dim=-1, keepdim=True).values).exp()
+return shifted / shifted.sum(dim=-1, keepdim=True)
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "sign error", softmax_answer("""
+shifted = logits - logits.max(dim=-1, keepdim=True).values
+return shifted.exp().sum(dim=-1, keepdim=True).log() - shifted
+""")),
+    ("stable_log_softmax", "test_stable_log_softmax", "log base 2", softmax_answer("""
+shifted = logits - logits.max(dim=-1, keepdim=True).values
+return (shifted - shifted.exp().sum(dim=-1, keepdim=True).log()) / math.log(2)
+""")),
     # exercise 6: the summed loss of a batch
-    ("negative_log_likelihood", "test_negative_log_likelihood", "the mean over tokens", loss_answer("""
-return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-""")),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "averaging over the batch where the objective sums", loss_answer("""
-return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum") / logits.shape[0]
-""")),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "sign error", loss_answer("""
-return sequence_log_likelihoods(logits, targets).sum()
+    ("negative_log_likelihood", "test_negative_log_likelihood", "sign error",
+     loss_answer("return sequence_log_likelihoods(logits, targets).sum()")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "default reduction",
+     loss_answer("return F.cross_entropy(logits.flatten(0, 1), targets.flatten())")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "the number of sequences B",
+     loss_answer("return -sequence_log_likelihoods(logits, targets).sum() / logits.shape[0]")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "divided by its length", loss_answer("""
+lengths = (targets != IGNORE_INDEX).sum(-1)
+return -(sequence_log_likelihoods(logits, targets) / lengths).sum()
 """)),
     ("negative_log_likelihood", "test_negative_log_likelihood", "including pad positions", loss_answer("""
-return F.cross_entropy(logits.flatten(0, 1), targets.flatten().clamp(min=0), reduction="sum")
+rows = logits.flatten(0, 1)
+return F.cross_entropy(rows, targets.flatten().clamp(min=0), reduction="sum")
 """)),
-    # exercises 7, 8 and 10: multiple choice
-    ("answer_better_model", "test_answer_better_model", "sign error", 'answer_better_model = "a"'),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "log base 2",
+     loss_answer("return -sequence_log_likelihoods(logits, targets).sum() / math.log(2)")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "underflowed softmax", loss_answer("""
+probs = torch.softmax(logits, dim=-1)
+picked = probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+return -torch.where(targets != IGNORE_INDEX, picked.log(), 0.0).sum()
+""")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "a detached tensor",
+     loss_answer("return -sequence_log_likelihoods(logits, targets).sum().item()")),
+    # exercise 7: the gradient of the summed loss
+    ("cross_entropy_grad", "test_cross_entropy_grad", "sign error",
+     grad_answer(SCORED + ONE_HOT + "return torch.where(scored, one_hot - torch.softmax(logits, -1), 0.0)")),
+    ("cross_entropy_grad", "test_cross_entropy_grad", "forgetting e_y",
+     grad_answer(SCORED + "return torch.where(scored, torch.softmax(logits, -1), 0.0)")),
+    ("cross_entropy_grad", "test_cross_entropy_grad", "forgetting p_theta",
+     grad_answer(SCORED + ONE_HOT + "return torch.where(scored, -one_hot, 0.0)")),
+    ("cross_entropy_grad", "test_cross_entropy_grad", "including pad positions",
+     grad_answer(ONE_HOT + "return torch.softmax(logits, -1) - one_hot")),
+    ("cross_entropy_grad", "test_cross_entropy_grad", "mean over scored tokens",
+     grad_answer(SCORED + ONE_HOT + "grad = torch.where(scored, torch.softmax(logits, -1) - one_hot, 0.0)\n"
+                 "return grad / scored.sum()")),
+    ("cross_entropy_grad", "test_cross_entropy_grad", "log p_theta - e_y",
+     grad_answer(SCORED + ONE_HOT + "return torch.where(scored, torch.log_softmax(logits, -1) - one_hot, 0.0)")),
+    # exercises 8 and 9: multiple choice
+    ("answer_better_model", "test_answer_better_model", "closer to 0 is the larger", 'answer_better_model = "a"'),
     ("answer_better_model", "test_answer_better_model", "dividing both totals by 100", 'answer_better_model = "c"'),
-    ("answer_better_model", "test_answer_better_model", "the loss is minus the log-likelihood", 'answer_better_model = "d"'),
-    ("answer_flawed_calculation", "test_answer_flawed_calculation", "off-by-one shift remains", 'answer_flawed_calculation = "a"'),
-    ("answer_flawed_calculation", "test_answer_flawed_calculation", "averaging over the tokens", 'answer_flawed_calculation = "c"'),
-    ("answer_flawed_calculation", "test_answer_flawed_calculation", "summing probabilities", 'answer_flawed_calculation = "d"'),
-    ("answer_probability_one", "test_answer_probability_one", "must share its probability mass", 'answer_probability_one = "a"'),
-    ("answer_probability_one", "test_answer_probability_one", "the limit is not the softmax", 'answer_probability_one = "c"'),
-    ("answer_probability_one", "test_answer_probability_one", "capacity does not help", 'answer_probability_one = "d"'),
-    # exercise 9: greedy decoding
-    ("greedy_decode", "test_greedy_decode", "returning the prefix too", greedy_answer(GREEDY_LOOP.format(
-        stop="if generated[-1] == model.vocab.eos_id:\n        break", result="list(prefix) + generated"))),
-    ("greedy_decode", "test_greedy_decode", "leaving out <eos>", greedy_answer(GREEDY_LOOP.format(
-        stop="if generated[-1] == model.vocab.eos_id:\n        return generated[:-1]", result="generated"))),
-    ("greedy_decode", "test_greedy_decode", "not stopping at <eos>", greedy_answer(GREEDY_LOOP.format(
-        stop="pass", result="generated"))),
+    ("answer_better_model", "test_answer_better_model", "a loss of 200", 'answer_better_model = "d"'),
+    ("answer_flawed_calculation", "test_answer_flawed_calculation", "only prevents underflow",
+     'answer_flawed_calculation = "a"'),
+    ("answer_flawed_calculation", "test_answer_flawed_calculation", "averaging over the tokens",
+     'answer_flawed_calculation = "c"'),
+    ("answer_flawed_calculation", "test_answer_flawed_calculation", "summing probabilities",
+     'answer_flawed_calculation = "d"'),
 ]
 
 ALTERNATIVE = {
-    "log_prob_deep_learning": "log_prob_deep_learning = math.log(math.exp(-0.7) * math.exp(-0.4))",
-    "next_token_targets": targets_answer("""
+    # a number: a float, a NumPy scalar or a 0-d tensor
+    "log_prob_deep_learning": [
+        "log_prob_deep_learning = math.log(math.exp(-0.7) * math.exp(-0.4))",
+        "log_prob_deep_learning = np.float64(-0.7) + np.float64(-0.4)",
+        "log_prob_deep_learning = torch.tensor([-0.7, -0.4], dtype=torch.float64).sum()",
+    ],
+    "next_token_targets": [targets_answer("""
 B, T = ids.shape
 targets = torch.empty(B, T - 1, dtype=ids.dtype)
 for b in range(B):
@@ -161,8 +224,11 @@ for b in range(B):
         token = int(ids[b, t + 1])
         targets[b, t] = IGNORE_INDEX if token == pad_id else token
 return targets
-"""),
-    "token_log_probs": token_answer("""
+"""), targets_answer("""
+shifted = ids[:, 1:]
+return shifted.masked_fill(shifted == pad_id, IGNORE_INDEX)
+""")],
+    "token_log_probs": [token_answer("""
 B, T, V = logits.shape
 out = torch.zeros(B, T)
 for b in range(B):
@@ -171,29 +237,49 @@ for b in range(B):
         if target != IGNORE_INDEX:
             out[b, t] = logits[b, t, target] - torch.logsumexp(logits[b, t], dim=0)
 return out
-"""),
-    "sequence_log_likelihoods": sequence_answer("""
+"""), token_answer("""
+scored = targets != IGNORE_INDEX
+log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+picked = torch.take_along_dim(log_probs, targets.masked_fill(~scored, 0)[..., None], dim=-1)
+return picked[..., 0] * scored
+""")],
+    "sequence_log_likelihoods": [sequence_answer("""
 B, T, V = logits.shape
 per_token = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T), reduction="none")
 return -per_token.reshape(B, T).sum(dim=1)
-"""),
-    "stable_log_softmax": softmax_answer("""
+"""), sequence_answer("""
+return torch.stack([token_log_probs(logits[b:b + 1], targets[b:b + 1]).sum()
+                    for b in range(len(logits))])
+""")],
+    "stable_log_softmax": [softmax_answer("""
 return logits - torch.logsumexp(logits, dim=-1, keepdim=True)
-"""),
-    "negative_log_likelihood": loss_answer("""
+"""), softmax_answer("""
+m = logits.amax(dim=-1, keepdim=True)
+return logits - (m + torch.log(torch.sum(torch.exp(logits - m), dim=-1, keepdim=True)))
+""")],
+    "negative_log_likelihood": [loss_answer("""
 log_probs = stable_log_softmax(logits)
 scored = targets != IGNORE_INDEX
 picked = torch.take_along_dim(log_probs, targets.masked_fill(~scored, 0)[..., None], dim=-1)[..., 0]
 return -(picked * scored).sum()
-"""),
-    "greedy_decode": greedy_answer("""
-ids = list(prefix)
-for _ in range(max_new_tokens):
-    next_id = int(torch.from_numpy(model.next_log_probs([ids])).argmax(dim=-1)[0])
-    ids.append(next_id)
-    if next_id == model.vocab.eos_id:
-        break
-return ids[len(prefix):]
-"""),
-    "answer_better_model": 'answer_better_model = " B "',
+"""), loss_answer("""
+return -sequence_log_likelihoods(logits, targets).sum()
+""")],
+    "cross_entropy_grad": [grad_answer("""
+grad = torch.softmax(logits, dim=-1).clone()
+for b in range(targets.shape[0]):
+    for t in range(targets.shape[1]):
+        target = int(targets[b, t])
+        if target == IGNORE_INDEX:
+            grad[b, t] = 0.0
+        else:
+            grad[b, t, target] -= 1.0
+return grad
+"""), grad_answer("""
+e_y = torch.eye(logits.shape[-1], dtype=logits.dtype)[targets.clamp(min=0)]
+return (torch.softmax(logits, dim=-1) - e_y) * (targets != IGNORE_INDEX)[..., None]
+""")],
+    # a letter, in any case
+    "answer_better_model": ['answer_better_model = " B "', 'answer_better_model = "B"'],
+    "answer_flawed_calculation": ['answer_flawed_calculation = "B"', 'answer_flawed_calculation = " b"'],
 }

@@ -1,0 +1,224 @@
+"""Lesson 6's own tests: every number the lesson prints, the claims its text makes about the cost
+example and the teacher-student experiment, and the exercises' worked examples and misconceptions,
+checked against computations of their own."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from mlcourse.checking import reference
+from mlcourse.lessons import read_lesson
+from mlcourse.world import STATEMENTS, World
+
+from .conftest import solution_path
+
+LESSON = "06_finetuning_data"
+
+
+def solution(name: str):
+    return reference(name, LESSON)
+
+
+# --- section 1: the maximiser copies the data ---------------------------------------------------
+
+def test_the_maximiser_puts_the_share_of_wrong_answers_in_d_on_them():
+    """Section 1: 'if 5% of the answers ... are wrong, the optimum puts about 5% of its probability on
+    wrong answers there'; found by gradient ascent on the log-likelihood, not by the formula."""
+    counts = torch.tensor([19.0, 1.0])  # one prompt: 19 right answers, 1 wrong one
+    logits = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.SGD([logits], lr=0.1)
+    for _ in range(3000):
+        optimizer.zero_grad()
+        (-(counts * torch.log_softmax(logits, 0)).sum()).backward()
+        optimizer.step()
+    assert torch.softmax(logits, 0)[1].item() == pytest.approx(0.05, abs=1e-3)
+
+
+def test_the_written_answers_share_of_outdated_answers_is_about_one_in_twenty():
+    share = 0.05 * 50_000 / (2_000 + 50_000)  # the 2,000 human answers assumed right
+    assert 1 / 25 < share < 1 / 20 + 1e-12
+
+
+# --- section 2: the cost example -------------------------------------------------------------------
+
+def test_cost_per_correct_pair_and_what_the_budget_buys(narrative):
+    cost = solution("answer_cost_per_correct_pair")
+    assert cost == pytest.approx(5.125)
+    bought = {name.replace("\n", " "): pair for name, pair in narrative["bought"].items()}
+    assert bought == {"experts write": pytest.approx((250, 0)),
+                      "model drafts, experts review": pytest.approx((10_000 / 5.125, 0)),
+                      "model drafts, no review": pytest.approx((80_000, 20_000))}
+    assert f"{10_000 / 5.125:,.0f}" == "1,951"
+    ratio = bought["model drafts, experts review"][0] / bought["experts write"][0]
+    assert 7.5 < ratio < 8.5  # "about eight times as many correct pairs"
+    assert bought["model drafts, no review"][1] / sum(bought["model drafts, no review"]) == pytest.approx(0.2)
+
+
+def test_the_self_check_cost():
+    assert (0.10 + 4) / 0.5 == pytest.approx(8.20)
+
+
+# --- the exercises' worked examples -----------------------------------------------------------------
+
+TRUTHS = ["velm", "a big red newt", "nut pie", "teal", "a tiny grey cat"]
+ANSWERS = ["velm", "a big red", "nut soup", "teal", "a tiny grey cat"]
+Y = ["velm", "teal", "nut pie", "dorn", "a grey owl", "trask", "fig cake", "red", "zarn"]
+A = ["velm", "grey", "fig pie", "trask", "a pink owl", "trask", "fig pie", "red", "zarn"]
+S = ["velm", "grey", "nut pie", "trask", "a pink cat", "dorn", "fig pie", "red", "velm"]
+
+
+def test_the_worked_examples_are_the_test_cells_own():
+    lesson = read_lesson(solution_path(LESSON))
+    accuracy, repeated = (lesson.cell(f"test_{name}").visible for name in ("exact_match_accuracy", "repeated_mistake_share"))
+    assert json.dumps(TRUTHS) in accuracy and json.dumps(ANSWERS) in accuracy
+    assert all(json.dumps(v) in repeated for v in (Y, A, S))
+
+
+def test_exact_match_worked_example_and_its_slips():
+    assert solution("exact_match_accuracy")(ANSWERS, TRUTHS) == pytest.approx(0.6)
+    pairs = list(zip(ANSWERS, TRUTHS))
+    assert np.mean([a in y for a, y in pairs]) == pytest.approx(0.8)
+    assert np.mean([a.split()[0] == y.split()[0] for a, y in pairs]) == pytest.approx(1.0)
+    credit = [sum(u == v for u, v in zip(a.split(), y.split())) / len(y.split()) for a, y in pairs]
+    assert np.mean(credit) == pytest.approx(0.85)
+
+
+def test_repeated_mistake_share_worked_example_and_its_slips():
+    share = solution("repeated_mistake_share")
+    assert share(Y, A, S) == pytest.approx(0.6)
+    mistakes = [k for k in range(9) if A[k] != Y[k]]
+    assert mistakes == [1, 2, 3, 4, 6]  # as the test cell's comment says
+    assert [k for k in mistakes if S[k] == A[k]] == [1, 3, 6]
+    assert share(Y, S, A) == pytest.approx(0.5)  # teacher and student swapped
+    assert share(A, Y, S) == pytest.approx(0.2)  # the share corrected
+    assert np.mean([s == a for a, s in zip(A, S)]) == pytest.approx(5 / 9)
+    assert np.mean([S[k] != Y[k] for k in mistakes]) == pytest.approx(0.8)
+
+
+def test_perfect_imitation_of_a_70_percent_teacher_self_check():
+    truths = [f"answer {k}" for k in range(10)]
+    teacher = truths[:7] + ["wrong"] * 3
+    assert solution("exact_match_accuracy")(teacher, truths) == pytest.approx(0.7)
+    assert solution("repeated_mistake_share")(truths, teacher, list(teacher)) == 1.0
+
+
+class Recorder:
+    """Stands in for the checks: records every (expected value, misconceptions) a test cell passes."""
+
+    def __init__(self):
+        self.calls = []
+
+    def close(self, got, want, what, *, misconceptions=None, **_):
+        self.calls.append((what, np.asarray(want, dtype=float), misconceptions or {}))
+
+    def choice(self, got, want, what, choices, *, misconceptions=None):
+        self.calls.append((what, want, misconceptions or {}))
+
+    def equal(self, got, want, what, *, misconceptions=None):
+        self.calls.append((what, want, misconceptions or {}))
+
+
+def test_no_misconception_gives_the_expected_value_and_no_message_gives_the_answer():
+    lesson = read_lesson(solution_path(LESSON))
+    namespace = {"__name__": "__main__"}
+    for cell in lesson.steps:
+        if cell.kind != "test":
+            exec(cell.source, namespace)
+    recorder = Recorder()
+    for cell in lesson.tests:
+        exec(cell.source, {**namespace, "expect_close": recorder.close, "expect_choice": recorder.choice,
+                           "expect_equal": recorder.equal, "check_format": lambda *a, **k: None})
+    assert len(recorder.calls) >= 10
+    for what, want, misconceptions in recorder.calls:
+        for text, value in misconceptions.items():
+            if isinstance(want, np.ndarray):
+                assert not np.isclose(float(value), float(want), atol=1e-3), (what, text)
+                assert f"{float(want):g}" not in text, (what, text)
+            else:
+                assert value != want, (what, text)
+                assert not re.search(rf"\bthe (right |correct )?(answer|letter) is\b|['\"]{want}['\"]", str(text)), (what, text)
+
+
+# --- section 3: the experiment ----------------------------------------------------------------------
+
+def test_the_split_the_text_describes(narrative):
+    world = World(seed=0)
+    facts = [(x, y) for x, y in world.qa_train if x not in world.multi_answer]
+    assert len(facts) == len(set(facts)) == 120
+    assert narrative["facts"] == facts
+    assert (len(narrative["human_pairs"]), len(narrative["prompts"]), len(narrative["heldout_prompts"])) == (30, 90, 40)
+    # "the pretrained checkpoint, which had read each of these facts in two or three wordings"
+    for fact in world.facts:
+        wordings = [w.format(s=fact.subject, v=fact.value) for w in STATEMENTS[fact.relation]]
+        assert 2 <= sum(w in world.statements_train for w in wordings) <= 3
+
+
+def _accuracy(answers, truths):
+    return sum(a == y for a, y in zip(answers, truths)) / len(truths)
+
+
+def test_teacher_and_students_accuracies_as_printed_and_plotted(narrative):
+    truths, teacher = narrative["true_answers"], narrative["teacher_answers"]
+    students, heldout = narrative["student_answers"], narrative["heldout_answers"]
+    teacher_accuracy = _accuracy(teacher, truths)
+    assert narrative["teacher_accuracy"] == pytest.approx(teacher_accuracy)
+    assert 0.4 <= teacher_accuracy <= 0.75  # a weak teacher: many mistakes, but not useless
+    wrong = [k for k in range(90) if teacher[k] != truths[k]]
+    assert narrative["teacher_wrong"] == wrong and len(wrong) == 36
+    accuracy = narrative["accuracy"]
+    assert accuracy["teacher"] == pytest.approx((teacher_accuracy, _accuracy(heldout["teacher"], narrative["heldout_truths"])))
+    for name in ("true answers", "teacher's answers"):
+        assert accuracy[f"student of the {name}"] == pytest.approx(
+            (_accuracy(students[name], truths), _accuracy(heldout[name], narrative["heldout_truths"])))
+    # "The student of the true answers gets all 90 questions right."
+    assert accuracy["student of the true answers"][0] == 1.0
+    # "The student of the teacher gets exactly the teacher's share right"
+    assert accuracy["student of the teacher's answers"][0] == teacher_accuracy
+    # "... it says the teacher's answer every time"; the other student never does
+    assert all(students["teacher's answers"][k] == teacher[k] for k in wrong)
+    assert narrative["repeated"] == {"true answers": 0.0, "teacher's answers": 1.0}
+    # held out: "about as badly as the teacher, and much worse than the other student"
+    held = {name: scores[1] for name, scores in accuracy.items()}
+    assert abs(held["student of the teacher's answers"] - held["teacher"]) <= 0.1
+    assert held["student of the true answers"] - held["student of the teacher's answers"] >= 0.2
+
+
+def test_the_teachers_habit_of_pink_owls_is_inherited(narrative):
+    truths, teacher = narrative["true_answers"], narrative["teacher_answers"]
+    wrong_answers = [teacher[k] for k in narrative["teacher_wrong"]]
+    assert wrong_answers.count("a pink owl") >= 5
+    assert truths.count("a pink owl") + narrative["heldout_truths"].count("a pink owl") <= 1
+    assert narrative["heldout_answers"]["teacher's answers"].count("a pink owl") >= 3
+    assert narrative["heldout_answers"]["true answers"].count("a pink owl") <= 1
+
+
+def test_the_probability_curves_the_text_describes(narrative):
+    curves = narrative["curves"]
+    data_answer = {"true answers": "true answer", "teacher's answers": "teacher's answer"}
+    other_answer = {"true answers": "teacher's answer", "teacher's answers": "true answer"}
+    for name, curve in curves.items():
+        assert curve["step"] == list(range(0, 151, 10))
+        # "At step 0 the pretrained model gives both answers a tiny probability"
+        assert curve["true answer"][0] < -10 and curve["teacher's answer"][0] < -10
+        # "Within 40 steps ... most of the way to the answer its data give (from below -10 to above -1),
+        # and by the end gives it a probability near 1"
+        assert all(v > -1 for s, v in zip(curve["step"], curve[data_answer[name]]) if s >= 40)
+        assert curve[data_answer[name]][-1] > math.log(0.9)
+        # "the other answer falls to a probability below e^-10"
+        assert curve[other_answer[name]][-1] < -10
+
+
+def test_pretraining_does_not_protect_the_student(narrative):
+    assert solution("answer_pretraining_protects") is False
+    truths, teacher = narrative["true_answers"], narrative["teacher_answers"]
+    corrected = solution("repeated_mistake_share")(teacher, truths, narrative["student_answers"]["teacher's answers"])
+    assert corrected == 0.0
+
+
+def test_the_first_answers_shown_include_mistakes(narrative):
+    shown = list(zip(narrative["true_answers"], narrative["teacher_answers"]))[:6]
+    assert 1 <= sum(y != a for y, a in shown) <= 4  # the printed sample shows both kinds

@@ -9,7 +9,7 @@ import pytest
 
 from mlcourse import EOS
 from mlcourse.checking import reference
-from mlcourse.models import NGramModel, TableModel
+from mlcourse.models import NGramModel, OneCallModel, TableModel
 from mlcourse.sources import MarkovSource
 
 LESSON = "02_sequence_likelihood"
@@ -29,6 +29,27 @@ def test_seed_worked_example():
     assert solution("sequential_log_likelihood")(table, DATASET) == pytest.approx(-5.3, abs=1e-12)
     assert f"{solution('perplexity')(table, DATASET):.3f}" == "2.419"
     assert solution("answer_objective_change") == 2.5
+
+
+def test_seed_table_rows_are_illustrative_and_the_completion_the_text_gives():
+    """Section 1: the rows sum to 0.83, 0.95 and 1.27; 0.17 and 0.05 complete the first two."""
+    probs = np.exp(np.array([[-0.5, -1.5, -np.inf], [-np.inf, -0.2, -2.0], [-1.0, -np.inf, -0.1]]))
+    assert [f"{total:.2f}" for total in probs.sum(axis=1)] == ["0.83", "0.95", "1.27"]
+    assert f"{1 - probs[0].sum():.2f}" == "0.17" and f"{1 - probs[1].sum():.2f}" == "0.05"
+    completed = probs + [[0, 0, 1 - probs[0].sum()], [1 - probs[1].sum(), 0, 0], [0, 0, 0]]
+    check = solution("rows_are_distributions")
+    assert list(check(probs)) == [False] * 3 and list(check(completed)) == [True, True, False]
+    made_up = np.array([[0.6, 0.3, 0.1], [0.4, 0.7, -0.1], [0, 0.5, 0.5]])
+    assert list(check(made_up)) == [True, False, True]
+    assert made_up[0].sum() != 1  # the rounding the exercise warns about (== 1 would say False)
+
+
+def test_one_call_model_shows_an_answer_that_asks_once_per_sequence():
+    """Section 5's printed numbers: -5.3 with one call, -0.8 + 3 log(1/3) with a call per sequence."""
+    table = TableModel(TABLE)
+    assert solution("sequential_log_likelihood")(OneCallModel(table), DATASET) == pytest.approx(-5.3)
+    per_sequence = solution("dataset_log_likelihood")(OneCallModel(table), DATASET)
+    assert per_sequence == pytest.approx(-0.8 + 3 * math.log(1 / 3)) and f"{per_sequence:.4f}" == "-4.0958"
 
 
 def test_sequence_log_likelihood_is_the_markov_chains_exact_log_probability():
@@ -59,6 +80,7 @@ def test_counting_matches_the_library_ngram_model():
 def test_printed_numbers_of_sections_1_to_3(narrative):
     ns, source = narrative, narrative["source"]
     assert ns["vocab"].itos == ["<pad>", "<s>", "<eos>", "A", "B"]
+    assert [f"{total:.2f}" for total in ns["row_sums"]] == ["0.83", "0.95", "1.27"]
     exact = np.array([source.log_prob(tokens[:-1]) for tokens in ns["samples"]])
     assert ns["log_liks"] == pytest.approx(exact, abs=1e-9)
     longest = np.argsort(-np.array([len(t) for t in ns["samples"]]), kind="stable")[:100]
@@ -69,8 +91,29 @@ def test_printed_numbers_of_sections_1_to_3(narrative):
     assert ns["perplexity"](source, ns["samples"]) == pytest.approx(math.exp(source.entropy_rate()), rel=0.03)
 
 
+def test_counting_is_the_maximum_the_lagrange_argument_finds(narrative):
+    """Section 4: at the counted probabilities c(v, w) / p(w | v) is the same for every seen w
+    (the multiplier, the row total); 1000 random moves inside the simplex all lower the
+    log-likelihood, whose value is the counted bigram model's log-likelihood of the data."""
+    ns = narrative
+    c, p = ns["c"], ns["p"]
+    seen = c > 0
+    multipliers = np.where(seen, c / np.where(seen, p, 1), np.nan)
+    assert np.allclose(np.nanmax(multipliers, axis=1), c.sum(axis=1))
+    assert np.allclose(np.nanmin(multipliers, axis=1), c.sum(axis=1))
+    assert np.allclose(p.sum(axis=1), 1)
+    assert ns["best"] == pytest.approx(solution("dataset_log_likelihood")(ns["bigram"], ns["train_eos"]), rel=1e-12)
+    drops = np.asarray(ns["drops"])
+    assert drops.shape == (1000,) and np.sum(drops > 0) == 1000 and drops.min() > 0.01
+    moved = (1 - ns["mix"]) * p + ns["mix"] * ns["elsewhere"]
+    assert np.allclose(moved.sum(axis=2), 1) and (moved > 0).all()  # still in the simplex
+    recomputed = ns["best"] - np.einsum("vw,kvw->k", c, np.log(moved))
+    assert recomputed == pytest.approx(drops, rel=1e-9)
+
+
 def test_printed_numbers_of_sections_4_and_5(narrative):
     ns = narrative
+    assert ns["one_call"] == pytest.approx(-5.3) and f"{ns['per_sequence_calls']:.4f}" == "-4.0958"
     assert np.abs(ns["library"] - ns["counted"][ns["contexts"]]).max() < 1e-12
     n_pairs = sum(len(t) for t in ns["train_eos"])
     counted_nll = -solution("dataset_log_likelihood")(ns["bigram"], ns["train_eos"]) / n_pairs
@@ -84,6 +127,8 @@ def test_printed_numbers_of_section_6(narrative):
     ns, source = narrative, narrative["source"]
     assert f"{ns['entropy_rate']:.4f}" == "1.1708"
     source_nll = -sum(source.log_prob(t[:-1]) for t in ns["heldout"]) / ns["n_heldout"]
+    assert ns["source_nll"] == pytest.approx(source_nll, rel=1e-9)
+    assert ns["source_nll"] > ns["entropy_rate"]  # the finite held-out set's noise, drawn as its own line
     assert ns["heldout_nll"][-1] == pytest.approx(source_nll, abs=0.003)
     assert min(ns["heldout_nll"]) > source_nll - 0.003  # no fitted model beats the truth by more than noise
     kl = np.array(ns["kl_per_token"])

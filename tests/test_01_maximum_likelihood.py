@@ -92,7 +92,13 @@ def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
     variance = float(np.sum((xs - mean) ** 2 * p_modes))
     # the maximum-likelihood Gaussian matches the mean and variance: on the grid, and for samples
     assert (mean, variance) == pytest.approx((-0.8, 3.61), abs=1e-9)
-    assert solution("answer_fitted_variance") == pytest.approx(variance, abs=1e-9)
+    # exercise 9's mixture, 0.6 N(-1, 0.5^2) + 0.4 N(3, 0.5^2): the same on the grid and by sampling
+    gaussian = narrative["gaussian"]
+    other = 0.6 * gaussian(-1, 0.5) + 0.4 * gaussian(3, 0.5)
+    other_mean = float(np.sum(xs * other))
+    other_variance = float(np.sum((xs - other_mean) ** 2 * other))
+    assert solution("answer_fitted_variance") == pytest.approx(other_variance, abs=1e-6)
+    assert solution("answer_fitted_variance") == pytest.approx(4.09, abs=1e-12)
     rng = np.random.default_rng(0)
     mode = rng.random(400_000) < 0.7
     sample = np.where(mode, rng.normal(-2, 0.5, mode.size), rng.normal(2, 0.5, mode.size))
@@ -104,7 +110,6 @@ def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
     assert narrative["reverse_kl"] == pytest.approx(math.log(1 / 0.7), abs=1e-3)  # "about log(1 / 0.7)"
     # self-check 4: much of the fit's mass lies in the valley between the modes, where the data have little
     valley = np.abs(xs) <= 0.5
-    gaussian = narrative["gaussian"]
     assert gaussian(*narrative["forward"])[valley].sum() > 100 * p_modes[valley].sum()
 
 

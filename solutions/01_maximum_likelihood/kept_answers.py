@@ -172,14 +172,14 @@ def kl_divergence(p_data, p_theta):
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.mean(np.where(p > 0, p * np.log(p / q), 0.0)))
 '''),
-    ("answer_fitted_variance", "test_answer_fitted_variance", "the mean taken as 0",
-     "answer_fitted_variance = 0.7 * (0.25 + 4) + 0.3 * (0.25 + 4)"),
+    ("answer_fitted_variance", "test_answer_fitted_variance", "the second moment",
+     "answer_fitted_variance = 0.6 * (0.25 + 1) + 0.4 * (0.25 + 9)"),
     ("answer_fitted_variance", "test_answer_fitted_variance", "the variance of one mode", "answer_fitted_variance = 0.25"),
     ("answer_fitted_variance", "test_answer_fitted_variance", "centres alone",
-     "answer_fitted_variance = 0.7 * 4 + 0.3 * 4 - (0.7 * -2 + 0.3 * 2) ** 2"),
-    ("answer_fitted_variance", "test_answer_fitted_variance", "standard deviation", "answer_fitted_variance = 1.9"),
+     "answer_fitted_variance = 0.6 * 1 + 0.4 * 9 - (0.6 * -1 + 0.4 * 3) ** 2"),
+    ("answer_fitted_variance", "test_answer_fitted_variance", "standard deviation", "answer_fitted_variance = (0.25 + 0.24 * 16) ** 0.5"),
     ("answer_fitted_variance", "test_answer_fitted_variance", "s_k added",
-     "answer_fitted_variance = 0.7 * (0.5 + 4) + 0.3 * (0.5 + 4) - (0.7 * -2 + 0.3 * 2) ** 2"),
+     "answer_fitted_variance = 0.6 * (0.5 + 1) + 0.4 * (0.5 + 9) - (0.6 * -1 + 0.4 * 3) ** 2"),
     ("answer_lm_objective_is_mse", "test_answer_lm_objective_is_mse", "Gaussian noise", "answer_lm_objective_is_mse = True"),
     ("softmax_regression_nll", "test_softmax_regression_nll", "mean over examples", '''
 def softmax_regression_nll(W, X, y):
@@ -339,9 +339,9 @@ def kl_divergence(p_data, p_theta):  # a 0-d tensor
 ''',
     ],
     "answer_fitted_variance": [
-        "answer_fitted_variance = 3.61",
-        "answer_fitted_variance = np.float64(0.5**2 + 0.7 * 0.3 * (2 - -2) ** 2)",
-        "answer_fitted_variance = torch.tensor(3.61)",
+        "answer_fitted_variance = 4.09",
+        "answer_fitted_variance = np.float64(0.5**2 + 0.6 * 0.4 * (3 - -1) ** 2)",
+        "answer_fitted_variance = torch.tensor(4.09)",
     ],
     "answer_lm_objective_is_mse": [
         "answer_lm_objective_is_mse = bool(0)",

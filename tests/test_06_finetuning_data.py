@@ -38,6 +38,19 @@ def test_the_maximiser_puts_the_share_of_wrong_answers_in_d_on_them():
     assert torch.softmax(logits, 0)[1].item() == pytest.approx(0.05, abs=1e-3)
 
 
+def test_a_single_wrong_answer_only_becomes_likelier_with_training():
+    """Self-check 1: a prompt seen once with a wrong answer; its probability rises towards 1."""
+    logits = torch.zeros(2, requires_grad=True)  # [right answer, D's wrong answer]
+    optimizer = torch.optim.SGD([logits], lr=0.5)
+    history = []
+    for _ in range(200):
+        optimizer.zero_grad()
+        (-torch.log_softmax(logits, 0)[1]).backward()
+        optimizer.step()
+        history.append(torch.softmax(logits, 0)[1].item())
+    assert all(b > a for a, b in zip(history, history[1:])) and history[-1] > 0.99
+
+
 def test_the_written_answers_share_of_outdated_answers_is_about_one_in_twenty():
     share = 0.05 * 50_000 / (2_000 + 50_000)  # the 2,000 human answers assumed right
     assert 1 / 25 < share < 1 / 20 + 1e-12
@@ -187,13 +200,20 @@ def test_teacher_and_students_accuracies_as_printed_and_plotted(narrative):
     assert held["student of the true answers"] - held["student of the teacher's answers"] >= 0.2
 
 
-def test_the_teachers_habit_of_pink_owls_is_inherited(narrative):
-    truths, teacher = narrative["true_answers"], narrative["teacher_answers"]
+def test_the_teachers_favourite_wrong_answer_reaches_new_questions(narrative):
+    truths, teacher, heldout = narrative["true_answers"], narrative["teacher_answers"], narrative["heldout_answers"]
+    count = lambda answers: answers.count("a pink owl")  # noqa: E731
+    assert narrative["pink_owls"] == {
+        "the 90 questions, true answers": count(truths), "the 90 questions, the teacher": count(teacher),
+        "held out, student of the true answers": count(heldout["true answers"]),
+        "held out, student of the teacher's answers": count(heldout["teacher's answers"]),
+        "held out, the teacher": count(heldout["teacher"])}
+    # "the teacher's favourite wrong answers": its most frequent wrong answer
     wrong_answers = [teacher[k] for k in narrative["teacher_wrong"]]
-    assert wrong_answers.count("a pink owl") >= 5
-    assert truths.count("a pink owl") + narrative["heldout_truths"].count("a pink owl") <= 1
-    assert narrative["heldout_answers"]["teacher's answers"].count("a pink owl") >= 3
-    assert narrative["heldout_answers"]["true answers"].count("a pink owl") <= 1
+    assert max(set(wrong_answers), key=wrong_answers.count) == "a pink owl" and count(wrong_answers) >= 5
+    assert count(truths) + count(narrative["heldout_truths"]) <= 1
+    # "... on new questions too": the teacher's student says it to held-out questions, the other does not
+    assert count(heldout["teacher's answers"]) >= 3 and count(heldout["true answers"]) == 0
 
 
 def test_the_probability_curves_the_text_describes(narrative):

@@ -108,11 +108,11 @@ WRONG = [
     ("answer_steps_order", "test_answer_steps_order", "adding <s> and <eos> last", 'answer_steps_order = "a"'),
     ("answer_steps_order", "test_answer_steps_order", "adding before picking", 'answer_steps_order = "b"'),
     ("answer_steps_order", "test_answer_steps_order", "before the sequence is written out", 'answer_steps_order = "d"'),
-    ("dataset_log_likelihood", "test_dataset_log_likelihood", "averaging over sequences", '''
+    ("dataset_log_likelihood", "test_dataset_log_likelihood", "the mean over sequences", '''
 def dataset_log_likelihood(model, dataset):
     return float(np.mean([sequence_log_likelihood(model, tokens) for tokens in dataset]))
 '''),
-    ("dataset_log_likelihood", "test_dataset_log_likelihood", "average per token", '''
+    ("dataset_log_likelihood", "test_dataset_log_likelihood", "the mean per token", '''
 def dataset_log_likelihood(model, dataset):
     total = sum(sequence_log_likelihood(model, tokens) for tokens in dataset)
     return total / sum(len(tokens) for tokens in dataset)

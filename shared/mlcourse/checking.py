@@ -203,6 +203,13 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
                        _hint(got_array, want_array), _first_difference(got_array, want_array, bad))
 
 
+def _all_bools(value: Any) -> bool:
+    """Whether a (nested) list holds only True and False."""
+    if isinstance(value, list):
+        return bool(value) and all(_all_bools(v) for v in value)
+    return isinstance(value, bool)
+
+
 def plain(value: Any) -> Any:
     """Lists, tuples, arrays and tensors compare by value: (1, 2) == [1, 2] and np.int64(3) == 3."""
     if isinstance(value, (list, tuple)):
@@ -219,6 +226,8 @@ def expect_equal(got: Any, want: Any, what: str, *, misconceptions: Mapping[str,
             raise CheckFailure(what, want, got, _form_error(got, "bool", what))
         got = _bool(got)
     normal = plain(got)
+    if _all_bools(plain(want)) and not _all_bools(normal):  # 1 == True in Python; the course's rule is stricter
+        raise CheckFailure(what, want, got, f"expected a sequence of True or False, got {describe(got)}")
     if normal == plain(want):
         return
     mistake = _matching(normal, misconceptions, lambda g, v: g == plain(v))
@@ -297,7 +306,7 @@ def needs(*exercises: str):
         yield
     except (NotImplementedError, NameError) as error:
         names = ", ".join(f"`{e}`" for e in exercises)
-        print(f"(skipped: this cell uses {names}, and {type(error).__name__} was raised: {error or 'not solved yet'}; "
+        print(f"(skipped: this cell uses {names}, and {type(error).__name__} was raised: {str(error) or 'not solved yet'}; "
               "solve the exercise above, then run this cell again)")
         if plt:  # a figure half drawn before the skip would show as empty axes
             for number in set(plt.get_fignums()) - before:

@@ -119,6 +119,8 @@ def test_true_false_in_every_allowed_form():
     for value in (True, np.bool_(True), torch.tensor(True), np.array(True)):
         expect_equal(value, True, "t")
     assert "expected True or False, got int 1" in str(failure(expect_equal, 1, True, "t"))
+    expect_equal(np.array([True, False]), [True, False], "rows")
+    assert "a sequence of True or False" in str(failure(expect_equal, [1, 0], [True, False], "rows"))
 
 
 def test_hidden_messages_keep_the_nan_and_inf_hints():

@@ -41,6 +41,8 @@ WRONG = [
      "answer_cost_per_correct_pair = 0.10 / 0.80"),
     ("answer_cost_per_correct_pair", "test_answer_cost_per_correct_pair", "an expert-written pair",
      "answer_cost_per_correct_pair = 40"),
+    ("answer_cost_per_correct_pair", "test_answer_cost_per_correct_pair", "price in cents",
+     "answer_cost_per_correct_pair = (10 + 4) / 0.8"),
     ("answer_legal_dataset", "test_answer_legal_dataset", "does not scale", 'answer_legal_dataset = "a"'),
     ("answer_legal_dataset", "test_answer_legal_dataset", "weak model's unchecked answers", 'answer_legal_dataset = "c"'),
     ("answer_legal_dataset", "test_answer_legal_dataset", "no (x, y) pairs", 'answer_legal_dataset = "d"'),

@@ -107,3 +107,13 @@ def test_pretrained_beats_random_weights_on_the_city_facts(narrative):
 def test_model_a_is_more_probable_by_e_to_the_50():
     assert -150 - (-200) == 50 and solution("answer_better_model") == "b"
     assert solution("answer_flawed_calculation") == "b"
+
+
+def test_the_flawed_calculation_is_far_too_low(narrative):
+    model, vocab = narrative["model"], narrative["wvocab"]
+    ids = torch.tensor([vocab.encode("zorbin lives in zarn .", bos=True, eos=True)])
+    T, n_x = ids.shape[1], len(vocab.encode("zorbin lives in", bos=True))
+    with torch.no_grad():
+        probs = torch.softmax(model(ids), dim=-1)  # the colleague's code, as quoted in exercise 9
+    flawed = float(torch.log(probs[0, torch.arange(T), ids[0]])[n_x:].sum())
+    assert f"{flawed:.1f}" == "-32.9" and f"{float(narrative['log_p_y']):.3f}" == "-0.008"

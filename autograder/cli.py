@@ -78,7 +78,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     graded = grade_class(submissions, out, Course(args.root), Options(args.timeout, not args.no_sandbox),
-                         jobs=args.jobs, db_url=args.db, duedates=duedates, regrade=args.regrade)
+                         jobs=args.jobs, db_url=args.db, duedates=duedates, regrade=args.regrade,
+                         times_file=args.times)
     results = graded.results
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
     students = len({r.student for r in results})
@@ -153,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
                      help="run student code without the bubblewrap sandbox (machines that cannot sandbox); "
                           "every grade is then marked as unsandboxed")
     grd.add_argument("--regrade", action="store_true", help="grade again even notebooks whose result is kept")
+    grd.add_argument("--times", type=Path, help="an LMS's submission times: a CSV with the columns student, time "
+                                                "and optionally assignment (file times are never evidence)")
     grd.set_defaults(func=cmd_grade)
 
     lab = sub.add_parser("lab", help="JupyterLab 4 on notebooks/, with nbgrader's Validate button",

@@ -1,6 +1,6 @@
 """Plain data across the wall between the student's kernel and the grader: JSON, never pickle.
 
-What the kernel sends back (return values, variables, in-place changes of arguments) is encoded
+What the kernel sends back (return values, variables, arguments as a call left them) is encoded
 here into tagged JSON: None, bools, ints, floats, strings, lists, tuples, dicts, numpy arrays and
 scalars of numeric dtypes, torch tensors. Anything else becomes a `ref`: a numbered handle to an
 object that stays in the kernel. The grader decodes with `decode(..., allow_pickle=False)`, which
@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import pickle
+import time
+from collections import Counter
 from typing import Any, Callable
 
 import numpy as np
 
 MAX_DEPTH = 64
+MAX_NODES = 1_000_000  # values in one decoded message (an array is one)
+MAX_DICT_ITEMS = 100_000
+MAX_COLLIDING_KEYS = 16  # keys of one dict with one hash; Python's own str hashes almost never collide
+MAX_DECODE_SECONDS = 10.0
 # Kinds of numpy data that cross: bool, signed and unsigned ints, floats, complex (no objects, no strings).
 NUMERIC_KINDS = "biufc"
 TORCH_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
@@ -102,16 +109,53 @@ def _decode_array(data: dict) -> np.ndarray:
         raise CodecError(f"arrays of dtype {dtype} do not cross")
     shape = tuple(int(n) for n in data["shape"])
     raw = base64.b64decode(str(data["b64"]), validate=True)
-    if len(raw) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+    # Python's integers, not numpy's: a shape whose product overflows int64 must not wrap to a small size.
+    if len(shape) > 32 or any(n < 0 for n in shape) or len(raw) != dtype.itemsize * math.prod(shape):
         raise CodecError("an array's bytes do not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle: bool = False, depth: int = 0) -> Any:
-    """The value `encode` made. `ref` turns a handle into an object; pickles load only when allowed."""
-    if depth > MAX_DEPTH:
-        raise CodecError("the value is nested too deeply")
-    again = lambda x: decode(x, ref=ref, allow_pickle=allow_pickle, depth=depth + 1)  # noqa: E731
+class _Budget:
+    """What one decoded value may cost the grader: a node count and a time, checked as decoding goes
+    (a reply is untrusted input; its size is capped before it arrives, its shape here)."""
+
+    def __init__(self):
+        self.nodes, self.deadline = 0, time.monotonic() + MAX_DECODE_SECONDS
+
+    def spend(self, depth: int) -> None:
+        self.nodes += 1
+        if depth > MAX_DEPTH:
+            raise CodecError("the value is nested too deeply")
+        if self.nodes > MAX_NODES:
+            raise CodecError(f"the value has more than {MAX_NODES} parts")
+        if self.nodes % 1024 == 0 and time.monotonic() > self.deadline:
+            raise CodecError(f"the value took more than {MAX_DECODE_SECONDS:g} s to read")
+
+
+def _dict(pairs: list[tuple]) -> dict:
+    """A dict from decoded pairs, refusing keys whose hashes collide: each collision makes every later
+    insertion slower, so 20,000 colliding keys alone would take seconds to build."""
+    if not all(isinstance(k, (type(None), bool, int, float, str, tuple)) for k, _ in pairs):
+        raise CodecError("dict keys must be numbers, strings or tuples")
+    if len(pairs) > MAX_DICT_ITEMS:
+        raise CodecError(f"a dict of more than {MAX_DICT_ITEMS} items")
+    hashes = Counter(hash(k) for k, _ in pairs)
+    if hashes and max(hashes.values()) > MAX_COLLIDING_KEYS:
+        raise CodecError("a dict whose keys' hashes collide")
+    return dict(pairs)
+
+
+def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle: bool = False) -> Any:
+    """The value `encode` made. `ref` turns a handle into an object; pickles load only when allowed.
+
+    Bounded: CodecError beyond MAX_DEPTH levels, MAX_NODES parts, MAX_DECODE_SECONDS or a dict whose
+    keys collide, so that no reply can hold the grader for long."""
+    return _decode(data, ref, allow_pickle, _Budget(), 0)
+
+
+def _decode(data: Any, ref, allow_pickle: bool, budget: _Budget, depth: int) -> Any:
+    budget.spend(depth)
+    again = lambda x: _decode(x, ref, allow_pickle, budget, depth + 1)  # noqa: E731
     if data is None or type(data) in (bool, int, str):
         return data
     if type(data) is list:
@@ -127,10 +171,7 @@ def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle:
     if tag == "tuple":
         return tuple(again(x) for x in data["v"])
     if tag == "dict":
-        pairs = [(again(k), again(v)) for k, v in data["v"]]
-        if not all(isinstance(k, (type(None), bool, int, float, str, tuple)) for k, _ in pairs):
-            raise CodecError("dict keys must be numbers, strings or tuples")
-        return dict(pairs)
+        return _dict([(again(k), again(v)) for k, v in data["v"]])
     if tag == "nd":
         return _decode_array(data)
     if tag == "np":
@@ -147,7 +188,7 @@ def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle:
         return tensor
     if tag == "ref" and ref is not None:
         return ref(data)
-    if tag == "pickle" and allow_pickle:
+    if tag == "pickle" and allow_pickle:  # only ever the grader's own objects, on their way to the kernel
         obj = pickle.loads(base64.b64decode(data["b64"]))
         for name, parameter in obj.named_parameters() if data.get("grads") else ():
             if name in data["grads"]:

@@ -15,8 +15,11 @@ score 0 with the reason. Nothing in a submission makes this function raise.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,26 +112,54 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     return result
 
 
+@contextlib.contextmanager
+def _alarm(deadline: float, limit: float):
+    """Bound the grader's own work on this notebook too (a test's computation on what came back):
+    at `deadline` (time.monotonic()) raise NotebookLimit wherever the grader is. Signals reach only
+    the main thread; elsewhere the pool's backstop (pool.GRACE_SECONDS) is the bound."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise NotebookLimit(f"the notebook's time limit of {limit:g} s was reached")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _run(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner) -> None:
     """Run the plan's steps in order: cells in the kernel, tests here; stop at a notebook-wide limit."""
     checks = {check.grade_id: check for check in result.checks}
     failed_answers: dict[str, tuple[Cell, str]] = {}  # grade id -> (the answer as run, the error it raised)
     try:
-        for step in plan.steps:
-            if step.kind in ("setup", "answer"):
-                error = session.run(step)
-                if error is not None:
-                    failed_answers[step.grade_id] = (step, error)
-                    if "the kernel stopped" in error:
-                        result.problems.append(f"the answer cell `{step.grade_id}` was stopped ({error}); "
-                                               "the checks that use it score 0, the others go on")
-            else:
-                _score(checks[step.grade_id], _test(step, runner, session), failed_answers)
+        with _alarm(session.deadline + 1.0, session.limits.notebook_seconds):
+            _steps(plan, result, session, runner, checks, failed_answers)
     except NotebookLimit as limit:
         result.problems.append(f"{limit}; the remaining checks score 0")
         result.mark_not_run(f"not run: {limit}")
     finally:
+        result.timed_out = session.timed_out
         session.close()
+
+
+def _steps(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner, checks: dict,
+           failed_answers: dict) -> None:
+    for step in plan.steps:
+        if step.kind in ("setup", "answer"):
+            error = session.run(step)
+            if error is not None:
+                failed_answers[step.grade_id] = (step, error)
+                if "the kernel stopped" in error:
+                    result.problems.append(f"the answer cell `{step.grade_id}` was stopped ({error}); "
+                                           "the checks that use it score 0, the others go on")
+        else:
+            _score(checks[step.grade_id], _test(step, runner, session), failed_answers)
 
 
 def _test(step: Cell, runner: TestRunner, session: KernelSession) -> Verdict:

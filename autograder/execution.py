@@ -29,11 +29,13 @@ class KernelSession:
         self.kernel: SandboxedKernel | None = None
         self.done: list[Cell] = []  # setup and answer steps that ran in this notebook, to replay after a restart
         self.starts = 0
+        self.timed_out = False  # a wall-clock limit was reached: under load, another run may not reach it
 
     def timeout(self, seconds: float | None = None) -> float:
         """Seconds the next request may take: the cell's limit (`seconds`, when given) within the notebook's."""
         left = self.deadline - time.monotonic()
         if left <= 0:
+            self.timed_out = True
             raise NotebookLimit(f"the notebook's time limit of {self.limits.notebook_seconds:g} s was reached")
         return min(self.limits.cell_seconds if seconds is None else seconds, left)
 
@@ -57,6 +59,7 @@ class KernelSession:
         try:
             kernel.start()
         except KernelDied as error:
+            self.timed_out |= kernel.timed_out
             raise NotebookLimit(str(error)) from None
         finally:
             self.tick("kernel", start)
@@ -75,7 +78,7 @@ class KernelSession:
             seconds = self.limits.startup_seconds if step.kind == "setup" else None
             reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout(seconds))
         except KernelDied as error:
-            self.kernel = None
+            self.lost()
             if step.kind == "setup":  # the instructor's code, before any of the student's: nothing to skip
                 raise NotebookLimit(f"the setup cell did not finish ({error})") from None
             if replay:
@@ -88,7 +91,9 @@ class KernelSession:
         return None if reply["ok"] else str(reply.get("error"))[:500]
 
     def lost(self) -> None:
-        """The kernel died under a test: the next step starts a new one."""
+        """The kernel died: the next step starts a new one."""
+        if self.kernel is not None:
+            self.timed_out |= self.kernel.timed_out
         self.kernel = None
 
     def close(self) -> None:

@@ -37,10 +37,14 @@ def define_assignment(gb: Gradebook, assignment: str, lessons: list[Lesson], due
                 gb.update_or_create_solution_cell(cell.grade_id, lesson.name, assignment)
 
 
-def add_students(gb: Gradebook, students: list[str]) -> None:
-    """Create students in sorted order: nbgrader lists them by (empty) names, then in creation order."""
+def define_course(gb: Gradebook, course, students: list[str], duedates: dict[str, datetime]) -> None:
+    """Every assignment of `course` (an autograder.course.Course) and every student, before any grade."""
+    for assignment in course.assignments:
+        define_assignment(gb, assignment, course.lessons(assignment), duedates.get(assignment))
+    # In sorted order: nbgrader lists students by (empty) names, then in creation order.
     for student in sorted(students):
         gb.update_or_create_student(student)
+    gb.db.commit()
 
 
 def record(gb: Gradebook, result: NotebookResult, timestamp: datetime | None, plugin, missing: bool = False) -> None:

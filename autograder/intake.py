@@ -4,18 +4,29 @@
     SUBMISSIONS/<student_id>.zip                              (the same layout inside a zip)
 
 `discover` returns, for every student found and every notebook of the course, a `Submission`:
-the file to grade, or None when it was not submitted or cannot be used (the reason is recorded).
-Every function here turns whatever is wrong with a submission into a sentence and touches nothing
-outside the student's own folders: symbolic links are never followed, zip members are checked
-before anything is written, a timestamp the files contradict is replaced by the observed time.
+the file to grade, or None when it was not submitted or cannot be used (`problem` says why).
+Everything below SUBMISSIONS is the students' and treated as hostile:
+
+- no symbolic link is ever followed: folders and files are opened one path component at a time
+  with O_NOFOLLOW (`open_beneath`), so a linked student folder, assignment folder or notebook is
+  refused with a problem line and nothing it points to is read;
+- whatever one student's files raise (archives, names, encodings, times) becomes a problem line
+  for that student, and the class goes on;
+- a zip is checked whole before anything is written, and unpacked into the grader's own folder;
+- file times are never evidence: a submission time comes from the collecting side only, a
+  `timestamp.txt` that `nbgrader collect` left in nbgrader's layout, or an LMS's file of
+  submission times (`--times`); otherwise the time is unknown (and no late penalty applies).
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -28,11 +39,23 @@ from autograder.course import Course
 MAX_NOTEBOOK_BYTES = 50 << 20
 MAX_ZIP_BYTES = 200 << 20  # unpacked, all members together
 MAX_ZIP_MEMBERS = 2000
+MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
+MAX_STUDENT_ID = 128  # characters: nbgrader's gradebook column (a database server refuses longer ones)
 CLOCK_SKEW = timedelta(minutes=5)
+COLLECTED = "timestamp.txt, as nbgrader collect left it"
+UNKNOWN = "unknown (no timestamp.txt and no times file)"
 
 
 class IntakeError(ValueError):
     """A submitted file or folder that cannot be used as it is; the message says why, for the student."""
+
+
+@dataclass(frozen=True)
+class SubmissionTime:
+    """When an assignment was submitted (naive UTC, as nbgrader stores it), and where that came from."""
+
+    when: datetime | None
+    source: str
 
 
 @dataclass(frozen=True)
@@ -42,8 +65,9 @@ class Submission:
     student: str
     assignment: str
     source: Path
-    path: Path | None  # None: not submitted, or refused (then `problem` says why)
-    problem: str | None = None
+    base: Path | None = None  # a folder of the grader's (SUBMISSIONS, or where a zip was unpacked) ...
+    parts: tuple[str, ...] = ()  # ... and the student's path below it, opened without following links
+    problem: str | None = None  # why it was refused; None with no base: not submitted
 
     @property
     def notebook(self) -> str:
@@ -53,9 +77,15 @@ class Submission:
     def name(self) -> str:
         return f"{self.student}/{self.assignment}/{self.notebook}"
 
+    @property
+    def submitted(self) -> bool:
+        return self.base is not None or self.problem is not None
+
     def read(self) -> bytes | None:
-        """The submitted file's bytes (None when there is none); IntakeError when it cannot be read safely."""
-        return None if self.path is None else read_file(self.path)
+        """The submitted file's bytes (None when there is none); IntakeError when it cannot be used."""
+        if self.problem is not None:
+            raise IntakeError(self.problem)
+        return None if self.base is None else read_file(self.base, self.parts)
 
 
 @dataclass
@@ -63,7 +93,7 @@ class Intake:
     """What was found in SUBMISSIONS."""
 
     submissions: list[Submission] = field(default_factory=list)
-    times: dict[tuple[str, str], datetime | None] = field(default_factory=dict)  # (student, assignment), naive UTC
+    times: dict[tuple[str, str], SubmissionTime] = field(default_factory=dict)  # (student, assignment)
     problems: list[str] = field(default_factory=list)  # files and folders that are not part of any grade
 
     @property
@@ -71,90 +101,220 @@ class Intake:
         return sorted({s.student for s in self.submissions})
 
 
-def discover(submissions: Path, course: Course, unpack_to: Path) -> Intake:
+# --- opening below a folder without following links -------------------------------------------------
+
+def open_beneath(base: Path, parts: tuple[str, ...], directory: bool = False) -> int:
+    """A file descriptor for base/parts[0]/.../parts[-1], opened one component at a time with O_NOFOLLOW,
+    so that no component may be a symbolic link; IntakeError naming the link otherwise."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            # O_NONBLOCK: opening a FIFO planted where a notebook should be must not wait for a writer.
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_DIRECTORY if directory or not last else 0)
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as error:
+                raise _refusal(fd, parts[: i + 1], error) from None
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _refusal(fd: int, parts: tuple[str, ...], error: OSError) -> IntakeError:
+    where = "/".join(parts)
+    try:
+        info = os.lstat(parts[-1], dir_fd=fd)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        return IntakeError(f"{where} is a symbolic link; links in submissions are not followed")
+    if error.errno == errno.ENOTDIR or (info is not None and error.errno == errno.ELOOP):
+        return IntakeError(f"{where} is not a folder")
+    return IntakeError(f"{where} cannot be read ({error.strerror})")
+
+
+def read_file(base: Path, parts: tuple[str, ...]) -> bytes:
+    """A submitted regular file's bytes, never through a link, at most MAX_NOTEBOOK_BYTES."""
+    fd = open_beneath(base, parts)
+    info, name = os.fstat(fd), parts[-1]
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise IntakeError(f"{name} is not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        if info.st_size == 0:
+            raise IntakeError(f"{name} is empty (0 bytes)")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise IntakeError(f"{name} is {info.st_size} bytes, more than the {MAX_NOTEBOOK_BYTES} a notebook may have")
+        return file.read(MAX_NOTEBOOK_BYTES + 1)
+
+
+def _entries(base: Path, parts: tuple[str, ...]) -> dict[str, str]:
+    """{name: "dir", "file", "link" or "other"} of a folder opened without following links."""
+    fd = open_beneath(base, parts, directory=True)
+    try:
+        kinds = {}
+        with os.scandir(fd) as scan:
+            for entry in scan:
+                kinds[entry.name] = ("link" if entry.is_symlink() else "dir" if entry.is_dir(follow_symlinks=False)
+                                     else "file" if entry.is_file(follow_symlinks=False) else "other")
+        return kinds
+    finally:
+        os.close(fd)
+
+
+# --- discovery ---------------------------------------------------------------------------------------
+
+def discover(submissions: Path, course: Course, unpack_to: Path, times_file: Path | None = None) -> Intake:
     """Every notebook of the course for every student found in SUBMISSIONS (zips unpacked into `unpack_to`)."""
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
     intake = Intake()
-    folders: dict[str, tuple[Path, datetime | None]] = {}  # student -> (folder, when a zip arrived)
-    for entry in sorted(submissions.iterdir()):
-        if entry.is_symlink():
-            intake.problems.append(f"{entry.name}: ignored (a symbolic link; links are not followed)")
-        elif entry.is_dir() and not entry.name.startswith("."):
-            folders[entry.name] = entry, None
-        elif entry.suffix == ".zip":
+    lms_times = read_times_file(times_file) if times_file else {}
+    for name, kind in sorted(_entries(submissions, ()).items()):
+        student = name[: -len(".zip")] if kind == "file" and name.endswith(".zip") else name
+        if name.startswith("."):
+            continue
+        if not _valid_id(student):
+            intake.problems.append(f"{name!r}: ignored (a student id is 1 to {MAX_STUDENT_ID} printable characters)")
+        elif kind == "link":
+            intake.problems.append(f"{name}: ignored (a symbolic link; links are not followed)")
+        elif kind == "dir":
+            _student(intake, course, name, submissions, (name,), lms_times, collected=True)
+        elif kind == "file" and name.endswith(".zip"):
             try:
-                folder = _unpack(entry, unpack_to)
-                folders[entry.stem] = folder, datetime.fromtimestamp(entry.stat().st_mtime, timezone.utc)
+                folder = _unpack(submissions / name, unpack_to / f"zip-{len(intake.problems)}-{student[:100]}")
             except IntakeError as error:
-                intake.problems.append(f"{entry.name}: not graded: {error}")
-        elif not entry.name.startswith("."):
-            intake.problems.append(f"{entry.name}: ignored (neither a student folder nor a .zip)")
-    for student, (folder, arrived) in folders.items():
-        _student(intake, course, student, folder, arrived)
+                intake.problems.append(f"{name}: not graded: {error}")
+                continue
+            _student(intake, course, student, folder, (), lms_times, collected=False)
+        else:
+            intake.problems.append(f"{name}: ignored (neither a student folder nor a .zip)")
     return intake
 
 
-def _student(intake: Intake, course: Course, student: str, folder: Path, arrived: datetime | None) -> None:
-    """One student's notebooks (a Submission for each of the course's), times and stray files."""
-    intake.problems += [f"{student}/{problem}" for problem in links_out(folder)]
-    for extra in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in course.assignments):
-        intake.problems.append(f"{student}/{extra}: ignored (no assignment of that name)")
-    for assignment in course.assignments:
-        submitted, sources = folder / assignment, course.sources(assignment)
-        when, problem = _timestamp(submitted, arrived)
-        intake.times[student, assignment] = when
-        intake.problems += [problem] if problem else []
-        expected = {s.name for s in sources}
-        if submitted.is_dir():
-            intake.problems += [f"{student}/{assignment}/{p.name}: ignored (not a notebook of {assignment})"
-                                for p in sorted(submitted.glob("*.ipynb")) if p.name not in expected]
-        for source in sources:
-            path = submitted / source.name
-            # A link is left to read_file to refuse, so that the student sees why.
-            present = path.is_file() or path.is_symlink()
-            intake.submissions.append(Submission(student, assignment, source, path if present else None))
+def _valid_id(student: str) -> bool:
+    return 0 < len(student) <= MAX_STUDENT_ID and student.isprintable() and not student.startswith(".")
+
+
+def _student(intake: Intake, course: Course, student: str, base: Path, parts: tuple[str, ...],
+             lms_times: dict, collected: bool) -> None:
+    """One student's notebooks (a Submission for each of the course's), times and stray files.
+
+    Isolated: whatever this student's files raise is recorded for this student, and grading goes on."""
+    found: list[Submission] = []
+    try:
+        problems = [f"{student}/{p}" for p in links_below(base, parts)]
+        entries = _entries(base, parts)
+        problems += [f"{student}/{name}: ignored (no assignment of that name)" for name, kind in sorted(entries.items())
+                     if kind == "dir" and name not in course.assignments and not name.startswith(".")]
+        for assignment in course.assignments:
+            sources = course.sources(assignment)
+            kind = entries.get(assignment)
+            if kind is None:
+                found += [Submission(student, assignment, s) for s in sources]
+                intake.times[student, assignment] = _time(lms_times, student, assignment, None)
+                continue
+            if kind != "dir":
+                reason = (f"{assignment} is a symbolic link; links in submissions are not followed" if kind == "link"
+                          else f"{assignment} is not a folder")
+                found += [Submission(student, assignment, s, problem=reason) for s in sources]
+                intake.times[student, assignment] = _time(lms_times, student, assignment, None)
+                continue
+            folder = (*parts, assignment)
+            notebooks = _entries(base, folder)
+            expected = {s.name for s in sources}
+            problems += [f"{student}/{assignment}/{name}: ignored (not a notebook of {assignment})"
+                         for name in sorted(notebooks) if name.endswith(".ipynb") and name not in expected]
+            for source in sources:
+                present = source.name in notebooks  # a link or a folder is read_file's to refuse, with a record
+                found.append(Submission(student, assignment, source, base if present else None,
+                                        (*folder, source.name) if present else ()))
+            stamp = _collected_time(base, folder, notebooks) if collected else (None, None)
+            problems += [f"{student}/{assignment}: {stamp[1]}"] if stamp[1] else []
+            intake.times[student, assignment] = _time(lms_times, student, assignment, stamp[0])
+    except Exception as error:  # noqa: BLE001 - one student's files never stop the class
+        found = [Submission(student, a, s, problem=f"the submission could not be read ({type(error).__name__}: "
+                                                   f"{str(error)[:200]})")
+                 for a in course.assignments for s in course.sources(a)]
+        problems = [f"{student}: not graded: its files could not be read ({type(error).__name__}: {str(error)[:200]})"]
+    intake.submissions += found
+    intake.problems += problems
 
 
 def _unpack(archive: Path, into: Path) -> Path:
     """A student's zip, safely extracted; it may hold <student>/<assignment>/... or <assignment>/..."""
-    folder = unpack_zip(archive, into / archive.stem)
-    inner = folder / archive.stem
-    return inner if inner.is_dir() and len(list(folder.iterdir())) == 1 else folder
+    folder = unpack_zip(archive, into)
+    inner = [p for p in folder.iterdir()]
+    return inner[0] if len(inner) == 1 and inner[0].is_dir() and inner[0].name == archive.stem else folder
 
 
-def _timestamp(folder: Path, observed: datetime | None) -> tuple[datetime | None, str | None]:
-    """The submission time as nbgrader stores it (naive UTC), and a problem when timestamp.txt was not believed."""
-    if not folder.is_dir():
+def links_below(base: Path, parts: tuple[str, ...]) -> list[str]:
+    """A problem for every symbolic link below base/parts (links are never followed, wherever they point)."""
+    found, todo = [], [parts]
+    while todo:
+        folder = todo.pop()
+        for name, kind in sorted(_entries(base, folder).items()):
+            relative = "/".join((*folder, name)[len(parts):])
+            if kind == "link":
+                found.append(f"{relative} is a symbolic link; links in submissions are not followed")
+            elif kind == "dir":
+                todo.append((*folder, name))
+    return sorted(found)
+
+
+# --- submission times --------------------------------------------------------------------------------
+
+def _time(lms_times: dict, student: str, assignment: str, collected: datetime | None) -> SubmissionTime:
+    """The LMS's time when its file names this submission, else collect's, else unknown."""
+    if (student, assignment) in lms_times or (student, None) in lms_times:
+        when, source = lms_times.get((student, assignment)) or lms_times[student, None]
+        return SubmissionTime(when, source)
+    if collected is not None:
+        return SubmissionTime(collected, COLLECTED)
+    return SubmissionTime(None, UNKNOWN)
+
+
+def _collected_time(base: Path, folder: tuple[str, ...], entries: dict[str, str],
+                    now: datetime | None = None) -> tuple[datetime | None, str | None]:
+    """The time in the assignment folder's timestamp.txt (naive UTC), or None and why it was not used."""
+    if "timestamp.txt" not in entries:
         return None, None
-    when, problem = submission_time(folder, observed)
-    problem = f"{folder.parent.name}/{folder.name}: {problem}" if problem else None
-    return when.astimezone(timezone.utc).replace(tzinfo=None), problem
-
-
-def _regular_file(path: Path) -> os.stat_result:
     try:
-        info = os.lstat(path)
-    except OSError as error:
-        raise IntakeError(f"{path.name} cannot be read ({error.strerror})") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise IntakeError(f"{path.name} is a symbolic link; links in submissions are not followed")
-    if not stat.S_ISREG(info.st_mode):
-        raise IntakeError(f"{path.name} is not a regular file")
-    return info
+        text = read_file(base, (*folder, "timestamp.txt")).decode("utf-8", errors="strict")
+        claimed = parse_utc(text.strip()[:64]).replace(tzinfo=timezone.utc)
+    except (IntakeError, ValueError, OverflowError, OSError) as error:
+        return None, f"timestamp.txt is unreadable ({str(error)[:100]}); the submission time is unknown"
+    now = now or datetime.now(timezone.utc)
+    if claimed > now + CLOCK_SKEW:
+        return None, f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, in the future; the submission time is unknown"
+    return claimed.replace(tzinfo=None), None
 
 
-def read_file(path: Path) -> bytes:
-    """A submitted notebook file's bytes, never through a link, at most MAX_NOTEBOOK_BYTES."""
-    info = _regular_file(path)
-    if info.st_size == 0:
-        raise IntakeError(f"{path.name} is empty (0 bytes)")
-    if info.st_size > MAX_NOTEBOOK_BYTES:
-        raise IntakeError(f"{path.name} is {info.st_size} bytes, more than the {MAX_NOTEBOOK_BYTES} a notebook may have")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as file:
-        return file.read(MAX_NOTEBOOK_BYTES + 1)
+def read_times_file(path: Path) -> dict[tuple[str, str | None], tuple[datetime, str]]:
+    """An LMS's submission times: a CSV with the columns `student`, `time` and optionally `assignment`.
 
+    {(student, assignment or None): (naive UTC time, where it came from)}; ValueError naming the
+    line that cannot be read (the instructor's file: a clear error, before any grading)."""
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        rows = list(csv.DictReader(file))
+    times = {}
+    for line, row in enumerate(rows, start=2):
+        student, when = (row.get("student") or "").strip(), (row.get("time") or "").strip()
+        if not student or not when:
+            raise ValueError(f"{path.name}, line {line}: a row needs a student and a time (columns student, time)")
+        try:
+            parsed = parse_utc(when).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{path.name}, line {line}: {when!r} is not a time nbgrader can read") from None
+        times[student, (row.get("assignment") or "").strip() or None] = parsed, f"the times file {path.name}"
+    return times
+
+
+# --- notebooks and archives ------------------------------------------------------------------------
 
 def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
     """The submitted notebook `name` from its bytes, or IntakeError saying what is wrong with them."""
@@ -164,8 +324,9 @@ def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
         raise IntakeError(f"{name} is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise IntakeError(f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as error:
+        where = f"line {error.lineno}, column {error.colno}: {error.msg}" if isinstance(error, json.JSONDecodeError) else error
+        raise IntakeError(f"{name} is not valid JSON ({where})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
         raise IntakeError(f"{name} is JSON but not a notebook (no list of cells)")
     if data.get("nbformat") not in (3, 4):
@@ -173,15 +334,16 @@ def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat's own errors vary by version
-        raise IntakeError(f"{name} is a notebook nbformat cannot read ({type(error).__name__}: {str(error)[:200]})") from None
+        raise IntakeError(f"{name} is a notebook nbformat cannot read ({type(error).__name__}: "
+                          f"{str(error)[:200]})") from None
 
 
 def unpack_zip(archive: Path, into: Path) -> Path:
     """Extract a student's zip into the new folder `into` (only regular files, only below it); the folder.
 
     The whole zip is refused, before anything is written, when a member is absolute, climbs out with
-    `..`, is a link or a device, repeats a name, or when it unpacks to too much."""
-    _regular_file(archive)
+    `..`, is a link or a device, repeats a name or is both a file and a folder, has a name a file
+    system cannot hold, or when it unpacks to too much; a member whose data is corrupt refuses it too."""
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
@@ -190,8 +352,7 @@ def unpack_zip(archive: Path, into: Path) -> Path:
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
                 raise IntakeError(f"{archive.name} unpacks to more than {MAX_ZIP_BYTES} bytes")
             names = [_member_path(archive, m) for m in members]
-            if len(set(names)) != len(names):
-                raise IntakeError(f"{archive.name} holds the same path twice")
+            _check_tree(archive, members, names)
             into.mkdir(parents=True)
             for member, name in zip(members, names):
                 if member.is_dir():
@@ -201,8 +362,11 @@ def unpack_zip(archive: Path, into: Path) -> Path:
                 # Read at most the declared size (plus one byte): a member that lies about it is cut.
                 with zf.open(member) as source, open(into / name, "xb") as target:
                     target.write(source.read(MAX_ZIP_BYTES + 1)[: member.file_size])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
-        raise IntakeError(f"{archive.name} is not a readable zip file ({error})") from None
+    except IntakeError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            ValueError, OSError) as error:  # a damaged, encrypted or unreadable archive: this student's only
+        raise IntakeError(f"{archive.name} is not a readable zip file ({type(error).__name__}: {error})") from None
     return into
 
 
@@ -213,38 +377,17 @@ def _member_path(archive: Path, member: zipfile.ZipInfo) -> PurePosixPath:
         raise IntakeError(f"{archive.name} holds the path {member.filename!r}, which leads outside its folder")
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise IntakeError(f"{archive.name} holds {member.filename!r}, which is a link or a special file")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES or "\0" in part for part in path.parts):
+        raise IntakeError(f"{archive.name} holds a name longer than {MAX_NAME_BYTES} bytes ({member.filename[:60]!r}...)")
     return path
 
 
-def links_out(folder: Path) -> list[str]:
-    """Problems for every symbolic link below `folder` (links are never followed, wherever they point)."""
-    return [f"{path.relative_to(folder)} is a symbolic link; links in submissions are not followed"
-            for path in sorted(folder.rglob("*")) if path.is_symlink()]
-
-
-def submission_time(folder: Path, observed: datetime | None = None, now: datetime | None = None
-                    ) -> tuple[datetime, str | None]:
-    """When the submission in `folder` was made, and a problem when its timestamp.txt cannot be believed.
-
-    `observed` is when the harness saw the submission arrive (for a zip, the zip file's time); by
-    default the last change of a file in the folder as collected (nbgrader's collect keeps those
-    times). A timestamp is kept only when it is readable, not in the future, and not before the
-    files last changed (a submission cannot predate its own files); otherwise the observed time is
-    used and the problem says so."""
-    if observed is None:
-        files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and p.name != "timestamp.txt"]
-        changed = max((p.stat().st_mtime for p in files), default=folder.stat().st_mtime)
-        observed = datetime.fromtimestamp(changed, timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    stamp = folder / "timestamp.txt"
-    if not stamp.exists():
-        return observed, None
-    try:
-        _regular_file(stamp)
-        claimed = parse_utc(stamp.read_text(encoding="utf-8", errors="strict").strip()[:64]).replace(tzinfo=timezone.utc)
-    except (IntakeError, ValueError, OverflowError, OSError) as error:
-        return observed, f"timestamp.txt is unreadable ({str(error)[:100]}); the observed time {observed:%Y-%m-%d %H:%M:%S} UTC is used"
-    if claimed > now + CLOCK_SKEW or claimed < observed - CLOCK_SKEW:
-        return observed, (f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, which its files contradict; "
-                          f"the observed time {observed:%Y-%m-%d %H:%M:%S} UTC is used")
-    return claimed, None
+def _check_tree(archive: Path, members: list[zipfile.ZipInfo], names: list[PurePosixPath]) -> None:
+    """Refuse names that repeat, or that are a file in one member and a folder in another."""
+    if len(set(names)) != len(names):
+        raise IntakeError(f"{archive.name} holds the same path twice")
+    files = {name for member, name in zip(members, names) if not member.is_dir()}
+    for name in names:
+        clash = next((parent for parent in name.parents if parent in files), None)
+        if clash is not None:
+            raise IntakeError(f"{archive.name} holds {str(clash)!r} both as a file and as a folder")

@@ -13,12 +13,13 @@ from nbgrader.api import Gradebook
 
 from autograder.course import Course
 from autograder.feedback import write_feedback
+from autograder.intake import Intake
 from autograder.report import write_report
 from autograder.results import NotebookResult
 
 
 def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str,
-                  intake_problems: list[str]) -> dict[str, Path]:
+                  found: Intake) -> dict[str, Path]:
     """Every output of a graded class; {name: path} of what was written."""
     from nbgrader.plugins import CsvExportPlugin
 
@@ -28,8 +29,9 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
         timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
                       for s in gb.assignment_submissions(a.name)}
     write_feedback(results, out, timestamps, duedates)
-    (out / "intake.json").write_text(json.dumps({"problems": intake_problems}, indent=1))
+    sources = {f"{student}/{assignment}": t.source for (student, assignment), t in sorted(found.times.items())}
+    (out / "intake.json").write_text(json.dumps({"problems": found.problems, "time_sources": sources}, indent=1))
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
-    report = write_report(results, out, objectives, intake_problems=intake_problems, timestamps=timestamps,
-                          duedates=duedates)
+    report = write_report(results, out, objectives, intake_problems=found.problems, timestamps=timestamps,
+                          duedates=duedates, time_sources={k: t.source for k, t in found.times.items()})
     return {"grades": out / "grades.csv", "feedback": out / "feedback", "report": report}

@@ -1,10 +1,11 @@
 """Grading a class, stage by stage: intake, then each notebook graded (plan, execution, verdicts)
 by the worker pool, then recording in the gradebook, then the outputs.
 
-    intake.discover      SUBMISSIONS -> a Submission per (student, notebook), the problems found
-    results.ResultStore  a result kept from an earlier run is reused when nothing it depends on changed
-    pool.grade_all       the rest are graded in parallel (engine.grade_task in each worker)
-    gradebook.record     each result, as it arrives, by this process alone
+    intake.discover        SUBMISSIONS -> a Submission per (student, notebook), times, problems
+    results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
+    pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
+                           that reached a time limit is graded again alone before its result counts
+    gradebook.record       each result, as it arrives, by this process alone
     outputs.write_outputs  grades.csv, feedback pages, the class report
 
 A newcomer following one submission reads `grade_class` top to bottom.
@@ -13,6 +14,7 @@ A newcomer following one submission reads `grade_class` top to bottom.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +28,8 @@ from autograder.outputs import write_outputs
 from autograder.results import NotebookResult, ResultStore, result_key
 from mlcourse.lessons import read_lesson
 
+RETRIED = "it reached a time limit while other notebooks were graded beside it; it was graded again alone"
+
 
 @dataclass
 class Graded:
@@ -37,68 +41,91 @@ class Graded:
 
 def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int = 1,
                 db_url: str | None = None, duedates: dict[str, datetime] | None = None,
-                regrade: bool = False) -> Graded:
+                regrade: bool = False, times_file: Path | None = None) -> Graded:
     """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs."""
     out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results"), {}
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, Gradebook(db_url) as gb:
-        found = intake.discover(submissions, course, Path(tmp) / "unpacked")
-        for assignment in course.assignments:
-            gradebook.define_assignment(gb, assignment, course.lessons(assignment), (duedates or {}).get(assignment))
-        gradebook.add_students(gb, found.students)
-        gb.db.commit()
+        found = intake.discover(submissions, course, Path(tmp) / "unpacked", times_file)
+        gradebook.define_course(gb, course, found.students, duedates or {})
         plugin = course.late_plugin()
 
-        def keep(submission: intake.Submission, result: NotebookResult, key: str) -> None:
-            store.put(submission.name, key, result)
-            when = found.times.get((submission.student, submission.assignment))
-            gradebook.record(gb, result, when, plugin, missing=submission.path is None)
+        keys: dict[str, str] = {}
+
+        def keep(submission: intake.Submission, result: NotebookResult) -> None:
+            store.put(submission.name, keys[submission.name], result)
+            gradebook.record(gb, result, found.times[submission.student, submission.assignment].when, plugin,
+                             missing=not submission.submitted)
             results[submission.name] = result
 
-        to_grade: dict[str, tuple[intake.Submission, str]] = {}
+        to_grade, unchanged = [], 0
         for submission in found.submissions:
-            task, problem = _task(submission)
-            if task is None:  # not submitted, or refused at intake: recorded without starting a kernel
-                key = result_key(submission.source.read_bytes(), None, submission.student, options.__dict__)
-                keep(submission, _ungraded(submission, problem, options), key)
-                continue
-            key = result_key(task.source, task.submission, task.student, options.__dict__)
-            kept = None if regrade else store.get(submission.name, key)
-            if kept is not None:
-                keep(submission, kept, key)
+            content, problem = _read(submission)
+            keys[submission.name] = result_key(submission.source.read_bytes(), content, submission.student,
+                                               options.__dict__)
+            kept = None if regrade or content is None else store.get(submission.name, keys[submission.name])
+            if content is None:  # not submitted, or refused: recorded without starting a kernel
+                keep(submission, _ungraded(submission, problem, options))
+            elif kept is not None:
+                keep(submission, kept)
+                unchanged += 1
             else:
-                to_grade[submission.name] = submission, key
-        if len(found.submissions) > len(to_grade):
-            print(f"{len(found.submissions) - len(to_grade)} notebook(s) unchanged since an earlier run: "
-                  "their results are kept (--regrade to redo)")
-        tasks = (_task(submission)[0] for submission, _ in to_grade.values())
-        for task, outcome in pool.grade_all(tasks, options, jobs, Path(tmp) / "logs", total=len(to_grade)):
-            submission, key = to_grade[task.name]
-            if isinstance(outcome, str):  # the worker failed: the notebook scores 0 with the reason
-                lesson = read_lesson(submission.source)
-                outcome = NotebookResult.blank(lesson, task.student, task.assignment).not_graded(outcome, outcome, "error")
-            keep(submission, outcome, key)
+                to_grade.append(submission)
+        if unchanged:
+            print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
+        again = []
+        for submission, result in _graded(to_grade, options, jobs, Path(tmp) / "logs"):
+            if result.timed_out and jobs > 1:  # perhaps a neighbour's load, not the student's code
+                again.append(submission)
+            else:
+                keep(submission, result)
+        for submission, result in _graded(again, options, 1, Path(tmp) / "logs-alone"):
+            result.problems.append(RETRIED)
+            keep(submission, result)
     ordered = [results[s.name] for s in found.submissions]
-    return Graded(ordered, write_outputs(ordered, out, course, db_url, found.problems))
+    return Graded(ordered, write_outputs(ordered, out, course, db_url, found))
 
 
-def _task(submission: intake.Submission) -> tuple[Task | None, str | None]:
-    """The task for a submission, read now (never all at once), or None and why it cannot be graded."""
+def _graded(submissions: list[intake.Submission], options: Options, jobs: int, logs: Path
+            ) -> Iterator[tuple[intake.Submission, NotebookResult]]:
+    """Each submission with its result, as the pool finishes them (a worker's failure scores 0 with the reason)."""
+    by_name = {s.name: s for s in submissions}
+    unreadable = []
+
+    def tasks() -> Iterator[Task]:  # each file is read when its turn comes: the class need not fit in memory
+        for submission in submissions:
+            content, problem = _read(submission)
+            if content is None:
+                unreadable.append((submission, problem))
+                continue
+            yield Task(submission.student, submission.assignment, submission.notebook,
+                       submission.source.read_bytes(), content)
+
+    for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions)):
+        submission = by_name[task.name]
+        if isinstance(outcome, str):
+            outcome = _blank(submission, options).not_graded(outcome, outcome, "error")
+        yield submission, outcome
+    for submission, problem in unreadable:  # it changed after intake read it
+        yield submission, _ungraded(submission, problem, options)
+
+
+def _read(submission: intake.Submission) -> tuple[bytes | None, str | None]:
+    """The submitted file's bytes, or None and why (None, None: not submitted)."""
     try:
-        content = submission.read()
+        return submission.read(), None
     except intake.IntakeError as error:
         return None, str(error)
-    if content is None:
-        return None, None
-    return Task(submission.student, submission.assignment, submission.notebook, submission.source.read_bytes(),
-                content), None
+
+
+def _blank(submission: intake.Submission, options: Options) -> NotebookResult:
+    return NotebookResult.blank(read_lesson(submission.source), submission.student, submission.assignment,
+                                sandboxed=options.sandbox)
 
 
 def _ungraded(submission: intake.Submission, problem: str | None, options: Options) -> NotebookResult:
-    """The result of a notebook that was not submitted, or that intake refused (`problem` says why)."""
-    result = NotebookResult.blank(read_lesson(submission.source), submission.student, submission.assignment,
-                                  sandboxed=options.sandbox)
+    """The result of a notebook that was not submitted (`problem` None), or that intake refused."""
     if problem is None:
-        return result.not_submitted(submission.source.name)
-    return result.not_graded(problem, f"not graded: {problem}")
+        return _blank(submission, options).not_submitted(submission.source.name)
+    return _blank(submission, options).not_graded(problem, f"not graded: {problem}")

@@ -2,8 +2,9 @@
 
 OUT/report.md and OUT/report/*.png: autograded score distributions per assignment and per
 exercise, pass rates per learning objective, the exercises failed most often, the misconceptions
-named most often in failed checks (counted across the class), and every notebook that was missing
-or had a problem.
+named most often in failed checks (counted across the class), late submissions and where the
+submission times came from, and every notebook that was missing or had a problem. Everything a
+student controls is escaped (`md`): an id, a file name or a grade id cannot add markup.
 """
 
 from __future__ import annotations
@@ -85,74 +86,134 @@ def _objective_rates(objectives: dict[str, dict[str, str]], exercises: dict) -> 
     return {k: (objectives.get(k[0], {}).get(k[1], ""), _pass_rate(v), len(v)) for k, v in sorted(grouped.items())}
 
 
+def md(text: object) -> str:
+    """Text a student controls (ids, file names, their grade ids quoted in problems), safe in Markdown:
+    one line (so no heading or list of its own: it always follows our text on its line), no inline
+    markup, no HTML (a forged section, or an opened comment hiding the rest, would rewrite the report)."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in "\\`*_[]|~" else ch for ch in text)
+
+
 def write_report(results: list[NotebookResult], out: Path, objectives: dict[str, dict[str, str]], *,
-                 intake_problems: list[str] = (), timestamps: dict | None = None, duedates: dict | None = None) -> Path:
-    """Write OUT/report.md and its figures; returns the report's path. `objectives`: {assignment: {id: text}}."""
+                 intake_problems: list[str] = (), timestamps: dict | None = None, duedates: dict | None = None,
+                 time_sources: dict | None = None) -> Path:
+    """Write OUT/report.md and its figures; returns the report's path. `objectives`: {assignment: {id: text}};
+    `timestamps` and `duedates` as the gradebook holds them; `time_sources`: where each time came from."""
     figures = out / "report"
     figures.mkdir(parents=True, exist_ok=True)
-    timestamps, duedates = timestamps or {}, duedates or {}
-    scores = _assignment_scores(results)
     exercises = _exercises(results)
-    students = sorted({r.student for r in results})
-    lines = ["# Class report", "",
-             f"{len(students)} students, {len(scores)} assignments, {len(results)} notebooks graded "
-             f"({datetime.now():%Y-%m-%d %H:%M}). Scores are autograded points; written answers are graded by hand.", ""]
-    unsandboxed = sorted({f"{r.student}/{r.assignment}" for r in results if not r.sandboxed})
-    lines += [f"**Graded WITHOUT the sandbox** (opt-out): {len(unsandboxed)} notebooks; these grades are marked "
-              "as unsandboxed in their feedback.", ""] if unsandboxed else []
+    sections = [
+        _summary(results),
+        _scores_section(results, figures),
+        _exercises_section(exercises, figures),
+        _objectives_section(objectives, exercises, figures),
+        _failed_section(exercises),
+        _misconceptions_section(results, figures),
+        _late_section(results, timestamps or {}, duedates or {}),
+        _times_section(time_sources or {}),
+        _problems_section(results, intake_problems),
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(line for section in sections for line in section) + "\n")
+    return path
 
-    lines += ["## Scores per assignment", "", "![score distributions](report/scores.png)", "",
-              "| assignment | max | mean | median | min | max reached | full marks | 0 points |",
-              "|---|---|---|---|---|---|---|---|"]
+
+def _summary(results: list[NotebookResult]) -> list[str]:
+    students = {r.student for r in results}
+    lines = ["# Class report", "",
+             f"{len(students)} students, {len({r.assignment for r in results})} assignments, {len(results)} "
+             f"notebooks graded ({datetime.now():%Y-%m-%d %H:%M}). Scores are autograded points; written answers "
+             "are graded by hand.", ""]
+    unsandboxed = {f"{r.student}/{r.assignment}" for r in results if not r.sandboxed}
+    if unsandboxed:
+        lines += [f"**Graded WITHOUT the sandbox** (opt-out): {len(unsandboxed)} notebooks; these grades are marked "
+                  "as unsandboxed in their feedback.", ""]
+    return lines
+
+
+def _scores_section(results: list[NotebookResult], figures: Path) -> list[str]:
+    scores = _assignment_scores(results)
+    lines = ["## Scores per assignment", "", "![score distributions](report/scores.png)", "",
+             "| assignment | max | mean | median | min | max reached | full marks | 0 points |",
+             "|---|---|---|---|---|---|---|---|"]
     for assignment, by_student in scores.items():
         values = [s for s, _ in by_student.values()]
         top = max(m for _, m in by_student.values())
         lines.append(f"| {assignment} | {top:g} | {mean(values):.2f} | {median(values):g} | {min(values):g} | "
                      f"{max(values):g} | {sum(v == top for v in values)} | {sum(v == 0 for v in values)} |")
-    _figure_scores(scores, figures / "scores.png")
+    if scores:
+        _figure_scores(scores, figures / "scores.png")
+    return lines
 
-    lines += ["", "## Exercises", "", "![pass rate per exercise](report/exercises.png)", "",
-              "| assignment | check | points | pass rate | mean points |", "|---|---|---|---|---|"]
+
+def _exercises_section(exercises: dict, figures: Path) -> list[str]:
+    lines = ["", "## Exercises", "", "![pass rate per exercise](report/exercises.png)", "",
+             "| assignment | check | points | pass rate | mean points |", "|---|---|---|---|---|"]
     for (assignment, grade_id), checks in exercises.items():
         lines.append(f"| {assignment} | {grade_id} | {checks[0].max_points:g} | {100 * _pass_rate(checks):.0f}% | "
                      f"{mean(c.points for c in checks):.2f} |")
-    _figure_bars([f"{a}: {g}" for a, g in exercises], [100 * _pass_rate(c) for c in exercises.values()],
-                 "students passing (%)", figures / "exercises.png")
+    if exercises:
+        _figure_bars([f"{a}: {g}" for a, g in exercises], [100 * _pass_rate(c) for c in exercises.values()],
+                     "students passing (%)", figures / "exercises.png")
+    return lines
 
+
+def _objectives_section(objectives: dict, exercises: dict, figures: Path) -> list[str]:
     rates = _objective_rates(objectives, exercises)
-    lines += ["", "## Learning objectives", "", "![pass rate per objective](report/objectives.png)", "",
-              "| assignment | objective | pass rate | checks counted |", "|---|---|---|---|"]
+    lines = ["", "## Learning objectives", "", "![pass rate per objective](report/objectives.png)", "",
+             "| assignment | objective | pass rate | checks counted |", "|---|---|---|---|"]
     lines += [f"| {a} | {o}: {text} | {100 * rate:.0f}% | {n} |" for (a, o), (text, rate, n) in rates.items()]
-    _figure_bars([f"{a} {o}" for a, o in rates], [100 * r for _, r, _ in rates.values()],
-                 "checks passed (%)", figures / "objectives.png")
+    if rates:
+        _figure_bars([f"{a} {o}" for a, o in rates], [100 * r for _, r, _ in rates.values()],
+                     "checks passed (%)", figures / "objectives.png")
+    return lines
 
+
+def _failed_section(exercises: dict) -> list[str]:
     failed = sorted(exercises.items(), key=lambda kv: (_pass_rate(kv[1]), kv[0]))[:TOP]
-    lines += ["", "## Most often failed", "", "| assignment | check | students failing |", "|---|---|---|"]
-    lines += [f"| {a} | {g} | {sum(c.status != 'passed' for c in cs)} of {len(cs)} |" for (a, g), cs in failed
-              if any(c.status != "passed" for c in cs)]
+    lines = ["", "## Most often failed", "", "| assignment | check | students failing |", "|---|---|---|"]
+    return lines + [f"| {a} | {g} | {sum(c.status != 'passed' for c in cs)} of {len(cs)} |" for (a, g), cs in failed
+                    if any(c.status != "passed" for c in cs)]
 
+
+def _misconceptions_section(results: list[NotebookResult], figures: Path) -> list[str]:
     counts = misconception_counts(results)
-    lines += ["", "## Misconceptions named in failed checks", ""]
-    if counts:
-        lines += ["![misconceptions](report/misconceptions.png)", "",
-                  "| students | assignment | check | misconception |", "|---|---|---|---|"]
-        lines += [f"| {n} | {a} | {g} | {m} |" for (a, g, m), n in counts.most_common()]
-        common = counts.most_common(TOP)
-        _figure_bars([f"{shorten(m, 55, placeholder='...')} ({a[:2]}: {g})" for (a, g, m), _ in common],
-                     [n for _, n in common], "students", figures / "misconceptions.png",
-                     xlim=(0, max(n for _, n in common) + 0.5))
-    else:
-        lines.append("No failed check named a misconception.")
+    lines = ["", "## Misconceptions named in failed checks", ""]
+    if not counts:
+        return lines + ["No failed check named a misconception."]
+    lines += ["![misconceptions](report/misconceptions.png)", "",
+              "| students | assignment | check | misconception |", "|---|---|---|---|"]
+    lines += [f"| {n} | {a} | {g} | {md(m)} |" for (a, g, m), n in counts.most_common()]
+    common = counts.most_common(TOP)
+    _figure_bars([f"{shorten(m, 55, placeholder='...')} ({a[:2]}: {g})" for (a, g, m), _ in common],
+                 [n for _, n in common], "students", figures / "misconceptions.png",
+                 xlim=(0, max(n for _, n in common) + 0.5))
+    return lines
 
-    late = [(s, a, t) for (s, a), t in sorted(timestamps.items()) if t and duedates.get(a) and t > duedates[a]]
-    lines += ["", "## Late submissions", ""]
-    lines += [f"- {s}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, {(t - duedates[a]).total_seconds() / 3600:.1f} h after "
-              "the due date" for s, a, t in late] or ["None."]
 
-    lines += ["", "## Missing notebooks and problems", ""]
-    problems = [f"- {r.student} / {r.assignment} / {r.notebook}: {p}" for r in results for p in r.problems]
-    problems += [f"- submissions: {p}" for p in intake_problems]
-    lines += problems or ["None: every notebook of every student was submitted and graded normally."]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def _late_section(results: list[NotebookResult], timestamps: dict, duedates: dict) -> list[str]:
+    # A notebook that was not submitted is never late: only (student, assignment) with something handed in.
+    handed_in = {(r.student, r.assignment) for r in results if r.submitted}
+    late = [(s, a, t) for (s, a), t in sorted(timestamps.items())
+            if (s, a) in handed_in and t and duedates.get(a) and t > duedates[a]]
+    lines = ["", "## Late submissions", ""]
+    return lines + ([f"- {md(s)}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, "
+                     f"{(t - duedates[a]).total_seconds() / 3600:.1f} h after the due date" for s, a, t in late]
+                    or ["None."])
+
+
+def _times_section(time_sources: dict) -> list[str]:
+    """Where the submission times came from: lateness is only as good as this evidence."""
+    counts = Counter(time_sources.values())
+    lines = ["", "## Where the submission times come from", ""]
+    if not counts:
+        return lines + ["No submissions."]
+    return lines + [f"- {n} submission(s): {md(source)}" for source, n in sorted(counts.items())]
+
+
+def _problems_section(results: list[NotebookResult], intake_problems: list[str]) -> list[str]:
+    problems = [f"- {md(r.student)} / {r.assignment} / {r.notebook}: {md(p)}" for r in results for p in r.problems]
+    problems += [f"- submissions: {md(p)}" for p in intake_problems]
+    return ["", "## Missing notebooks and problems", ""] + (
+        problems or ["None: every notebook of every student was submitted and graded normally."])

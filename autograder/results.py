@@ -47,6 +47,9 @@ class NotebookResult:
     # Seconds spent, by phase ("kernel", "setup", "answers", "tests").
     timings: dict[str, float] = field(default_factory=dict)
     sandboxed: bool = True
+    submitted: bool = True  # False: the student handed in no file for this notebook
+    # A wall-clock limit was reached: the pipeline grades the notebook again, alone, before it counts.
+    timed_out: bool = False
 
     @classmethod
     def blank(cls, lesson: Lesson, student: str, assignment: str, sandboxed: bool = True) -> NotebookResult:
@@ -67,6 +70,7 @@ class NotebookResult:
         return self
 
     def not_submitted(self, filename: str) -> NotebookResult:
+        self.submitted = False
         return self.not_graded(f"{filename} was not submitted", "not graded: the notebook was not submitted")
 
     @property

@@ -4,15 +4,20 @@ The kernel (autograder/student_kernel.py) runs under bubblewrap with: no network
 namespace); its own process namespace (the grader and other students' kernels are invisible, so
 they cannot be signalled); a read-only root holding only Python, the virtual environment, the
 course library and system libraries; write access only to its scratch folder /scratch and its
-/tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be filled. `solutions/`, the gradebook and other submissions are simply not in its
-file system. As root the grader sets the mounts up privileged and the kernel then drops to an
-unprivileged user of its own (`sandbox_uid()`), so process limits apply and count per grading
-process; as any other user bubblewrap uses a user namespace.
+/tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be filled.
+`solutions/`, the gradebook and other submissions are simply not in its file system. As root the
+grader sets the mounts up privileged and the kernel then drops to an unprivileged user of its own
+(`sandbox_uid()`), so process limits apply and count per grading process; as any other user
+bubblewrap uses a user namespace.
 
-Resource limits (setrlimit, no cgroups needed): CPU seconds, data memory, processes (threads
-count), bytes of output (stdout and stderr go to one file whose size RLIMIT_FSIZE caps, so one
-huge line is cut like many small ones). Wall time is enforced by the grader, which kills the
-whole sandbox.
+Memory: where the machine allows it, the sandbox runs in a cgroup of its own (autograder/cgroups.py)
+that caps the memory of all its processes together, shared and System V memory included, its
+processes, and its CPU to one core. Every process also has an address-space limit (RLIMIT_AS,
+which counts shared mappings), and as root the sandbox gets an IPC namespace of its own whose
+System V shared memory is capped at `memory_bytes` in all (a segment dies with the namespace).
+Other limits (setrlimit): CPU seconds, processes (threads count), bytes of output (stdout and
+stderr go to one file whose size RLIMIT_FSIZE caps, so one huge line is cut like many small
+ones). Wall time is enforced by the grader, which kills the whole sandbox.
 
 `sandbox=False` (the CLI's `--no-sandbox`) runs the same kernel as a plain process with the same
 limits, for machines where bubblewrap cannot run; every grade made so is marked unsandboxed.
@@ -20,6 +25,7 @@ limits, for machines where bubblewrap cannot run; every grade made so is marked 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import resource
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlcourse
+from autograder.cgroups import Cgroup
 from autograder.codec import dumps, loads
 
 # As root, each grading process's kernels run as a user of their own (this base + the grader's pid):
@@ -48,8 +55,8 @@ class Limits:
     cell_seconds: float = 60.0  # one answer cell, or one call of the student's code from a test
     notebook_seconds: float = 300.0  # the whole notebook, kernel starts included
     cpu_seconds: int = 120  # CPU time of each kernel process
-    memory_bytes: int = 3 << 30  # data memory of each process (RLIMIT_DATA)
-    processes: int = 64  # processes and threads of the student's user
+    memory_bytes: int = 3 << 30  # all of the kernel's memory (cgroup), and each process's address space
+    processes: int = 64  # processes and threads of the student's user (and of the sandbox's cgroup)
     output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
     result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
     disk_bytes: int = 256 << 20  # files the student's code writes (its /scratch and /tmp, in memory)
@@ -91,7 +98,8 @@ def bwrap_command(disk_bytes: int, privileged: bool | None = None) -> list[str]:
     writable place (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
     bwrap = shutil.which("bwrap") or "bwrap"
     if os.geteuid() == 0 if privileged is None else privileged:  # the kernel then drops root, which ignores process limits
-        namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+        # No --unshare-ipc: the grader makes the IPC namespace itself, to cap its shared memory (_own_ipc).
+        namespaces = ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         drop = ["--drop-to", str(sandbox_uid())]
     else:
@@ -126,9 +134,24 @@ def _own_processes() -> int:
     return count
 
 
+CLONE_NEWIPC = 0x08000000
+
+
+def _own_ipc(memory_bytes: int) -> None:
+    """A new IPC namespace for this (root) process, its System V shared memory capped at `memory_bytes`.
+
+    Its segments die with the namespace, that is when the sandbox's last process ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWIPC) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("shmmax", memory_bytes), ("shmall", memory_bytes // page), ("shmmni", 64)):
+        Path(f"/proc/sys/kernel/{name}").write_text(str(value))
+
+
 def _set_limits(limits: Limits, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -164,6 +187,7 @@ class SandboxedKernel:
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool = True):
         self.scratch, self.limits, self.sandbox = scratch, limits, sandbox
         self.process: subprocess.Popen | None = None
+        self.cgroup: Cgroup | None = None
         self.timed_out = False
 
     def start(self) -> None:
@@ -178,28 +202,53 @@ class SandboxedKernel:
             command, processes = _python_command(), self.limits.processes + _own_processes()
             env["TMPDIR"] = str(self.scratch / "tmp")
         self.timed_out = False
+        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
-            start_new_session=True, preexec_fn=lambda: _set_limits(self.limits, processes))
+            start_new_session=True, preexec_fn=lambda: self._confine(processes), bufsize=0)
         output.close()
+        os.set_blocking(self.process.stdin.fileno(), False)  # writes wait at most until the request's deadline
         reply = self._receive(time.monotonic() + self.limits.startup_seconds)
         if reply != {"ok": True, "value": "ready"}:
             raise self._died("it did not start")
+
+    def _confine(self, processes: int) -> None:
+        """In the new process, before it becomes the sandbox: its cgroup, its IPC namespace, its limits."""
+        if self.cgroup is not None:
+            self.cgroup.join()
+        if os.geteuid() == 0:
+            _own_ipc(self.limits.memory_bytes)
+        _set_limits(self.limits, processes)
 
     def request(self, message: dict, timeout: float) -> dict:
         """The kernel's reply ({"ok": True, "value": ...} or {"ok": False, "error": "..."})."""
         if self.process is None or self.process.poll() is not None:
             raise KernelDied("the kernel is not running")
         raw = dumps(message)
-        try:
-            self.process.stdin.write(len(raw).to_bytes(8, "big") + raw)
-            self.process.stdin.flush()
-        except OSError:
-            raise self._died("it stopped reading") from None
-        reply = self._receive(time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        self._write(len(raw).to_bytes(8, "big") + raw, deadline)
+        reply = self._receive(deadline)
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             raise self._died("it sent a malformed reply")
         return reply
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        """Send `data`, waiting for the kernel to read it at most until `deadline` (a kernel that stops
+        reading cannot hold the grader)."""
+        fd = self.process.stdin.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_WRITE)
+            while data:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    self.timed_out = True
+                    raise self._died("it did not read its request in time")
+                try:
+                    data = data[os.write(fd, data[: 1 << 16]):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise self._died("it stopped reading") from None
 
     def _read(self, n: int, deadline: float) -> bytes:
         fd, data = self.process.stdout.fileno(), b""
@@ -234,9 +283,14 @@ class SandboxedKernel:
                 pass
         code = self.stop()
         printed = (self.scratch / OUTPUT_FILE).stat().st_size if (self.scratch / OUTPUT_FILE).exists() else 0
+        # Popen reports a signal as a negative code when it killed the process we started; bubblewrap
+        # (our direct child in the sandbox) instead exits with 128 + the signal that killed the kernel
+        # inside it, the shell's convention. Both mean "killed by that signal".
         signal_number = -code if code is not None and code < 0 else code - 128 if code and code > 128 else None
-        if self.timed_out:
+        if self.timed_out:  # we killed it: its exit code is ours, not its own
             reason = "it ran out of time"
+        # A write past RLIMIT_FSIZE raises SIGXFSZ, or fails with EFBIG when the signal is ignored; the
+        # file's size catches the second case.
         elif signal_number == signal.SIGXFSZ or printed >= self.limits.output_bytes:
             reason = f"its output reached the limit of {self.limits.output_bytes} bytes"
         elif signal_number == signal.SIGXCPU:
@@ -268,4 +322,7 @@ class SandboxedKernel:
                 stream.close()
             except OSError:
                 pass
+        if self.cgroup is not None:  # whatever escaped the process group (a daemon) dies with the cgroup
+            self.cgroup.remove()
+            self.cgroup = None
         return code

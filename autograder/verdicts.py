@@ -5,18 +5,22 @@ student's variables and hands what came back to `mlcourse.checking`. It runs in 
 by the source notebook's `setup` cell, with the grader's own numpy, torch and builtins; each name
 it reads that the setup does not define is looked up in the student's kernel and bound to a
 `Remote` (a function or object that stays there) or to plain data (autograder/codec.py). Calling
-a `Remote` runs the student's code in the kernel and brings back plain data only, plus the
-in-place changes of the arrays, tensors and torch modules passed in.
+a `Remote` sends copies of the arguments, runs the student's code in the kernel and brings back
+plain data only; a test that needs the arguments as the call left them (an in-place update, a
+model after a training step) gets them as new objects through `after_call` (`call_with_state`).
 
 So the verdict is computed by trusted code from plain values, and the student's code can change
-nothing the checks run on: not numpy, torch, builtins or IPython (those of the kernel are
-separate), not the test's source (the kernel never receives it), not the expected values (they
-are computed here, from solutions/ the kernel cannot read).
+nothing the checks run on: not the test's own objects (a call only ever sees copies), not numpy,
+torch, builtins or IPython (those of the kernel are separate), not the test's source (the kernel
+never receives it), not the expected values (they are computed here, from solutions/ the kernel
+cannot read).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +47,12 @@ class Remote:
         self._bridge, self._ref, self._label = bridge, ref, label
 
     def __call__(self, *args, **kwargs):
-        return self._bridge.call(self, args, kwargs)
+        return self._bridge.call(self, args, kwargs)[0]
+
+    def call_with_state(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        """(result, the arguments as the call left them), for `mlcourse.checking.after_call`; the
+        test's own arguments stay as they were."""
+        return self._bridge.call(self, args, kwargs, state=True)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):  # no dunder protocol (__array_interface__, __eq__, ...) reaches the student
@@ -54,8 +63,24 @@ class Remote:
         return f"<the student's {self._label}>"
 
 
+def describe_call(label: str, args: tuple, kwargs: dict) -> str:
+    """`fn(Tensor (3, 6) float32, list of 2, lr=float)`: a call as a student can recognise it, values left out."""
+    def kind(value: Any) -> str:
+        if hasattr(value, "shape") and hasattr(value, "dtype"):
+            return f"{type(value).__name__} {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+        if isinstance(value, (list, tuple, dict)):
+            return f"{type(value).__name__} of {len(value)}"
+        return type(value).__name__
+    parts = [kind(a) for a in args] + [f"{k}={kind(v)}" for k, v in kwargs.items()]
+    return f"{label.removesuffix('(...)')}({', '.join(parts)})"
+
+
 class Bridge:
-    """Requests to the kernel, each within `timeout()` seconds, replies decoded as plain data."""
+    """Requests to the kernel, each within `timeout()` seconds, replies decoded as plain data.
+
+    Arguments travel to the kernel as copies (codec.encode, pickles allowed in that direction): a
+    call can never change the objects of the test that made it. Where a test needs the state after a
+    call, `call(..., state=True)` brings it back as new objects."""
 
     def __init__(self, kernel: SandboxedKernel, timeout):
         self.kernel, self.timeout = kernel, timeout
@@ -75,51 +100,50 @@ class Bridge:
             value._label = name
         return value
 
-    def call(self, function: Remote, args: tuple, kwargs: dict) -> Any:
+    def call(self, function: Remote, args: tuple, kwargs: dict, state: bool = False) -> tuple[Any, tuple]:
+        """(the call's result, the arguments after it when `state`, else ())."""
         refs = lambda obj: obj._ref if isinstance(obj, Remote) else None  # noqa: E731
-        message = {"op": "call", "ref": function._ref,
+        message = {"op": "call", "ref": function._ref, "state": state,
                    "args": encode(list(args), refs=refs, pickle_ok=True),
                    "kwargs": encode(dict(kwargs), refs=refs, pickle_ok=True)}
-        reply = self.request(message, function._label)
-        if not isinstance(reply, dict) or set(reply) != {"result", "changed"}:
+        reply = self.request(message, describe_call(function._label, args, kwargs))
+        if not isinstance(reply, dict) or set(reply) != {"result", "state"}:
             raise StudentError(f"`{function._label}` sent back a malformed reply")
-        changed = reply["changed"]
+        if not state:
+            return reply["result"], ()
         try:
-            for original, state in zip(args, changed["args"]):
-                _apply(original, state)
-            for key, state in changed["kwargs"].items():
-                _apply(kwargs[key], state)
+            return reply["result"], tuple(_after(a, s) for a, s in zip(args, reply["state"], strict=True))
         except Exception as error:  # noqa: BLE001 - whatever shape the kernel's data has
-            raise StudentError(f"`{function._label}` changed its arguments in a way the grader cannot apply ({error})")
-        return reply["result"]
+            raise StudentError(f"`{function._label}` left its arguments in a state the grader cannot read "
+                               f"({error})") from None
 
 
-def _apply(original: Any, state: Any) -> None:
-    """Copy the kernel's version of an argument (array, tensor, torch module) into the grader's object."""
-    if state is None:
-        return
+def _after(original: Any, state: Any) -> Any:
+    """A new object: `original` as the call left it in the kernel (arrays, tensors, torch modules
+    and plain data come back; the test's own object is not touched)."""
     if isinstance(original, np.ndarray):
-        if original.flags.writeable:
-            np.copyto(original, np.asarray(state).reshape(original.shape), casting="unsafe")
-        return
-    import torch
+        return np.array(state, dtype=original.dtype).reshape(original.shape)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(original, torch.Tensor):
+        return _tensor_like(original, state["data"], state["grad"])
+    if torch is not None and isinstance(original, torch.nn.Module):
+        after = copy.deepcopy(original)
+        with torch.no_grad():
+            for name, tensor in after.state_dict(keep_vars=True).items():
+                tensor.copy_(state["state"][name].reshape(tensor.shape))
+        for name, parameter in after.named_parameters():
+            grad = state["grads"][name]
+            parameter.grad = None if grad is None else grad.detach().reshape(parameter.shape).to(parameter.dtype)
+        return after
+    return copy.deepcopy(original) if isinstance(state, Remote) else state
 
-    if isinstance(original, torch.Tensor):
-        _copy_tensor(original, state["data"], state["grad"])
-    elif isinstance(original, torch.nn.Module):
-        for name, tensor in original.state_dict(keep_vars=True).items():
-            _copy_tensor(tensor, state["state"][name], None)
-        for name, parameter in original.named_parameters():
-            _copy_tensor(parameter, state["state"][name], state["grads"][name])
 
-
-def _copy_tensor(tensor, data, grad) -> None:
-    import torch
-
-    with torch.no_grad():
-        tensor.copy_(data.reshape(tensor.shape))
-    if tensor.requires_grad:
-        tensor.grad = None if grad is None else grad.detach().reshape(tensor.shape).to(tensor.dtype)
+def _tensor_like(original, data, grad):
+    tensor = data.detach().reshape(original.shape).to(original.dtype).clone()
+    if original.requires_grad:
+        tensor.requires_grad_(True)
+        tensor.grad = None if grad is None else grad.detach().reshape(original.shape).to(original.dtype)
+    return tensor
 
 
 @dataclass(frozen=True)

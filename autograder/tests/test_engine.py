@@ -70,7 +70,7 @@ def test_wrong_answers_fail_with_their_misconception_named(results):
     assert checks["test_log_likelihood"].status == "failed"
     assert checks["test_log_likelihood"].misconception == "the product of probabilities, not the sum of log-probabilities"
     assert checks["test_answer_estimator"].misconception == "the mean is not always the maximiser"
-    # The in-place update made in the kernel reached the grader's model: the step went up the gradient.
+    # The model as the step left it comes back through after_call: the step went up the gradient.
     assert checks["test_sgd_step"].misconception == "a step up the gradient, not down"
     assert "expected -2.07944" in checks["test_log_likelihood"].message  # the visible check shows its expected value
 

@@ -39,7 +39,7 @@ def grade_file(source: Path, path: Path | None, **kwargs) -> NotebookResult:
     """Grade the file at `path` as `autograder grade` does: read by intake (a refused file is recorded
     with its reason), then graded by the engine."""
     try:
-        content = None if path is None else intake.read_file(path)
+        content = None if path is None else intake.read_file(path.parent, (path.name,))
     except intake.IntakeError as error:
         lesson = read_lesson(source)
         return NotebookResult.blank(lesson, kwargs["student"], source.parent.name).not_graded(str(error), f"not graded: {error}")

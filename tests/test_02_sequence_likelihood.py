@@ -13,7 +13,8 @@ from mlcourse.models import NGramModel, OneCallModel, TableModel
 from mlcourse.sources import MarkovSource
 
 LESSON = "02_sequence_likelihood"
-TABLE = {("<s>", "A"): -0.5, ("<s>", "B"): -1.5, ("A", "B"): -0.2, ("A", "<eos>"): -2.0, ("B", "A"): -1.0, ("B", "<eos>"): -0.1}
+TABLE = {("<s>", "A"): -0.5, ("<s>", "B"): -1.5, ("A", "B"): -0.2, ("A", "<eos>"): -2.0,
+         ("B", "A"): -1.0, ("B", "<eos>"): -0.1}
 DATASET = [["A", "B", EOS], ["B", "A", EOS]]
 
 
@@ -55,7 +56,8 @@ def test_one_call_model_shows_an_answer_that_asks_once_per_sequence():
 def test_sequence_log_likelihood_is_the_markov_chains_exact_log_probability():
     source = MarkovSource.random(5, seed=3)
     for tokens in source.sample(20, rng=0):
-        assert solution("sequence_log_likelihood")(source, tokens + [EOS]) == pytest.approx(source.log_prob(tokens), abs=1e-10)
+        got = solution("sequence_log_likelihood")(source, tokens + [EOS])
+        assert got == pytest.approx(source.log_prob(tokens), abs=1e-10)
 
 
 def test_sequence_log_likelihood_rejects_sequences_without_eos_or_with_bos():

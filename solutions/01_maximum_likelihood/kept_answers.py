@@ -119,7 +119,8 @@ def gradient_ascent(x, theta, lr, steps):
     ("answer_variance_bound", "test_answer_variance_bound", "not divided by N", "answer_variance_bound = 0.3 * 0.7"),
     ("answer_variance_bound", "test_answer_variance_bound", "standard deviation",
      "answer_variance_bound = (0.3 * 0.7 / 100) ** 0.5"),
-    ("answer_variance_bound", "test_answer_variance_bound", "N I(theta) itself", "answer_variance_bound = 100 / (0.3 * 0.7)"),
+    ("answer_variance_bound", "test_answer_variance_bound", "N I(theta) itself",
+     "answer_variance_bound = 100 / (0.3 * 0.7)"),
     ("cross_entropy", "test_cross_entropy", "arguments swapped", '''
 def cross_entropy(p_data, p_theta):
     return float(-np.sum(np.asarray(p_theta) * np.log(p_data)))
@@ -174,13 +175,16 @@ def kl_divergence(p_data, p_theta):
 '''),
     ("answer_fitted_variance", "test_answer_fitted_variance", "the second moment",
      "answer_fitted_variance = 0.6 * (0.25 + 1) + 0.4 * (0.25 + 9)"),
-    ("answer_fitted_variance", "test_answer_fitted_variance", "the variance of one mode", "answer_fitted_variance = 0.25"),
+    ("answer_fitted_variance", "test_answer_fitted_variance", "the variance of one mode",
+     "answer_fitted_variance = 0.25"),
     ("answer_fitted_variance", "test_answer_fitted_variance", "centres alone",
      "answer_fitted_variance = 0.6 * 1 + 0.4 * 9 - (0.6 * -1 + 0.4 * 3) ** 2"),
-    ("answer_fitted_variance", "test_answer_fitted_variance", "standard deviation", "answer_fitted_variance = (0.25 + 0.24 * 16) ** 0.5"),
+    ("answer_fitted_variance", "test_answer_fitted_variance", "standard deviation",
+     "answer_fitted_variance = (0.25 + 0.24 * 16) ** 0.5"),
     ("answer_fitted_variance", "test_answer_fitted_variance", "s_k added",
      "answer_fitted_variance = 0.6 * (0.5 + 1) + 0.4 * (0.5 + 9) - (0.6 * -1 + 0.4 * 3) ** 2"),
-    ("answer_lm_objective_is_mse", "test_answer_lm_objective_is_mse", "Gaussian noise", "answer_lm_objective_is_mse = True"),
+    ("answer_lm_objective_is_mse", "test_answer_lm_objective_is_mse", "Gaussian noise",
+     "answer_lm_objective_is_mse = True"),
     ("softmax_regression_nll", "test_softmax_regression_nll", "mean over examples", '''
 def softmax_regression_nll(W, X, y):
     return torch.nn.functional.cross_entropy(torch.tensor(X @ W), torch.tensor(y)).item()

@@ -174,10 +174,12 @@ def bigram_counts(dataset, vocab):
     return counts
 '''),
     ("bigram_counts", "test_bigram_counts", "leaving out <s>", counts_answer("vocab.ids(tokens)")),
-    ("bigram_counts", "test_bigram_counts", "leaving out <eos>", counts_answer("[vocab.bos_id] + vocab.ids(tokens[:-1])")),
+    ("bigram_counts", "test_bigram_counts", "leaving out <eos>",
+     counts_answer("[vocab.bos_id] + vocab.ids(tokens[:-1])")),
     ("bigram_counts", "test_bigram_counts", "transposed",
      counts_answer("[vocab.bos_id] + vocab.ids(tokens)", "counts[token, previous] += 1")),
-    ("conditional_probabilities", "test_conditional_probabilities", "joint Pr(v, w)", conditional_answer("c / c.sum()")),
+    ("conditional_probabilities", "test_conditional_probabilities", "joint Pr(v, w)",
+     conditional_answer("c / c.sum()")),
     ("conditional_probabilities", "test_conditional_probabilities", "normalising columns", conditional_answer(
         "np.divide(c, c.sum(axis=0, keepdims=True), out=np.zeros_like(c), where=c.sum(axis=0, keepdims=True) > 0)")),
     ("conditional_probabilities", "test_conditional_probabilities", "add-one smoothing",

@@ -57,12 +57,14 @@ WRONG = [
     ("split_log_likelihood", "test_split_log_likelihood", "last prompt token was counted in the response",
      split_answer("b = prompt_length - 2\nreturn token_log_probs[:b].sum().item(), token_log_probs[b:].sum().item()")),
     ("split_log_likelihood", "test_split_log_likelihood", "the mean of each part",
-     split_answer("b = prompt_length - 1\nreturn token_log_probs[:b].mean().item(), token_log_probs[b:].mean().item()")),
+     split_answer("b = prompt_length - 1\n"
+                  "return token_log_probs[:b].mean().item(), token_log_probs[b:].mean().item()")),
     ("split_log_likelihood", "test_split_log_likelihood", "probabilities, not log-probabilities",
      split_answer("b = prompt_length - 1\nreturn token_log_probs[:b].sum().exp().item(), "
                   "token_log_probs[b:].sum().exp().item()")),
     ("split_log_likelihood", "test_split_log_likelihood", "a sign error",
-     split_answer("b = prompt_length - 1\nreturn -token_log_probs[:b].sum().item(), -token_log_probs[b:].sum().item()")),
+     split_answer("b = prompt_length - 1\n"
+                  "return -token_log_probs[:b].sum().item(), -token_log_probs[b:].sum().item()")),
     # exercise 2: when do the objectives agree?
     ("answer_same_maximiser", "test_answer_same_maximiser", "do not decide it", 'answer_same_maximiser = "a"'),
     ("answer_same_maximiser", "test_answer_same_maximiser", "not a constant", 'answer_same_maximiser = "c"'),

@@ -86,7 +86,8 @@ S = ["velm", "grey", "nut pie", "trask", "a pink cat", "dorn", "fig pie", "red",
 
 def test_the_worked_examples_are_the_test_cells_own():
     lesson = read_lesson(solution_path(LESSON))
-    accuracy, repeated = (lesson.cell(f"test_{name}").visible for name in ("exact_match_accuracy", "repeated_mistake_share"))
+    accuracy, repeated = (lesson.cell(f"test_{name}").visible
+                          for name in ("exact_match_accuracy", "repeated_mistake_share"))
     assert json.dumps(TRUTHS) in accuracy and json.dumps(ANSWERS) in accuracy
     assert all(json.dumps(v) in repeated for v in (Y, A, S))
 
@@ -153,7 +154,8 @@ def test_no_misconception_gives_the_expected_value_and_no_message_gives_the_answ
                 assert f"{float(want):g}" not in text, (what, text)
             else:
                 assert value != want, (what, text)
-                assert not re.search(rf"\bthe (right |correct )?(answer|letter) is\b|['\"]{want}['\"]", str(text)), (what, text)
+                states_it = rf"\bthe (right |correct )?(answer|letter) is\b|['\"]{want}['\"]"
+                assert not re.search(states_it, str(text)), (what, text)
 
 
 # --- section 3: the experiment ----------------------------------------------------------------------
@@ -183,7 +185,8 @@ def test_teacher_and_students_accuracies_as_printed_and_plotted(narrative):
     wrong = [k for k in range(90) if teacher[k] != truths[k]]
     assert narrative["teacher_wrong"] == wrong and len(wrong) == 36
     accuracy = narrative["accuracy"]
-    assert accuracy["teacher"] == pytest.approx((teacher_accuracy, _accuracy(heldout["teacher"], narrative["heldout_truths"])))
+    heldout_accuracy = _accuracy(heldout["teacher"], narrative["heldout_truths"])
+    assert accuracy["teacher"] == pytest.approx((teacher_accuracy, heldout_accuracy))
     for name in ("true answers", "teacher's answers"):
         assert accuracy[f"student of the {name}"] == pytest.approx(
             (_accuracy(students[name], truths), _accuracy(heldout[name], narrative["heldout_truths"])))

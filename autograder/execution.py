@@ -59,7 +59,7 @@ class KernelSession:
         try:
             kernel.start()
         except KernelDied as error:
-            self.timed_out |= kernel.timed_out
+            self.timed_out |= bool(kernel.timed_out)
             raise NotebookLimit(str(error)) from None
         finally:
             self.tick("kernel", start)
@@ -93,7 +93,7 @@ class KernelSession:
     def lost(self) -> None:
         """The kernel died: the next step starts a new one."""
         if self.kernel is not None:
-            self.timed_out |= self.kernel.timed_out
+            self.timed_out |= bool(self.kernel.timed_out)
         self.kernel = None
 
     def close(self) -> None:

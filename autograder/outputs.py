@@ -1,6 +1,6 @@
 """Outputs, the last stage: what the instructor and the students get from a graded class.
 
-OUT/grades.csv (nbgrader's export, read from the gradebook), OUT/feedback/ (a page per notebook),
+OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets), OUT/feedback/ (a page per notebook),
 OUT/report.md with its figures, and OUT/intake.json (the files that were not graded, and why).
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
+from autograder.exports import export_nbgrader
 from autograder.feedback import write_feedback
 from autograder.intake import Intake
 from autograder.report import write_report
@@ -21,10 +22,8 @@ from autograder.results import NotebookResult
 def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str,
                   found: Intake) -> dict[str, Path]:
     """Every output of a graded class; {name: path} of what was written."""
-    from nbgrader.plugins import CsvExportPlugin
-
     with Gradebook(db_url) as gb:
-        CsvExportPlugin(to=str(out / "grades.csv")).export(gb)
+        export_nbgrader(gb, out / "grades.csv")
         duedates = {a.name: a.duedate for a in gb.assignments}
         timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
                       for s in gb.assignment_submissions(a.name)}

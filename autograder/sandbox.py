@@ -188,7 +188,7 @@ class SandboxedKernel:
         self.scratch, self.limits, self.sandbox = scratch, limits, sandbox
         self.process: subprocess.Popen | None = None
         self.cgroup: Cgroup | None = None
-        self.timed_out = False
+        self.timed_out: str | None = None  # why a wall-clock limit stopped it, if one did
 
     def start(self) -> None:
         (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)  # the unsandboxed kernel's /tmp
@@ -201,7 +201,7 @@ class SandboxedKernel:
         else:
             command, processes = _python_command(), self.limits.processes + _own_processes()
             env["TMPDIR"] = str(self.scratch / "tmp")
-        self.timed_out = False
+        self.timed_out = None
         self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
@@ -241,8 +241,8 @@ class SandboxedKernel:
             while data:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
-                    self.timed_out = True
-                    raise self._died("it did not read its request in time")
+                    self.timed_out = "it did not read its request in time"
+                    raise self._died(self.timed_out)
                 try:
                     data = data[os.write(fd, data[: 1 << 16]):]
                 except BlockingIOError:
@@ -257,8 +257,8 @@ class SandboxedKernel:
             while len(data) < n:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
-                    self.timed_out = True
-                    raise self._died("it ran out of time")
+                    self.timed_out = "it ran out of time"
+                    raise self._died(self.timed_out)
                 chunk = os.read(fd, min(n - len(data), 1 << 20))
                 if not chunk:
                     raise self._died("it stopped")
@@ -288,7 +288,7 @@ class SandboxedKernel:
         # inside it, the shell's convention. Both mean "killed by that signal".
         signal_number = -code if code is not None and code < 0 else code - 128 if code and code > 128 else None
         if self.timed_out:  # we killed it: its exit code is ours, not its own
-            reason = "it ran out of time"
+            reason = self.timed_out
         # A write past RLIMIT_FSIZE raises SIGXFSZ, or fails with EFBIG when the signal is ignored; the
         # file's size catches the second case.
         elif signal_number == signal.SIGXFSZ or printed >= self.limits.output_bytes:

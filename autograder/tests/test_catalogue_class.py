@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +27,17 @@ from autograder.demo_class import build_demo_class
 from autograder.engine import Options
 from autograder.environment import ROOT, tool_env
 from autograder.pipeline import grade_class
-from autograder.tests.catalogue.entries import ENTRIES
-from autograder.tests.catalogue.kit import fingerprint, placeholders, serve, student_copy, submit, write
+from autograder.tests.catalogue.entries import ENTRIES, INTAKE_ENTRIES
+from autograder.tests.catalogue.kit import (
+    TABLE,
+    fingerprint,
+    placeholders,
+    serve,
+    student_copy,
+    submit,
+    update_table,
+    write,
+)
 from autograder.tests.gradebook_rows import rows
 from mlcourse.lessons import lesson_names
 
@@ -53,12 +63,15 @@ def mixed(tmp_path_factory):
                         duedates=demo.duedates).results
 
     # The mixed class: the demo students and one student per catalogue entry, names in a shuffled order
-    # (the orchestrator grades students in name order).
+    # (the orchestrator grades students in name order). In memory where the machine has /dev/shm: tmpfs
+    # keeps a file time past datetime's range, which one intake attack needs.
     source = course / "solutions" / lesson / f"{lesson}.ipynb"
-    submitted = tmp / "submitted"
+    shm = Path("/dev/shm")
+    submitted = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp)) / "submitted"
     shutil.copytree(demo.submitted, submitted)
-    order = random.Random(6).sample(range(len(ENTRIES) + len(honest)), len(ENTRIES) + len(honest))
-    ranks = dict(zip([f"attacker-{e.name}" for e in ENTRIES] + sorted(honest), order))
+    attackers = [f"attacker-{e.name}" for e in ENTRIES + INTAKE_ENTRIES]
+    order = random.Random(6).sample(range(len(attackers) + len(honest)), len(attackers) + len(honest))
+    ranks = dict(zip(attackers + sorted(honest), order))
     for student in honest:
         (submitted / student).rename(submitted / f"{ranks[student]:03d}-{student}")
     other = sorted(honest)[0]
@@ -69,6 +82,10 @@ def mixed(tmp_path_factory):
     for entry in ENTRIES:
         student = f"{ranks['attacker-' + entry.name]:03d}-attacker-{entry.name}"
         submit(entry, submitted / student / lesson, source, fill["name"], fill)
+    context = {"solutions": course / "solutions", "lesson": lesson, "classmate": fill["other"],
+               "perfect": (submitted / f"{ranks['perfect']:03d}-perfect" / lesson / f"{lesson}.ipynb").read_bytes()}
+    for entry in INTAKE_ENTRIES:
+        entry.plant(submitted / f"{ranks['attacker-' + entry.name]:03d}-attacker-{entry.name}", context)
     protected = [course, *(submitted / f"{ranks[s]:03d}-{s}" for s in honest)]
     before = fingerprint(protected)
     try:
@@ -76,8 +93,10 @@ def mixed(tmp_path_factory):
                               duedates=demo.duedates).results
     finally:
         server.shutdown()
-    return dict(alone=alone, results=results, ranks=ranks, honest=honest, tmp=tmp,
-                changed=before != fingerprint(protected), unpickled=(tmp / "unpickled").exists())
+        changed = before != fingerprint(protected)
+        shutil.rmtree(submitted.parent)
+    return dict(alone=alone, results=results, ranks=ranks, honest=honest, tmp=tmp, changed=changed,
+                unpickled=(tmp / "unpickled").exists())
 
 
 def _by_student(results, rename=lambda s: s) -> dict:
@@ -88,7 +107,10 @@ def test_a_shuffled_class_of_demo_students_and_attackers_leaves_the_demo_student
     strip = lambda student: student.split("-", 1)[1]  # noqa: E731 - "017-perfect" -> "perfect"
     demo_results = [r for r in mixed["results"] if strip(r.student) in mixed["honest"]]
     assert _by_student(demo_results, strip) == _by_student(mixed["alone"])
-    assert len(mixed["results"]) == len(mixed["alone"]) + len(ENTRIES)
+    # Refused folders and zips have no result at all; every other attacker has one.
+    unlisted = {"link-student-to-solutions", "link-student-to-classmate"} | {e.name for e in INTAKE_ENTRIES
+                                                                             if e.name.startswith("zip-")}
+    assert len(mixed["results"]) == len(mixed["alone"]) + len(ENTRIES) + len(INTAKE_ENTRIES) - len(unlisted)
     assert not mixed["changed"] and not mixed["unpickled"]
 
 
@@ -103,13 +125,64 @@ def test_the_demo_students_gradebook_rows_are_the_same_with_the_attackers(mixed)
 def test_no_attacker_earns_a_point_its_answer_did_not(mixed):
     perfect = next(r for r in mixed["alone"] if r.student == "perfect")
     for result in mixed["results"]:
-        if "attacker-" not in result.student:
+        if "attacker-" not in result.student or any(result.student.endswith(e.name) for e in INTAKE_ENTRIES):
             continue
         entry = next(e for e in ENTRIES if result.student.endswith(f"attacker-{e.name}"))
         assert result.max_score == perfect.max_score and result.score <= perfect.score
         if entry.expect != "full":
             assert result.score < perfect.score, entry.name
         assert result.sandboxed
+
+
+def test_intake_attacks_earn_nothing_and_each_gets_a_reason(mixed):
+    perfect = next(r for r in mixed["alone"] if r.student == "perfect")
+    problems = json.loads((mixed["tmp"] / "mixed" / "intake.json").read_text())["problems"]
+    for entry in INTAKE_ENTRIES:
+        student = f"{mixed['ranks']['attacker-' + entry.name]:03d}-attacker-{entry.name}"
+        results = [r for r in mixed["results"] if r.student == student]
+        said = [p for p in problems if p.startswith(student)] + [p for r in results for p in r.problems]
+        if entry.expect == "refused":
+            assert all(r.score == 0 for r in results) and said, entry.name
+        else:  # its own correct answers count; the trick with times gains nothing
+            assert [r.score for r in results] == [perfect.score], entry.name
+    sources = json.loads((mixed["tmp"] / "mixed" / "intake.json").read_text())["time_sources"]
+    for name in ("far-future-file-time", "backdated-times"):
+        student = f"{mixed['ranks']['attacker-' + name]:03d}-attacker-{name}"
+        assert sources[f"{student}/{lesson_names(ROOT)[0]}"].startswith("unknown"), name
+    with_times = [row for row in rows(gradebook.default_db_url(mixed["tmp"] / "mixed")) if "backdated" in row[0]]
+    assert with_times and {row[3] for row in with_times} == {"None"}  # no time recorded: no forged "on time"
+
+
+def intake_table(mixed) -> str:
+    problems = json.loads((mixed["tmp"] / "mixed" / "intake.json").read_text())["problems"]
+    lines = ["## Attacks on intake", "",
+             "Generated by `UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue_class.py`: each planted in "
+             "SUBMISSIONS beside the demo class, in shuffled order; the demo students' grades stayed identical.", "",
+             "| Entry | The submission | Expected | Score | Reason recorded |", "|---|---|---|---|---|"]
+    for entry in INTAKE_ENTRIES:
+        student = f"{mixed['ranks']['attacker-' + entry.name]:03d}-attacker-{entry.name}"
+        results = [r for r in mixed["results"] if r.student == student]
+        said = [p.removeprefix(student) for p in problems if p.startswith(student)] + [
+            p for r in results for p in r.problems]
+        score = " + ".join(f"{r.score:g} / {r.max_score:g}" for r in results) or "no result (refused)"
+        reason = (said[0].lstrip(":/ ").replace("|", "\\|")[:140] if said else "(graded normally; time unknown)")
+        lines.append(f"| `{entry.name}` | {entry.covers} | {entry.expect} | {score} | {reason} |")
+    return "\n".join(lines)
+
+
+def test_the_intake_table_is_current(mixed):
+    if os.environ.get("UPDATE_CATALOGUE_TABLE"):
+        update_table("intake", intake_table(mixed))
+    assert all(f"`{e.name}`" in TABLE.read_text() for e in INTAKE_ENTRIES)
+
+
+def test_student_text_cannot_rewrite_the_report(mixed):
+    report = (mixed["tmp"] / "mixed" / "report.md").read_text()
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert headings.count("## Late submissions") == 1 and len(headings) == len(set(headings)) and "<!--" not in report
+    assert "x\\` ## Late submissions None" in report  # the forged grade id, flattened to one line and escaped
+    late = report.split("## Late submissions", 1)[1].split("\n## ", 1)[0]
+    assert "attacker" not in late  # every late line is a demo student's (the demo's own late student)
 
 
 # --- crash safety: killed midway, then run again --------------------------------------------------------
@@ -187,10 +260,9 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
     assert "d-linked-folder: ignored (a symbolic link; links are not followed)" in problems
     assert "e-linked-notebook/00_tiny/00_tiny.ipynb is a symbolic link; links in submissions are not followed" in problems
     assert results["e-linked-notebook"].score == 0 and "is a symbolic link" in results["e-linked-notebook"].problems[0]
-    assert any(p.startswith("f-forged-time/00_tiny: timestamp.txt says 2026-01-01 00:00:00 UTC, which its files contradict")
-               for p in problems)
+    # File times are not evidence: collect's timestamp.txt is, whatever time the notebook file carries.
     forged = [row for row in rows(gradebook.default_db_url(tmp_path / "out-mixed")) if row[0] == "f-forged-time"]
-    assert forged and {row[3] for row in forged} == {"2026-09-21 14:13:20"}  # the notebook's own time, as observed
+    assert forged and {row[3] for row in forged} == {"2026-01-01 00:00:00"}
     assert results["g-invalid-json"].score == 0 and "is not valid JSON" in results["g-invalid-json"].problems[0]
     assert {"b-zip-slip", "c-zip-link", "d-linked-folder"}.isdisjoint(results)
     assert fingerprint([course]) == instructor and not (tmp_path / "solutions").exists()

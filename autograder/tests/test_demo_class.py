@@ -84,10 +84,16 @@ def test_every_committed_misconception_is_named_in_feedback(demo):
         for lesson, submitted in entry["lessons"].items():
             page = (out / "feedback" / student / lesson / f"{lesson}.html").read_text() if submitted["submitted"] else ""
             checks = {c.grade_id: c for c in results[student, lesson].checks}
-            for answer_id, test_id, phrase in submitted["misconceptions"]:
+            for _answer_id, test_id, phrase in submitted["misconceptions"]:
                 if phrase not in (checks[test_id].misconception or "") or escape(phrase) not in page:
                     unnamed.append((student, lesson, test_id, phrase))
     assert unnamed == []
+
+
+def test_no_feedback_says_only_expected_true_got_false(demo):
+    _, _, out = demo
+    pages = {page: page.read_text() for page in (out / "feedback").rglob("*.html")}
+    assert pages and not [page for page, text in pages.items() if "expected True, got False" in text]
 
 
 def test_late_and_crash_are_visible(demo):

@@ -137,3 +137,37 @@ def test_no_except_clause_of_a_test_can_swallow_a_lost_kernel(tmp_path):
     assert check.message == "the student's code did not finish: the kernel stopped: it ran out of time"
     assert points(result) == {"test_log_likelihood": 0.0, "test_answer_estimator": 1.0, "test_sgd_step": 2.0,
                               "test_log_softmax": 3.0}
+
+
+def test_a_call_cannot_change_what_the_test_computes_after_it(tmp_path):
+    def expect_after_the_call(cells):  # the pattern of the first edition's tests: expectation from the same object
+        cells["test_log_softmax"].source = ("logits = torch.randn(4, 5)\ngot = log_softmax(logits)\n"
+                                            "expect_close(got, torch.log_softmax(logits, -1), 'log-softmax', atol=1e-5)")
+    source = edited_source(tmp_path, expect_after_the_call)
+    zeroes = {"log_softmax": "def log_softmax(logits):\n    logits.zero_()\n    return torch.log_softmax(logits, -1)"}
+    path = write(student_copy(source, zeroes), tmp_path / "student" / "00_fixture.ipynb")
+    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch")
+    assert points(result)["test_log_softmax"] == 0.0  # the test's logits were never zeroed: the answer is wrong
+
+
+def test_the_state_after_a_call_comes_back_as_new_objects(tmp_path):
+    def check_state(cells):
+        cells["test_log_softmax"].source = (
+            "logits = torch.ones(2, 3, requires_grad=True)\nlogits.grad = torch.full((2, 3), 7.0)\n"
+            "result, (after,) = after_call(log_softmax, logits)\n"
+            "expect_close(after, torch.zeros(2, 3), 'the logits the call left')\n"
+            "expect_close(after.grad, torch.full((2, 3), 7.0), 'their gradient')\n"
+            "expect_close(logits, torch.ones(2, 3), 'the test own logits')")
+    source = edited_source(tmp_path, check_state)
+    fills = {"log_softmax": "def log_softmax(logits):\n    with torch.no_grad():\n        logits.zero_()\n"
+                            "    return logits"}
+    path = write(student_copy(source, fills), tmp_path / "student" / "00_fixture.ipynb")
+    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch")
+    assert points(result)["test_log_softmax"] == 3.0, result.checks[-1].message
+
+
+def test_an_error_names_the_call_and_the_types_of_its_arguments(tmp_path):
+    raises = {"log_softmax": "def log_softmax(logits):\n    return logits.softmax()"}  # softmax() needs a dim
+    result = grade(tmp_path, student_copy(FIXTURE, raises), "typo")
+    message = result.checks[-1].message
+    assert message.startswith("`log_softmax(Tensor (") and "float32)` raised TypeError: softmax()" in message, message

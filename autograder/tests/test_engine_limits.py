@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sandbox
+from autograder import sandbox  # noqa: I001
 from autograder.sandbox import Limits
 from autograder.tests.catalogue.kit import grade_file, in_processes, student_copy, write
 
@@ -94,3 +94,53 @@ def test_a_fork_flood_does_not_starve_a_kernel_graded_beside_it(tmp_path):
         return grade(tmp_path / str(number), answers, Limits(cell_seconds=40)).score
 
     assert in_processes(grade_one, 2) == [2.0, 3.0]
+
+
+def _kernel(tmp_path: Path, limits: Limits) -> sandbox.SandboxedKernel:
+    kernel = sandbox.SandboxedKernel(tmp_path / "kernel", limits)
+    kernel.start()
+    return kernel
+
+
+def test_a_kernel_that_stops_reading_cannot_hold_the_grader(tmp_path):
+    kernel = _kernel(tmp_path, Limits())
+    # A thread that, after a second, holds the interpreter lock in one C call: the kernel's loop can no
+    # longer read, so a request larger than the pipe's buffer cannot be written in full.
+    stuck = "import re, threading, time\nthreading.Thread(target=lambda: (time.sleep(1), re.match('(a+)+$', 'a' * 64 + 'b'))).start()"
+    assert kernel.request({"op": "run", "source": stuck}, 10)["ok"]
+    time.sleep(1.5)
+    start = time.monotonic()
+    with pytest.raises(sandbox.KernelDied, match="did not read its request in time"):
+        kernel.request({"op": "get", "name": "x" * (8 << 20)}, 3)
+    assert time.monotonic() - start < 8
+    kernel.stop()
+
+
+@pytest.mark.skipif(sandbox.Cgroup.create(1 << 20, 8) is None, reason="this machine gives the grader no cgroups")
+def test_shared_and_system_v_memory_count_against_the_kernels_cap(tmp_path):
+    limits = Limits(memory_bytes=512 << 20)
+    kernel = _kernel(tmp_path, limits)
+    assert kernel.cgroup is not None
+    segments = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+                "held = 0\nfor _ in range(6):\n    segment = libc.shmget(0, ctypes.c_size_t(200 << 20), 0o1600)\n"
+                "    if segment < 0:\n        break\n    address = libc.shmat(segment, None, 0)\n"
+                "    ctypes.memset(address, 1, 200 << 20)\n    libc.shmdt(ctypes.c_void_p(address))\n"
+                "    held += 200\nprint(held)")
+    try:
+        reply = kernel.request({"op": "run", "source": segments}, 60)
+    except sandbox.KernelDied as died:  # killed at its cap
+        assert "SIGKILL" in str(died) or "exited" in str(died)
+    else:  # or its IPC namespace refused the segments beyond its cap: either way it never held more
+        output = (tmp_path / "kernel" / sandbox.OUTPUT_FILE).read_text().split()
+        assert reply["ok"] and int(output[-1]) <= 512
+    finally:
+        kernel.stop()
+    mapped = "import mmap\nblock = mmap.mmap(-1, 1 << 30)\nfor i in range(0, len(block), 4096):\n    block[i] = 1"
+    kernel = _kernel(tmp_path / "again", limits)
+    try:
+        reply = kernel.request({"op": "run", "source": mapped}, 60)
+        assert not reply["ok"] and "Error" in reply["error"]  # the address-space limit refuses the mapping
+    except sandbox.KernelDied:
+        pass
+    finally:
+        kernel.stop()

@@ -16,7 +16,15 @@ import pytest
 
 from autograder.course import Course
 from autograder.intake import (
-    COLLECTED, UNKNOWN, IntakeError, discover, links_below, parse_notebook, read_file, read_times_file, unpack_zip,
+    COLLECTED,
+    UNKNOWN,
+    IntakeError,
+    discover,
+    links_below,
+    parse_notebook,
+    read_file,
+    read_times_file,
+    unpack_zip,
 )
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
 

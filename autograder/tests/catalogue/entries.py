@@ -28,6 +28,7 @@ from typing import Callable, Literal
 from mlcourse.lessons import Lesson, parse_lesson
 
 WRONG = "\ndef {name}(*args, **kwargs):\n    return -12345.0\n"
+FORGED_ID = "x`\n\n## Late submissions\n\nNone.\n\n<!-- everything below is hidden"
 
 
 @dataclass
@@ -98,6 +99,14 @@ def _duplicate_answer(notebook, target):
     cell = _cells(notebook, target, "answer")[0]
     wrong = _copy(cell, source=WRONG.format(name=target))
     notebook.cells.insert(notebook.cells.index(cell), type(cell)(wrong))
+
+
+def _forged_report(notebook, target):
+    """A cell whose grade id is Markdown: a fake "Late submissions" section and an opened HTML comment
+    that would hide every later line of the report, were ids written into it unescaped."""
+    cell = _copy(_cells(notebook, target, "answer")[0], source="pass")
+    cell["metadata"]["nbgrader"] = {"grade_id": FORGED_ID, "solution": False, "grade": False, "locked": False}
+    notebook.cells.append(type(notebook.cells[0])(cell))
 
 
 def _answer_to_markdown(notebook, target):
@@ -253,6 +262,34 @@ ENTRIES: list[Entry] = [
           "import sys, warnings\n{solution}\n_right = {name}\n"
           "def {name}(*args, **kwargs):\n    warnings.warn('a deprecation warning on stderr')\n"
           "    print('UserWarning: noise', file=sys.stderr)\n    return _right(*args, **kwargs)\n"),
+    # --- integrity II: arguments, shared memory, the grader's own limits, text in the report ---------
+    Entry("mutated-arguments", "zeroes the arrays, tensors and lists a test passes in, then answers for the zeroed "
+          "values (a test that computed its expectation after the call from its own objects would agree)",
+          "target-zero",
+          "{solution}\n_right = {name}\n"
+          "def {name}(*args, **kwargs):\n    for a in list(args) + list(kwargs.values()):\n        try:\n"
+          "            a[:] = [0] * len(a) if isinstance(a, list) else 0\n        except Exception:\n"
+          "            pass\n    return _right(*args, **kwargs)\n", exact=False),
+    Entry("shared-memory-mmap", "maps 3.5 GiB of shared anonymous memory (not counted by RLIMIT_DATA) and touches "
+          "it", "target-zero",
+          "import mmap\nblock = mmap.mmap(-1, 7 << 29)\nfor i in range(0, len(block), 4096):\n    block[i] = 1\n"
+          + WRONG, exact=False),
+    Entry("sysv-shared-memory", "creates System V segments of 1.5 GiB, touches and detaches each, and keeps them",
+          "target-zero",
+          "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+          "for _ in range(3):\n    segment = libc.shmget(0, ctypes.c_size_t(3 << 29), 0o1600)\n"
+          "    address = libc.shmat(segment, None, 0) if segment >= 0 else None\n"
+          "    if address in (None, ctypes.c_void_p(-1).value):\n        break\n"
+          "    ctypes.memset(address, 1, 3 << 29)\n    libc.shmdt(ctypes.c_void_p(address))\n" + WRONG, exact=False),
+    Entry("colliding-dict-keys", "returns a dict of 20,000 integer keys that all hash alike (quadratic to build)",
+          "target-zero",
+          "import sys\ndef {name}(*args, **kwargs):\n"
+          "    return {{1 + i * sys.hash_info.modulus: i for i in range(20000)}}\n"),
+    Entry("spinning-processes", "starts 8 processes that spin on the CPU for a minute, then answers correctly",
+          "full", "import os, time\nfor _ in range(8):\n    if os.fork() == 0:\n        end = time.time() + 60\n"
+          "        while time.time() < end:\n            pass\n        os._exit(0)\n{solution}\n", exact=False),
+    Entry("forged-report", "is wrong and adds a cell whose grade id is Markdown: a fake section and an opened "
+          "HTML comment", "target-zero", WRONG, edit=_forged_report),
     # --- cell structure --------------------------------------------------------------------------------
     Entry("edited-test-cell", "is wrong and replaces its test cell's code with `pass`", "target-zero", WRONG,
           edit=_edit_test(lambda cell: [_copy(cell, source="pass")])),
@@ -287,3 +324,88 @@ ENTRIES: list[Entry] = [
 def target_of(lesson: Lesson) -> str:
     """The lesson's first answer whose test cell has hidden checks that call it."""
     return next(a.grade_id for a in lesson.answers if any(f"{a.grade_id}(" in t.hidden for t in lesson.tests))
+
+
+# --- attacks on intake: what a student controls in the submitted folder itself -----------------------
+
+@dataclass
+class IntakeEntry:
+    """An attack planted in SUBMISSIONS as `plant(student_folder, context)`; `expect` is "refused" (no
+    point, a reason recorded) or "graded" (the student's own answers count, the trick gains nothing)."""
+
+    name: str
+    covers: str
+    expect: Literal["refused", "graded"]
+    plant: Callable
+
+
+def _link(target_key: str):
+    def plant(folder, ctx):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.symlink_to(ctx[target_key])
+    return plant
+
+
+def _linked_assignment(folder, ctx):
+    folder.mkdir(parents=True)
+    (folder / ctx["lesson"]).symlink_to(ctx["solutions"] / ctx["lesson"])
+
+
+def _linked_notebook(folder, ctx):
+    (folder / ctx["lesson"]).mkdir(parents=True)
+    (folder / ctx["lesson"] / f"{ctx['lesson']}.ipynb").symlink_to(ctx["classmate"] / ctx["lesson"] / f"{ctx['lesson']}.ipynb")
+
+
+def _zip(members: dict[str, bytes], corrupt: bool = False):
+    def plant(folder, ctx):
+        import zipfile
+
+        archive = folder.with_name(folder.name + ".zip")
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name.format(**ctx), data if data else ctx["perfect"])
+        if corrupt:  # zeroes inside the first member's deflate stream
+            raw = bytearray(archive.read_bytes())
+            raw[80:140] = bytes(60)
+            archive.write_bytes(bytes(raw))
+    return plant
+
+
+def _far_future_file(folder, ctx):
+    import os
+
+    path = folder / ctx["lesson"] / f"{ctx['lesson']}.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(ctx["perfect"])
+    os.utime(path, (1e12, 1e12))  # year 33658 where the file system holds it (tmpfs): past datetime's range
+
+
+def _backdated_zip(folder, ctx):
+    import os
+
+    _zip({"{lesson}/{lesson}.ipynb": b"", "{lesson}/timestamp.txt": b"2020-01-01 00:00:00 UTC"})(folder, ctx)
+    archive = folder.with_name(folder.name + ".zip")
+    os.utime(archive, (1_577_836_800, 1_577_836_800))  # 2020: the archive's own time, backdated too
+
+
+INTAKE_ENTRIES: list[IntakeEntry] = [
+    IntakeEntry("link-student-to-solutions", "the student's folder is a symbolic link to solutions/ (the instructor's "
+                "notebooks, in the submitted layout)", "refused", _link("solutions")),
+    IntakeEntry("link-student-to-classmate", "the student's folder is a symbolic link to a classmate's", "refused",
+                _link("classmate")),
+    IntakeEntry("link-assignment-to-solutions", "the assignment folder is a symbolic link to solutions/<lesson>",
+                "refused", _linked_assignment),
+    IntakeEntry("link-notebook-to-classmate", "the notebook is a symbolic link to a classmate's notebook", "refused",
+                _linked_notebook),
+    IntakeEntry("zip-file-and-folder", "a zip holding a file A and a member A/x (a classmate's perfect notebook as A)",
+                "refused", _zip({"{lesson}/{lesson}.ipynb": b"", "{lesson}/{lesson}.ipynb/x": b"y"})),
+    IntakeEntry("zip-long-name", "a zip with a member name over 255 bytes beside a perfect notebook", "refused",
+                _zip({"{lesson}/{lesson}.ipynb": b"", "{lesson}/" + "n" * 300: b"y"})),
+    IntakeEntry("zip-corrupt-data", "a zip whose deflate stream is corrupt", "refused",
+                _zip({"{lesson}/{lesson}.ipynb": b""}, corrupt=True)),
+    IntakeEntry("far-future-file-time", "its own correct notebook, with a modification time past datetime's range",
+                "graded", _far_future_file),
+    IntakeEntry("backdated-times", "its own correct notebook in a zip with a backdated timestamp.txt and file times",
+                "graded", _backdated_zip),
+]

@@ -115,3 +115,15 @@ def in_processes(job, count: int, processes: int = 2) -> list:
     _JOB = job
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         return pool.map(_run, range(count), chunksize=1)
+
+
+TABLE = Path(__file__).parents[2] / "catalogue.md"
+
+
+def update_table(section: str, text: str) -> None:
+    """Replace one generated section of autograder/catalogue.md (between its two markers) with `text`."""
+    begin, end = f"<!-- {section} -->", f"<!-- end of {section} -->"
+    old = TABLE.read_text() if TABLE.exists() else ""
+    before, _, rest = old.partition(begin)
+    after = rest.partition(end)[2] if rest else ""
+    TABLE.write_text(f"{before.rstrip()}\n\n{begin}\n{text.rstrip()}\n{end}\n{after.lstrip()}".lstrip())

@@ -1,0 +1,189 @@
+"""Hypothesis against the two parsers of untrusted input: intake (folders, names, links, archives,
+times, bytes) and the codec (whatever a kernel sends back). For any input: grading finishes, honest
+students keep identical grades, and every refused input gets a reason.
+
+The number of inputs tried is printed by `pytest autograder/tests/test_fuzz.py --hypothesis-show-statistics`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.codec import CodecError, decode, encode
+from autograder.course import Course
+from autograder.engine import Options
+from autograder.intake import IntakeError, discover, parse_notebook
+from autograder.pipeline import grade_class
+from autograder.plan import rebuild
+from autograder.tests.catalogue.kit import student_copy
+from autograder.tests.conftest import FIXTURE_COURSE
+from mlcourse.lessons import read_lesson
+
+LESSON = "01_fixture"
+SOURCE = FIXTURE_COURSE / "solutions" / LESSON / f"{LESSON}.ipynb"
+HONEST = student_copy(SOURCE)
+
+# --- the codec ------------------------------------------------------------------------------------------
+
+scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats() | st.text(max_size=20)
+plain = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                     | st.dictionaries(st.integers() | st.text(max_size=5), inner, max_size=4), max_leaves=20)
+arrays = hnp.arrays(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "complex128", "bool"]),
+                    hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+
+
+def same(a, b) -> bool:
+    """Equal, with nan equal to nan and arrays compared by dtype, shape and bytes."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(plain, arrays))
+def test_plain_values_cross_the_wall_unchanged(value):
+    assert same(decode(json.loads(json.dumps(encode(value)))), value)
+
+
+json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                         lambda inner: st.lists(inner, max_size=5)
+                         | st.dictionaries(st.sampled_from(["__t", "v", "dtype", "shape", "b64", "id", "g", "grad"])
+                                           | st.text(max_size=4), inner, max_size=5), max_leaves=30)
+tags = st.fixed_dictionaries({"__t": st.sampled_from(["float", "complex", "tuple", "dict", "nd", "np", "pt", "ref",
+                                                      "pickle", "nope"])}, optional={
+    "v": json_like, "dtype": st.sampled_from(["float64", "<f8", "O", "int64", "bfloat16", "x"]) | st.text(max_size=4),
+    "shape": st.lists(st.integers(-3, 2**40), max_size=4), "b64": st.text(max_size=12), "id": json_like})
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(json_like, tags, st.lists(tags, max_size=4)))
+def test_any_reply_decodes_to_plain_data_or_a_codec_error(data):
+    try:
+        value = decode(data)  # no `ref` and no pickles: as the grader decodes a kernel's reply
+    except CodecError:
+        return
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError):
+        return  # the grader's Bridge turns any of these into "sent back a value the grader cannot read"
+    assert not callable(value)
+
+
+# --- intake ---------------------------------------------------------------------------------------------
+
+names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=40)
+kinds = st.sampled_from(["notebook", "bytes", "dir", "link-in", "link-out", "link-dangling", "zip", "fifo",
+                         "stamp"])
+
+
+@st.composite
+def trees(draw):
+    """A list of (path parts, kind, bytes) to plant below SUBMISSIONS."""
+    entries = []
+    for _ in range(draw(st.integers(1, 6))):
+        depth = draw(st.integers(1, 3))
+        parts = [draw(st.sampled_from(["s1", "s2", LESSON, f"{LESSON}.ipynb", "timestamp.txt"]) | names)
+                 for _ in range(depth)]
+        entries.append((parts, draw(kinds), draw(st.binary(max_size=200)), draw(st.integers(-2**40, 2**40))))
+    return entries
+
+
+def plant(root: Path, entries, course: Path) -> None:
+    for parts, kind, data, mtime in entries:
+        path = root.joinpath(*parts)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "notebook":
+                notebook = json.loads(json.dumps(HONEST))
+                notebook["cells"][len(data) % len(notebook["cells"])]["metadata"] = json.loads(
+                    json.dumps({"nbgrader": {"grade_id": data.decode("latin-1"), "points": len(data)}}))
+                path.write_text(json.dumps(notebook))
+            elif kind == "bytes":
+                path.write_bytes(data)
+            elif kind == "dir":
+                path.mkdir(exist_ok=True)
+            elif kind.startswith("link"):
+                target = {"link-in": course / "solutions", "link-out": Path("/etc/passwd"),
+                          "link-dangling": Path("/nonexistent")}[kind]
+                path.symlink_to(target)
+            elif kind == "zip":
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w") as zf:
+                    zf.writestr(f"{LESSON}/{LESSON}.ipynb", json.dumps(HONEST))
+                    zf.writestr(data.decode("latin-1")[:200] or "x", data)
+                raw = buffer.getvalue()
+                path.with_name(path.name + ".zip").write_bytes(raw[: len(raw) - len(data) % 7])
+            elif kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "stamp":
+                (path.parent / "timestamp.txt").write_bytes(data)
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        except (OSError, ValueError, OverflowError, IndexError):
+            continue  # a name or time that this file system or zipfile cannot hold: nothing was planted
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Course:
+    root = tmp_path_factory.mktemp("fuzz") / "course"
+    shutil.copytree(FIXTURE_COURSE / "solutions", root / "solutions")
+    return Course(root)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(trees())
+def test_intake_reads_any_folder_without_raising_and_gives_every_refusal_a_reason(course, tmp_path_factory, entries):
+    root = tmp_path_factory.mktemp("submitted")
+    plant(root, entries, course.root)
+    found = discover(root, course, tmp_path_factory.mktemp("unpacked"))  # never raises for what students made
+    lesson = read_lesson(course.sources(LESSON)[0])
+    for submission in found.submissions:
+        try:
+            content = submission.read()
+            if content is not None:
+                rebuild(lesson, parse_notebook(content, submission.source.name))  # never raises either
+        except IntakeError as refused:
+            assert str(refused).strip(), "a refusal without a reason"
+    assert all(p.strip() for p in found.problems)
+
+
+@pytest.fixture(scope="module")
+def reference(course, tmp_path_factory):
+    """The honest students graded alone: what they must get whatever else is in the class."""
+    root = tmp_path_factory.mktemp("honest") / "submitted"
+    for student in ("a-honest", "z-honest"):
+        (root / student / LESSON).mkdir(parents=True)
+        (root / student / LESSON / f"{LESSON}.ipynb").write_text(json.dumps(HONEST))
+    graded = grade_class(root, tmp_path_factory.mktemp("out"), course, Options(timeout=60), jobs=2)
+    return root, {r.student: (r.checks, r.problems) for r in graded.results}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(trees())
+def test_autograder_grade_finishes_and_honest_grades_never_move(course, reference, tmp_path_factory, entries):
+    honest_root, honest = reference
+    root = tmp_path_factory.mktemp("class") / "submitted"
+    shutil.copytree(honest_root, root)
+    plant(root, entries, course.root)
+    graded = grade_class(root, tmp_path_factory.mktemp("out"), course, Options(timeout=60), jobs=2)
+    by_student = {r.student: (r.checks, r.problems) for r in graded.results}
+    assert {s: by_student[s] for s in honest} == honest
+    for result in graded.results:
+        assert all(c.message for c in result.checks if c.points < c.max_points), result.student

@@ -33,4 +33,4 @@ site: setup system-deps
 	$(BIN)/python -m reader.browser build/site
 
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/autograder lab

@@ -62,9 +62,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.course import Course
     from autograder.engine import Options
-    from autograder.gradebook import default_db_url
-    from autograder.pipeline import grade_class
+    from autograder.gradebook import default_db_url, redacted
+    from autograder.pipeline import Busy, grade_class
 
+    try:
+        course = Course(args.root, tuple(args.assignment or ()))
+    except ValueError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
     duedates = None
     if args.submissions is None:  # the bundled demo class, built from the current lessons
         from autograder.demo_class import build_demo_class
@@ -77,30 +82,33 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
-    graded = grade_class(submissions, out, Course(args.root), Options(args.timeout, not args.no_sandbox),
-                         jobs=args.jobs, db_url=args.db, duedates=duedates, regrade=args.regrade,
-                         times_file=args.times)
+    try:
+        graded = grade_class(submissions, out, course, Options(args.timeout, not args.no_sandbox), jobs=args.jobs,
+                             db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
+    except (FileNotFoundError, NotADirectoryError, ValueError, Busy) as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
     results = graded.results
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
-    students = len({r.student for r in results})
-    print(f"graded {len(results)} notebooks of {students} students ({score:g} of {top:g} autograded points)")
-    print(f"gradebook: {args.db or default_db_url(out)}")
+    manual = sum(len(r.manual) for r in results if r.submitted)
+    print(f"graded {len(results)} notebooks of {len({r.student for r in results})} students in "
+          f"{', '.join(course.assignments)} ({score:g} of {top:g} autograded points)")
+    print(f"gradebook: {redacted(args.db or default_db_url(out))}")
     for name, path in graded.outputs.items():
         print(f"{name}: {path}")
+    print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back."
+          + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual else ""))
     return 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """Become `jupyter lab` on notebooks/ (exec: stopping this process stops the server)."""
-    notebooks = args.root / "notebooks"
-    if not notebooks.is_dir():
-        print(f"no {notebooks}: run `autograder release` first", file=sys.stderr)
+    from autograder.lab import run_lab
+
+    try:
+        return run_lab(args.root, args.port, args.no_browser, args.jupyter_args)
+    except FileNotFoundError as error:
+        print(f"lab: {error}", file=sys.stderr)
         return 1
-    command = ["jupyter", "lab", f"--ServerApp.root_dir={notebooks}", f"--ServerApp.port={args.port}"]
-    command += ["--no-browser"] if args.no_browser else []
-    command += ["--allow-root"] if os.geteuid() == 0 else []  # containers and CI often run as root
-    os.chdir(args.root)  # nbgrader's validate reads the course's nbgrader_config.py from the working directory
-    os.execvpe("jupyter", command + args.jupyter_args, os.environ)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -154,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
                      help="run student code without the bubblewrap sandbox (machines that cannot sandbox); "
                           "every grade is then marked as unsandboxed")
     grd.add_argument("--regrade", action="store_true", help="grade again even notebooks whose result is kept")
+    grd.add_argument("--assignment", action="append", metavar="NAME",
+                     help="grade only this assignment (repeat for several; default: every assignment in solutions/)")
     grd.add_argument("--times", type=Path, help="an LMS's submission times: a CSV with the columns student, time "
                                                 "and optionally assignment (file times are never evidence)")
     grd.set_defaults(func=cmd_grade)

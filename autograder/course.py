@@ -16,12 +16,25 @@ from mlcourse.lessons import Lesson, lesson_names, read_lesson
 
 @dataclass(frozen=True)
 class Course:
+    """The course folder; `only` names the assignments a run grades (all of them when empty)."""
+
     root: Path
+    only: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        unknown = sorted(set(self.only) - set(lesson_names(self.root)))
+        if unknown:
+            raise ValueError(f"no assignment {', '.join(unknown)} in {self.root / 'solutions'} "
+                             f"(there are: {', '.join(lesson_names(self.root)) or 'none'})")
 
     @cached_property
     def assignments(self) -> list[str]:
-        """Every assignment in solutions/, in course order."""
-        return lesson_names(self.root)
+        """The assignments of this run, in course order: every one in solutions/, or those in `only`."""
+        return [a for a in lesson_names(self.root) if not self.only or a in self.only]
+
+    def is_assignment(self, name: str) -> bool:
+        """Whether `name` is an assignment of the course (graded in this run or not)."""
+        return name in lesson_names(self.root)
 
     def sources(self, assignment: str) -> list[Path]:
         """The instructor's notebooks of one assignment (one per lesson in this course)."""

@@ -96,6 +96,7 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     except IntakeError as error:
         return result.not_graded(str(error), f"not graded: {error}")
     result.problems += plan.problems
+    result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"}, **plan.written}
     if sandbox:
         try:
             check_available()

@@ -29,10 +29,13 @@ def cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def nbgrader_rows(gb: Gradebook) -> list[dict]:
-    """One row per (assignment, student) of the gradebook, as `nbgrader export` computes it."""
+def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None) -> list[dict]:
+    """One row per (assignment, student) of the gradebook (of `assignments` only, when given), as
+    `nbgrader export` computes it."""
     rows = []
     for assignment in gb.assignments:
+        if assignments is not None and assignment.name not in assignments:
+            continue
         for student in gb.students:
             row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
                    "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
@@ -57,6 +60,6 @@ def write_csv(rows: list[dict], columns: list[str], path: Path) -> Path:
     return path
 
 
-def export_nbgrader(gb: Gradebook, path: Path) -> Path:
-    """nbgrader's CSV export of the whole gradebook."""
-    return write_csv(nbgrader_rows(gb), NBGRADER_COLUMNS, path)
+def export_nbgrader(gb: Gradebook, path: Path, assignments: list[str] | None = None) -> Path:
+    """nbgrader's CSV export of the gradebook (of `assignments` only, when given)."""
+    return write_csv(nbgrader_rows(gb, assignments), NBGRADER_COLUMNS, path)

@@ -1,68 +1,59 @@
 """Feedback a student can learn from, without handing the next student the answer.
 
-One HTML page per submitted notebook (nbgrader's layout: feedback/<student>/<assignment>/<notebook>.html):
-the score, then for each check its name, objective, points and the message the engine wrote for
-it (a failed hidden check's message names what was checked, what came back and the likely
-misconception, never the test's code, its inputs' construction or the expected value).
+One HTML page per submitted notebook (nbgrader's layout: feedback/<student>/<assignment>/<notebook>.html),
+made from the templates in autograder/templates/ (Jinja2, which escapes everything a student wrote):
+the score, then for each check its name, its objective's text, points and the message the engine
+wrote for it (a failed hidden check's message names what was checked, what came back and the
+likely misconception, never the test's code, its inputs' construction or the expected value), and
+beside a failed check the student's own code of the answers it used. Math is typeset offline by
+the MathJax copied into feedback/.mathjax (hand it back with a student's pages).
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
-from html import escape
 from pathlib import Path
+
+import jinja2
+import jupyter_server_mathjax
 
 from autograder.results import NotebookResult
 
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 52rem; margin: 2rem auto; line-height: 1.45; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; vertical-align: top; text-align: left; }}
-.passed {{ color: #1a7f37; }} .failed, .error {{ color: #cf222e; }} .not-run {{ color: #6e7781; }}
-pre {{ white-space: pre-wrap; margin: 0; font-size: .9rem; }} .note {{ background: #fff8c5; padding: .5rem; }}
-</style></head><body>
-<h1>{title}</h1>
-<p><b>Autograded score: {score:g} of {max_score:g} points.</b>{late}</p>
-{notes}
-<table><tr><th>check</th><th>objective</th><th>points</th><th>result</th></tr>
-{rows}
-</table>
-{manual}
-</body></html>
-"""
+TEMPLATES = Path(__file__).parent / "templates"
+MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
-def _row(check) -> str:
-    message = f"<pre>{escape(check.message)}</pre>" if check.message else ""
-    return (f'<tr><td>{escape(check.grade_id)}</td><td>{escape(check.objective or "")}</td>'
-            f'<td>{check.points:g} / {check.max_points:g}</td>'
-            f'<td><span class="{escape(check.status)}">{escape(check.status)}</span>{message}</td></tr>')
+def environment() -> jinja2.Environment:
+    """The grader's page templates, autoescaped: text a student controls cannot become markup."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True)
 
 
-def page(result: NotebookResult, timestamp: datetime | None = None, duedate: datetime | None = None) -> str:
-    late = ""
-    if timestamp and duedate and timestamp > duedate:
-        late = f" Submitted {timestamp:%Y-%m-%d %H:%M} UTC, after the due date {duedate:%Y-%m-%d %H:%M} UTC."
-    notes = "".join(f'<p class="note">{escape(p)}</p>' for p in result.problems)
-    if not result.sandboxed:
-        notes += '<p class="note">Graded without the sandbox (the instructor opted out on this machine).</p>'
-    manual = ""
-    if result.manual:
-        items = "".join(f"<li>{escape(g)}</li>" for g in result.manual)
-        manual = f"<p>Graded by hand (not in the score above):</p><ul>{items}</ul>"
-    return PAGE.format(title=escape(f"{result.assignment}: feedback for {result.student}"), score=result.score,
-                       max_score=result.max_score, late=late, notes=notes,
-                       rows="\n".join(_row(c) for c in result.checks), manual=manual)
+def copy_mathjax(folder: Path) -> None:
+    """MathJax beside the pages, once (the pages load it by a relative path, with no network)."""
+    if not (folder / ".mathjax" / "MathJax.js").exists():
+        shutil.copytree(MATHJAX, folder / ".mathjax", dirs_exist_ok=True)
 
 
-def write_feedback(results: list[NotebookResult], out: Path, timestamps: dict, duedates: dict) -> list[Path]:
-    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result."""
+def page(result: NotebookResult, objectives: dict[str, str], timestamp: datetime | None = None,
+         duedate: datetime | None = None, mathjax: str = "../../../.mathjax") -> str:
+    late = None
+    if result.submitted and timestamp and duedate and timestamp > duedate:
+        late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}"}
+    return environment().get_template("feedback.html.j2").render(
+        title=f"{result.assignment}: feedback for {result.student}", result=result, objectives=objectives,
+        late=late, mathjax=mathjax)
+
+
+def write_feedback(results: list[NotebookResult], out: Path, timestamps: dict, duedates: dict,
+                   objectives: dict[str, dict[str, str]]) -> list[Path]:
+    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result, and OUT/feedback/.mathjax."""
+    copy_mathjax(out / "feedback")
     written = []
     for result in results:
         path = out / "feedback" / result.student / result.assignment / f"{result.notebook}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(page(result, timestamps.get((result.student, result.assignment)),
-                             duedates.get(result.assignment)))
+        path.write_text(page(result, objectives.get(result.assignment, {}),
+                             timestamps.get((result.student, result.assignment)), duedates.get(result.assignment)))
         written.append(path)
     return written

@@ -23,6 +23,16 @@ def default_db_url(out: Path) -> str:
     return f"sqlite:///{(out / 'gradebook.db').resolve()}"
 
 
+def redacted(db_url: str) -> str:
+    """The gradebook's URL as it may be printed or logged: any password replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: show nothing of it
+        return "<a database URL SQLAlchemy cannot read>"
+
+
 def define_assignment(gb: Gradebook, assignment: str, lessons: list[Lesson], duedate: datetime | None) -> None:
     """The assignment's structure as `nbgrader generate_assignment` would record it: notebooks,
     grade cells (autograded tests and written answers, with their points) and solution cells."""

@@ -2,6 +2,7 @@
 
     SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb   (nbgrader's submitted layout)
     SUBMISSIONS/<student_id>.zip                              (the same layout inside a zip)
+    SUBMISSIONS/<login>_<id>_<submission>_<notebook>.ipynb    (a flat LMS download, as Canvas names files)
 
 `discover` returns, for every student found and every notebook of the course, a `Submission`:
 the file to grade, or None when it was not submitted or cannot be used (`problem` says why).
@@ -24,6 +25,7 @@ import csv
 import errno
 import json
 import os
+import re
 import stat
 import zipfile
 import zlib
@@ -40,6 +42,11 @@ MAX_NOTEBOOK_BYTES = 50 << 20
 MAX_ZIP_BYTES = 200 << 20  # unpacked, all members together
 MAX_ZIP_MEMBERS = 2000
 MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
+# Canvas's "Download submissions": <login>[_late]_<user id>_<submission id>_<file name>, and a "-N" before
+# the extension when the student handed in the same file name again.
+LMS_NAME = re.compile(r"^(?P<student>[^_]+?)(?:_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+?)(?:-\d+)?\.ipynb$")
+FLAT_HELP = ("a notebook at the top of SUBMISSIONS must be named as an LMS downloads it, "
+             "<login>_<id>_<submission>_<notebook>.ipynb, or be moved to <student>/<assignment>/<notebook>.ipynb")
 MAX_STUDENT_ID = 128  # characters: nbgrader's gradebook column (a database server refuses longer ones)
 CLOCK_SKEW = timedelta(minutes=5)
 COLLECTED = "timestamp.txt, as nbgrader collect left it"
@@ -174,11 +181,18 @@ def discover(submissions: Path, course: Course, unpack_to: Path, times_file: Pat
         raise FileNotFoundError(f"no submissions folder {submissions}")
     intake = Intake()
     lms_times = read_times_file(times_file) if times_file else {}
+    flat: dict[str, dict[str, str]] = {}  # student -> {notebook file name: the downloaded file's name}
     for name, kind in sorted(_entries(submissions, ()).items()):
         student = name[: -len(".zip")] if kind == "file" and name.endswith(".zip") else name
         if name.startswith("."):
             continue
-        if not _valid_id(student):
+        if name.endswith(".ipynb"):
+            match = LMS_NAME.match(name)
+            if match is None or not _valid_id(match["student"]):
+                intake.problems.append(f"{name}: ignored ({FLAT_HELP})")
+            else:  # a later copy (Canvas's -N) replaces an earlier one: sorted order puts it last
+                flat.setdefault(match["student"], {})[f"{match['file']}.ipynb"] = name
+        elif not _valid_id(student):
             intake.problems.append(f"{name!r}: ignored (a student id is 1 to {MAX_STUDENT_ID} printable characters)")
         elif kind == "link":
             intake.problems.append(f"{name}: ignored (a symbolic link; links are not followed)")
@@ -193,6 +207,16 @@ def discover(submissions: Path, course: Course, unpack_to: Path, times_file: Pat
             _student(intake, course, student, folder, (), lms_times, collected=False)
         else:
             intake.problems.append(f"{name}: ignored (neither a student folder nor a .zip)")
+    for student, files in sorted(flat.items()):
+        if student in intake.students:
+            intake.problems.append(f"{student}: the files {', '.join(sorted(files.values()))} were ignored "
+                                   "(the student also has a folder or a zip)")
+        else:
+            _flat_student(intake, course, submissions, student, files, lms_times)
+    if not intake.submissions:
+        raise ValueError(f"{submissions} holds no submissions: expected nbgrader's <student>/<assignment>/<notebook>"
+                         ".ipynb, <student>.zip files, or an LMS download" + (f" ({len(intake.problems)} other "
+                         f"entries ignored, e.g. {intake.problems[0]})" if intake.problems else ""))
     return intake
 
 
@@ -210,7 +234,7 @@ def _student(intake: Intake, course: Course, student: str, base: Path, parts: tu
         problems = [f"{student}/{p}" for p in links_below(base, parts)]
         entries = _entries(base, parts)
         problems += [f"{student}/{name}: ignored (no assignment of that name)" for name, kind in sorted(entries.items())
-                     if kind == "dir" and name not in course.assignments and not name.startswith(".")]
+                     if kind == "dir" and not course.is_assignment(name) and not name.startswith(".")]
         for assignment in course.assignments:
             sources = course.sources(assignment)
             kind = entries.get(assignment)
@@ -243,6 +267,20 @@ def _student(intake: Intake, course: Course, student: str, base: Path, parts: tu
         problems = [f"{student}: not graded: its files could not be read ({type(error).__name__}: {str(error)[:200]})"]
     intake.submissions += found
     intake.problems += problems
+
+
+def _flat_student(intake: Intake, course: Course, base: Path, student: str, files: dict[str, str],
+                  lms_times: dict) -> None:
+    """A student of a flat LMS download: their files, matched to the course's notebooks by name."""
+    notebooks = {s.name: (a, s) for a in course.assignments for s in course.sources(a)}
+    for name in sorted(set(files) - set(notebooks)):
+        intake.problems.append(f"{files[name]}: ignored (no notebook of the course is named {name})")
+    for notebook, (assignment, source) in notebooks.items():
+        present = notebook in files
+        intake.submissions.append(Submission(student, assignment, source, base if present else None,
+                                             (files[notebook],) if present else ()))
+    for assignment in course.assignments:
+        intake.times[student, assignment] = _time(lms_times, student, assignment, None)
 
 
 def _unpack(archive: Path, into: Path) -> Path:

@@ -1,13 +1,16 @@
 """Outputs, the last stage: what the instructor and the students get from a graded class.
 
-OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets), OUT/feedback/ (a page per notebook),
-OUT/report.md with its figures, and OUT/intake.json (the files that were not graded, and why).
+OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets), OUT/feedback/ (a page per
+notebook), OUT/autograded/ (nbgrader's layout, for its formgrader), OUT/report.md with its figures, and
+OUT/intake.json (the files that were not graded, and why).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import nbformat
 
 from nbgrader.api import Gradebook
 
@@ -17,20 +20,46 @@ from autograder.feedback import write_feedback
 from autograder.intake import Intake
 from autograder.report import write_report
 from autograder.results import NotebookResult
+from mlcourse.lessons import parse_lesson
 
 
 def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str,
                   found: Intake) -> dict[str, Path]:
     """Every output of a graded class; {name: path} of what was written."""
     with Gradebook(db_url) as gb:
-        export_nbgrader(gb, out / "grades.csv")
+        export_nbgrader(gb, out / "grades.csv", course.assignments)  # exactly what this run graded
         duedates = {a.name: a.duedate for a in gb.assignments}
         timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
                       for s in gb.assignment_submissions(a.name)}
-    write_feedback(results, out, timestamps, duedates)
+    objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
+    write_feedback(results, out, timestamps, duedates, objectives)
+    write_autograded(results, out, course)
     sources = {f"{student}/{assignment}": t.source for (student, assignment), t in sorted(found.times.items())}
     (out / "intake.json").write_text(json.dumps({"problems": found.problems, "time_sources": sources}, indent=1))
-    objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
     report = write_report(results, out, objectives, intake_problems=found.problems, timestamps=timestamps,
                           duedates=duedates, time_sources={k: t.source for k, t in found.times.items()})
-    return {"grades": out / "grades.csv", "feedback": out / "feedback", "report": report}
+    return {"grades": out / "grades.csv", "feedback": out / "feedback", "autograded": out / "autograded",
+            "report": report}
+
+
+def write_autograded(results: list[NotebookResult], out: Path, course: Course) -> None:
+    """OUT/autograded/<student>/<assignment>/<notebook>.ipynb, nbgrader's layout, for its formgrader.
+
+    Each is the instructor's notebook (hidden tests included: formgrader is the instructor's) with the
+    student's answers in the answer cells, and the verdict of each test as the test cell's output."""
+    sources = {(a, s.stem): s for a in course.assignments for s in course.sources(a)}
+    for result in results:
+        if not result.submitted or (result.assignment, result.notebook) not in sources:
+            continue
+        notebook = nbformat.read(sources[result.assignment, result.notebook], as_version=4)
+        checks = {c.grade_id: c for c in result.checks}
+        for cell, meta in zip(notebook.cells, parse_lesson(notebook, result.notebook).cells):
+            if meta.grade_id in result.answers and meta.kind in ("answer", "written"):
+                cell.source = result.answers[meta.grade_id]
+            elif meta.kind == "test" and meta.grade_id in checks:
+                check = checks[meta.grade_id]
+                text = f"{check.status}: {check.points:g} of {check.max_points:g} points\n{check.message}".strip()
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
+        path = out / "autograded" / result.student / result.assignment / f"{result.notebook}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, path)

@@ -13,6 +13,9 @@ A newcomer following one submission reads `grade_class` top to bottom.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +34,30 @@ from mlcourse.lessons import read_lesson
 RETRIED = "it reached a time limit while other notebooks were graded beside it; it was graded again alone"
 
 
+class Busy(RuntimeError):
+    """Another run is writing into the same output folder."""
+
+
+@contextlib.contextmanager
+def output_lock(out: Path):
+    """Hold OUT for this run: a second `autograder grade` into the same folder refuses at once, saying why
+    (two runs would both grade everything and write over each other's outputs)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".autograder.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise Busy(f"{out} is being written by another `autograder grade` ({holder}); run again when it "
+                       "has finished, or grade into another --out") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        yield
+
+
 @dataclass
 class Graded:
     """What a run produced: every notebook's result in course order, and where the outputs are."""
@@ -43,10 +70,9 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
                 db_url: str | None = None, duedates: dict[str, datetime] | None = None,
                 regrade: bool = False, times_file: Path | None = None) -> Graded:
     """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs."""
-    out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results"), {}
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp, Gradebook(db_url) as gb:
+    with output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp, Gradebook(db_url) as gb:
         found = intake.discover(submissions, course, Path(tmp) / "unpacked", times_file)
         gradebook.define_course(gb, course, found.students, duedates or {})
         plugin = course.late_plugin()

@@ -22,6 +22,7 @@ class Plan:
 
     steps: list[Cell]
     problems: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # written answers (markdown) by grade id, as submitted
 
 
 def rebuild(lesson: Lesson, submission: dict) -> Plan:
@@ -38,6 +39,9 @@ def rebuild(lesson: Lesson, submission: dict) -> Plan:
             step = dataclasses.replace(step, source=source)
             plan.problems += [problem] if problem else []
         plan.steps.append(step)
+    for cell in lesson.written:  # graded by hand; kept for the instructor's formgrader and the feedback
+        found = [c for c in by_id.get(cell.grade_id, []) if c.cell_type == "markdown"]
+        plan.written[cell.grade_id] = "\n\n".join(c.source for c in found)
     known = {c.grade_id for c in lesson.cells if c.grade_id is not None}
     for cell in lesson.cells:
         if cell.grade_id is None:

@@ -92,7 +92,10 @@ def md(text: object) -> str:
     markup, no HTML (a forged section, or an opened comment hiding the rest, would rewrite the report)."""
     text = " ".join(str(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "".join("\\" + ch if ch in "\\`*_[]|~" else ch for ch in text)
+    # An underscore inside a word (01_fixture) cannot start emphasis in CommonMark: left as it reads.
+    inside = lambda i: 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()  # noqa: E731
+    return "".join("\\" + ch if ch in "\\`*[]|~" or (ch == "_" and not inside(i)) else ch
+                   for i, ch in enumerate(text))
 
 
 def write_report(results: list[NotebookResult], out: Path, objectives: dict[str, dict[str, str]], *,

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlcourse.lessons import Lesson
+from mlcourse.lessons import Cell, Lesson, names_read
 
 Status = Literal["passed", "failed", "error", "not-run"]
 
@@ -32,6 +32,7 @@ class CheckResult:
     # What the student may read: for a hidden check never its code, inputs' construction or expected value.
     message: str = ""
     misconception: str | None = None
+    answers: list[str] = field(default_factory=list)  # grade ids of the answer cells the test uses
 
 
 @dataclass
@@ -42,6 +43,8 @@ class NotebookResult:
     checks: list[CheckResult] = field(default_factory=list)
     # grade_ids of the manually graded cells (written answers), left for a human.
     manual: list[str] = field(default_factory=list)
+    # grade id -> the student's answer as submitted (code and written answers), for feedback and formgrader.
+    answers: dict[str, str] = field(default_factory=dict)
     # Notebook-level records, each a sentence: malformed input, repaired cells, a limit reached, a missing notebook.
     problems: list[str] = field(default_factory=list)
     # Seconds spent, by phase ("kernel", "setup", "answers", "tests").
@@ -54,7 +57,8 @@ class NotebookResult:
     @classmethod
     def blank(cls, lesson: Lesson, student: str, assignment: str, sandboxed: bool = True) -> NotebookResult:
         """Every test of `lesson` at 0 points, none run yet."""
-        checks = [CheckResult(t.grade_id, t.objective, t.points, 0.0, "not-run") for t in lesson.tests]
+        checks = [CheckResult(t.grade_id, t.objective, t.points, 0.0, "not-run", answers=uses(lesson, t))
+                  for t in lesson.tests]
         return cls(student, assignment, lesson.name, checks, [w.grade_id for w in lesson.written], sandboxed=sandboxed)
 
     def mark_not_run(self, message: str, status: Status = "not-run") -> None:
@@ -87,6 +91,12 @@ class NotebookResult:
     @classmethod
     def from_dict(cls, data: dict) -> NotebookResult:
         return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]]})
+
+
+def uses(lesson: Lesson, test: Cell) -> list[str]:
+    """The answer cells a test cell reads a name of (its feedback shows the student's code of these)."""
+    read = names_read(test.source)
+    return [answer.grade_id for answer in lesson.answers if answer.defines & read]
 
 
 def result_key(source: bytes, submission: bytes | None, student: str, options: dict) -> str:

@@ -121,7 +121,7 @@ def test_missing_notebook_is_recorded_and_scores_zero(graded):
     assert missing.score == 0 and "not submitted" in missing.problems[0]
     flagged = {(row[0], row[9]) for row in rows(db_url)}
     assert ("missing", True) in flagged and ("perfect", False) in flagged
-    assert "- missing / 01_fixture / 01_fixture: 01\\_fixture.ipynb was not submitted" in (out / "report.md").read_text()
+    assert "- missing / 01_fixture / 01_fixture: 01_fixture.ipynb was not submitted" in (out / "report.md").read_text()
 
 
 def test_feedback_names_misconceptions_and_hides_hidden_tests(graded):

@@ -179,3 +179,27 @@ def test_an_lms_times_file_gives_the_times_of_zips_and_folders(tmp_path, course,
     times_file.write_text("student,time\nbob,someday\n")
     with pytest.raises(ValueError, match="times.csv, line 2: 'someday' is not a time"):
         read_times_file(times_file)
+
+
+def test_a_flat_lms_download_is_matched_by_its_file_names(tmp_path, course):
+    root = tmp_path / "download"
+    root.mkdir()
+    (root / "smithjane_12345_678901_00_fixture.ipynb").write_text("{}")  # replaced by her later copy below
+    (root / "smithjane_late_12345_678902_00_fixture-1.ipynb").write_text(NOTEBOOK)
+    (root / "doejohn_222_333_00_fixture.ipynb").write_text(NOTEBOOK)
+    (root / "notes.ipynb").write_text("{}")
+    found = discover(root, course, tmp_path / "unpacked")
+    assert [(s.student, s.read()) for s in found.submissions] == [("doejohn", NOTEBOOK.encode()),
+                                                                   ("smithjane", NOTEBOOK.encode())]
+    assert found.problems == ["notes.ipynb: ignored (a notebook at the top of SUBMISSIONS must be named as an LMS "
+                              "downloads it, <login>_<id>_<submission>_<notebook>.ipynb, or be moved to "
+                              "<student>/<assignment>/<notebook>.ipynb)"]
+    assert found.times["smithjane", "00_fixture"].source == UNKNOWN
+
+
+@pytest.mark.parametrize("make, says", [(lambda root: None, "no submissions folder"),
+                                        (lambda root: root.mkdir(), "holds no submissions")])
+def test_a_missing_or_empty_folder_is_one_clear_error(tmp_path, course, make, says):
+    make(tmp_path / "class")
+    with pytest.raises((FileNotFoundError, ValueError), match=says):
+        discover(tmp_path / "class", course, tmp_path / "unpacked")

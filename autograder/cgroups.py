@@ -83,8 +83,12 @@ class Cgroup:
 
     def join(self) -> None:
         """Move the calling process into this cgroup (from a child, before it execs the sandbox)."""
+        self.add(os.getpid())
+
+    def add(self, pid: int) -> None:
+        """Move the process `pid` (a host PID) into this cgroup; its later children are born in it."""
         for folder in self.folders.values():
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
+            (folder / "cgroup.procs").write_text(str(pid))
 
     def remove(self) -> None:
         """Kill whatever is left in the cgroup and delete it."""

@@ -30,7 +30,7 @@ from autograder.plan import Plan, rebuild
 from autograder.results import CheckResult, NotebookResult
 from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_available
 from autograder.verdicts import TestRunner, Verdict
-from mlcourse.lessons import Cell, read_lesson
+from mlcourse.lessons import Cell, modules_imported, read_lesson
 
 UNSANDBOXED = "graded WITHOUT the sandbox (--no-sandbox): the student's code could read and change this machine's files"
 
@@ -41,6 +41,7 @@ class Options:
 
     timeout: float = 300.0  # seconds per notebook, the whole of it: kernel, answers and tests
     sandbox: bool = True
+    warm: bool = True  # kernels forked from a template that imported the setup's modules (sandbox.ForkedKernel)
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,11 @@ def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:
     scratch = workdir / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)  # each notebook starts from an empty folder
     return grade_notebook(source, task.submission, student=task.student, scratch=scratch,
-                          limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox)
+                          limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox, warm=options.warm)
 
 
 def grade_notebook(source: Path, submission: bytes | None, *, student: str, scratch: Path,
-                   limits: Limits | None = None, sandbox: bool = True) -> NotebookResult:
+                   limits: Limits | None = None, sandbox: bool = True, warm: bool = True) -> NotebookResult:
     """Grade `submission` (the bytes of a student's copy of the notebook `source`, None when missing) in `scratch`.
 
     `source` is `<course>/solutions/<assignment>/<notebook>.ipynb`; hidden tests read the expected
@@ -105,7 +106,8 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     else:
         result.problems.append(UNSANDBOXED)
     scratch.mkdir(parents=True, exist_ok=True)
-    session = KernelSession(scratch, limits, sandbox, result.timings)
+    modules = tuple(sorted(modules_imported(lesson.setup))) if warm else None
+    session = KernelSession(scratch, limits, sandbox, result.timings, modules)
     start = time.monotonic()
     runner = TestRunner(lesson, source.resolve().parents[2])
     session.tick("tests", start)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autograder.sandbox import Interrupted, KernelDied, Limits, SandboxedKernel
+from autograder.sandbox import ForkedKernel, Interrupted, Kernel, KernelDied, Limits, SandboxedKernel, warm_available
 from autograder.verdicts import Bridge
 from mlcourse.lessons import Cell
 
@@ -23,10 +23,13 @@ class NotebookLimit(Interrupted):
 class KernelSession:
     """The kernel of one notebook, restarted (with the earlier steps replayed) when it is lost."""
 
-    def __init__(self, scratch: Path, limits: Limits, sandbox: bool, timings: dict[str, float]):
+    def __init__(self, scratch: Path, limits: Limits, sandbox: bool, timings: dict[str, float],
+                 warm_modules: tuple[str, ...] | None = None):
         self.scratch, self.limits, self.sandbox, self.timings = scratch, limits, sandbox, timings
+        # Warm kernels, forked from a template that imported these modules, where the machine allows them.
+        self.warm_modules = warm_modules if warm_modules is not None and warm_available(sandbox) else None
         self.deadline = time.monotonic() + limits.notebook_seconds
-        self.kernel: SandboxedKernel | None = None
+        self.kernel: Kernel | None = None
         self.done: list[Cell] = []  # setup and answer steps that ran in this notebook, to replay after a restart
         self.starts = 0
         self.timed_out = False  # a wall-clock limit was reached: under load, another run may not reach it
@@ -55,7 +58,8 @@ class KernelSession:
                                 "the most a notebook may have")
         self.starts += 1
         start = time.monotonic()
-        kernel = SandboxedKernel(self.scratch, self.limits, self.sandbox)
+        kernel = (ForkedKernel(self.scratch, self.limits, self.warm_modules) if self.warm_modules is not None
+                  else SandboxedKernel(self.scratch, self.limits, self.sandbox))
         try:
             kernel.start()
         except KernelDied as error:
@@ -71,9 +75,9 @@ class KernelSession:
 
     def run(self, step: Cell, replay: bool = False) -> str | None:
         """Run a setup or answer cell in the kernel; the error it raised, or None."""
+        bridge = self.bridge()  # a kernel started here counts as "kernel" time, not the step's
         start = time.monotonic()
         try:
-            bridge = self.bridge()
             # The setup (the instructor's imports) gets the start-up allowance, not a student's cell limit.
             seconds = self.limits.startup_seconds if step.kind == "setup" else None
             reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout(seconds))

@@ -25,13 +25,17 @@ limits, for machines where bubblewrap cannot run; every grade made so is marked 
 
 from __future__ import annotations
 
+import array
 import ctypes
 import functools
+import itertools
+import json
 import os
 import resource
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,19 +93,26 @@ def _readonly_paths() -> list[Path]:
     paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
               Path(mlcourse.__file__).parent]
     # Only the kernel's own modules of the grader: its tests and fixtures stay invisible.
-    paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py"]
+    paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py",
+              package / "kernel_template.py"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
-def bwrap_command(disk_bytes: int, privileged: bool | None = None) -> list[str]:
+def bwrap_command(disk_bytes: int, privileged: bool | None = None, template: bool = False,
+                  info_fd: int | None = None) -> list[str]:
     """The bubblewrap command line that runs the kernel with a scratch folder of `disk_bytes` as its only
-    writable place (`privileged`: set up as root, the default when running as root, else in a user namespace)."""
+    writable place (`privileged`: set up as root, the default when running as root, else in a user namespace).
+
+    `template`: for the warm kernels' template, which keeps CAP_SYS_ADMIN to give each kernel namespaces
+    and fresh mounts of its own (every kernel drops it with root before any student code runs);
+    `info_fd`: where bubblewrap writes the sandbox's PID."""
     bwrap = shutil.which("bwrap") or "bwrap"
     if os.geteuid() == 0 if privileged is None else privileged:  # the kernel then drops root, which ignores process limits
         # No --unshare-ipc: the grader makes the IPC namespace itself, to cap its shared memory (_own_ipc).
         namespaces = ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        drop = ["--drop-to", str(sandbox_uid())]
+        namespaces += ["--cap-add", "CAP_SYS_ADMIN", "--unshare-ipc"] if template else []
+        drop = [] if template else ["--drop-to", str(sandbox_uid())]
     else:
         namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
     paths = _readonly_paths()
@@ -113,7 +124,8 @@ def bwrap_command(disk_bytes: int, privileged: bool | None = None) -> list[str]:
     parents = sorted({str(parent) for p in paths for parent in p.parents} - {"/", *writable})
     mounts += [arg for d in parents for arg in ("--perms", "0755", "--dir", d)]
     mounts += [arg for p in paths for arg in ("--ro-bind", str(p), str(p))]
-    return [bwrap, *namespaces, "--die-with-parent", "--new-session", *mounts,
+    info = ["--info-fd", str(info_fd)] if info_fd is not None else []
+    return [bwrap, *namespaces, *info, "--die-with-parent", "--new-session", *mounts,
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
 
@@ -174,6 +186,12 @@ def check_available() -> None:
             "(every grade is then marked unsandboxed)")
 
 
+def kernel_environment(sandbox: bool, scratch: Path) -> dict[str, str]:
+    """The environment of a student's kernel: nothing of the grader's."""
+    return {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if sandbox else str(scratch), "USER": "student",
+            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -181,48 +199,30 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-class SandboxedKernel:
-    """One running student kernel: `request` sends a message and waits, at most `timeout` seconds, for the reply."""
+class Kernel:
+    """One running student kernel, reached through two pipes: `request` sends a message and waits, at
+    most `timeout` seconds, for the reply. Subclasses start and stop it (cold: a new sandbox; warm: a
+    fork of the template)."""
 
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool = True):
         self.scratch, self.limits, self.sandbox = scratch, limits, sandbox
-        self.process: subprocess.Popen | None = None
+        self.request_fd: int | None = None  # the grader's ends of the two pipes
+        self.reply_fd: int | None = None
         self.cgroup: Cgroup | None = None
         self.timed_out: str | None = None  # why a wall-clock limit stopped it, if one did
 
-    def start(self) -> None:
-        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)  # the unsandboxed kernel's /tmp
-        output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
-        env = {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if self.sandbox else str(self.scratch), "USER": "student",
-               "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        if self.sandbox:
-            command = bwrap_command(self.limits.disk_bytes)
-            processes = self.limits.processes + (0 if os.geteuid() == 0 else _own_processes())
-        else:
-            command, processes = _python_command(), self.limits.processes + _own_processes()
-            env["TMPDIR"] = str(self.scratch / "tmp")
-        self.timed_out = None
-        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
-            start_new_session=True, preexec_fn=lambda: self._confine(processes), bufsize=0)
-        output.close()
-        os.set_blocking(self.process.stdin.fileno(), False)  # writes wait at most until the request's deadline
+    def _wait_ready(self) -> None:
+        os.set_blocking(self.request_fd, False)  # writes wait at most until the request's deadline
         reply = self._receive(time.monotonic() + self.limits.startup_seconds)
         if reply != {"ok": True, "value": "ready"}:
             raise self._died("it did not start")
 
-    def _confine(self, processes: int) -> None:
-        """In the new process, before it becomes the sandbox: its cgroup, its IPC namespace, its limits."""
-        if self.cgroup is not None:
-            self.cgroup.join()
-        if os.geteuid() == 0:
-            _own_ipc(self.limits.memory_bytes)
-        _set_limits(self.limits, processes)
+    def running(self) -> bool:
+        raise NotImplementedError
 
     def request(self, message: dict, timeout: float) -> dict:
         """The kernel's reply ({"ok": True, "value": ...} or {"ok": False, "error": "..."})."""
-        if self.process is None or self.process.poll() is not None:
+        if self.request_fd is None or not self.running():
             raise KernelDied("the kernel is not running")
         raw = dumps(message)
         deadline = time.monotonic() + timeout
@@ -235,7 +235,7 @@ class SandboxedKernel:
     def _write(self, data: bytes, deadline: float) -> None:
         """Send `data`, waiting for the kernel to read it at most until `deadline` (a kernel that stops
         reading cannot hold the grader)."""
-        fd = self.process.stdin.fileno()
+        fd = self.request_fd
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_WRITE)
             while data:
@@ -251,7 +251,7 @@ class SandboxedKernel:
                     raise self._died("it stopped reading") from None
 
     def _read(self, n: int, deadline: float) -> bytes:
-        fd, data = self.process.stdout.fileno(), b""
+        fd, data = self.reply_fd, b""
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             while len(data) < n:
@@ -276,12 +276,7 @@ class SandboxedKernel:
 
     def _died(self, what: str) -> KernelDied:
         """Stop the kernel and say why it is gone, from what the grader saw and how the process ended."""
-        if not self.timed_out:
-            try:  # it is probably exiting: its exit code says why
-                self.process.wait(2)
-            except subprocess.TimeoutExpired:
-                pass
-        code = self.stop()
+        code = self.stop(wait=0 if self.timed_out else 2)  # unless we stopped it, it is probably exiting
         printed = (self.scratch / OUTPUT_FILE).stat().st_size if (self.scratch / OUTPUT_FILE).exists() else 0
         # Popen reports a signal as a negative code when it killed the process we started; bubblewrap
         # (our direct child in the sandbox) instead exits with 128 + the signal that killed the kernel
@@ -303,26 +298,230 @@ class SandboxedKernel:
             reason = what
         return KernelDied(f"the kernel stopped: {reason}")
 
-    def stop(self) -> int | None:
-        """Kill the kernel and everything it started; its exit code (negative: killed by that signal),
-        None when it had to be killed here."""
+    def stop(self, wait: float = 0) -> int | None:
+        """Stop the kernel and everything it started, after waiting up to `wait` seconds for it to end by
+        itself; its exit code (negative: killed by that signal), None when it had to be killed here."""
+        raise NotImplementedError
+
+    def _close_pipes(self) -> None:
+        for fd in (self.request_fd, self.reply_fd):
+            if fd is not None:
+                os.close(fd)
+        self.request_fd = self.reply_fd = None
+        if self.cgroup is not None:  # whatever escaped the process group (a daemon) dies with the cgroup
+            self.cgroup.remove()
+            self.cgroup = None
+
+
+class SandboxedKernel(Kernel):
+    """A cold kernel: a new bubblewrap sandbox (or a plain process) that imports everything itself."""
+
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)  # the unsandboxed kernel's /tmp
+        output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
+        env = kernel_environment(self.sandbox, self.scratch)
+        if self.sandbox:
+            command = bwrap_command(self.limits.disk_bytes)
+            processes = self.limits.processes + (0 if os.geteuid() == 0 else _own_processes())
+        else:
+            command, processes = _python_command(), self.limits.processes + _own_processes()
+            env["TMPDIR"] = str(self.scratch / "tmp")
+        self.timed_out = None
+        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
+            start_new_session=True, preexec_fn=lambda: self._confine(processes), bufsize=0)
+        output.close()
+        self.request_fd, self.reply_fd = os.dup(self.process.stdin.fileno()), os.dup(self.process.stdout.fileno())
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self._wait_ready()
+
+    def _confine(self, processes: int) -> None:
+        """In the new process, before it becomes the sandbox: its cgroup, its IPC namespace, its limits."""
+        if self.cgroup is not None:
+            self.cgroup.join()
+        if os.geteuid() == 0:
+            _own_ipc(self.limits.memory_bytes)
+        _set_limits(self.limits, processes)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, wait: float = 0) -> int | None:
         if self.process is None:
             return None
         process, self.process = self.process, None
-        code = process.poll()
+        try:
+            code = process.wait(wait) if wait else process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             process.wait()
-            code = None
-        for stream in (process.stdin, process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        if self.cgroup is not None:  # whatever escaped the process group (a daemon) dies with the cgroup
-            self.cgroup.remove()
-            self.cgroup = None
+        self._close_pipes()
+        return code
+
+
+# --- warm kernels: forked from a template that has already imported the setup's modules -------------
+
+def warm_available(sandbox: bool) -> bool:
+    """Warm kernels need the privileged sandbox (the grader runs as root): the template makes each
+    kernel's namespaces and gives it a user of its own, as the cold sandbox does."""
+    return sandbox and os.geteuid() == 0
+
+
+class KernelTemplate:
+    """The template process (autograder/kernel_template.py) in a sandbox of its own, one per worker
+    process and set of modules; it has imported them and never runs student code."""
+
+    def __init__(self, modules: tuple[str, ...], limits: Limits):
+        self.modules = modules
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        info_read, info_write = os.pipe()
+        command = bwrap_command(limits.disk_bytes, privileged=True, template=True, info_fd=info_write)
+        command[command.index("-m") + 1:] = ["autograder.kernel_template", str(theirs.fileno()), *modules]
+        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(), info_write), env=kernel_environment(
+            True, Path("/scratch")), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        theirs.close()
+        os.close(info_write)
+        with os.fdopen(info_read) as info:
+            self.sandbox_pid = json.loads(info.read() or "{}").get("child-pid")
+        self.control.settimeout(limits.startup_seconds + 60)
+        ready = self._receive()  # the imports take a few seconds, once
+        self.pid = _host_pid(self.sandbox_pid, ready["ready"])
+        self.control.settimeout(None)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _receive(self, timeout: float | None = None) -> dict:
+        if timeout is not None:
+            self.control.settimeout(timeout)
+        try:
+            data = self.control.recv(1 << 16)
+        except (TimeoutError, OSError):
+            data = b""
+        finally:
+            self.control.settimeout(None)
+        if not data:
+            raise KernelDied("the kernel template did not answer")
+        return json.loads(data)
+
+    def start(self, spec: dict, fds: list[int]) -> int:
+        """Fork a kernel for one notebook, stopped before its namespaces; the host PID of its first process."""
+        self.control.sendmsg([json.dumps({"op": "start", **spec}).encode()],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        reply = self._receive(30)
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        if len(children) != 1:
+            raise KernelDied(f"the kernel template has {len(children)} children, not 1")
+        return int(children[0])
+
+    def go(self) -> None:
+        self.control.send(json.dumps({"op": "go"}).encode())
+
+    def stop_kernel(self) -> None:
+        self.control.send(json.dumps({"op": "stop"}).encode())
+
+    def exit_code(self, timeout: float) -> int | None:
+        """The running kernel's exit code as it ends (within `timeout` seconds), or None."""
+        try:
+            return self._receive(timeout).get("exit")
+        except KernelDied:
+            return None
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.control.close()
+
+
+def _host_pid(sandbox_pid: int | None, inner_pid: int) -> int:
+    """The host PID of the process whose PID in the sandbox is `inner_pid` (at or below `sandbox_pid`)."""
+    todo = [sandbox_pid] if sandbox_pid else []
+    while todo:
+        pid = todo.pop()
+        status = Path(f"/proc/{pid}/status").read_text()
+        nspid = next(line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:"))
+        if int(nspid[-1]) == inner_pid:
+            return pid
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            todo += [int(child) for child in (task / "children").read_text().split()]
+    raise KernelDied("the kernel template's process was not found")
+
+
+_templates: dict[tuple[str, ...], KernelTemplate] = {}
+_uids = itertools.count()
+
+
+def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
+    """This process's template for `modules`, started on first use and again if it died."""
+    found = _templates.get(modules)
+    if found is None or not found.alive():
+        for other in list(_templates.values()):  # one course at a time: an old template is not kept
+            other.close()
+        _templates.clear()
+        found = _templates[modules] = KernelTemplate(modules, limits)
+    return found
+
+
+class ForkedKernel(Kernel):
+    """A warm kernel: forked from the template, then given a sandbox of its own (see kernel_template.py)."""
+
+    def __init__(self, scratch: Path, limits: Limits, modules: tuple[str, ...]):
+        super().__init__(scratch, limits, sandbox=True)
+        self.modules = modules
+        self.template: KernelTemplate | None = None
+        self.exit: int | None = None
+
+    def start(self) -> None:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.timed_out, self.exit = None, None
+        self.template = template(self.modules, self.limits)
+        kernel_request, self.request_fd = os.pipe()
+        self.reply_fd, kernel_reply = os.pipe()
+        output = os.open(self.scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A user of its own per kernel, so that RLIMIT_NPROC counts this notebook's processes only.
+        uid = SANDBOX_UID_BASE + (os.getpid() % 100_000) * 20 + next(_uids) % 20
+        below_tmp = [str(p) for p in _readonly_paths() if Path("/tmp") in p.parents]
+        spec = {"uid": uid, "memory": self.limits.memory_bytes, "cpu": self.limits.cpu_seconds,
+                "processes": self.limits.processes, "output": self.limits.output_bytes,
+                "disk": self.limits.disk_bytes, "readonly_below_tmp": below_tmp}
+        try:
+            host_pid = self.template.start(spec, [kernel_request, kernel_reply, output])
+        finally:
+            for fd in (kernel_request, kernel_reply, output):
+                os.close(fd)
+        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+        if self.cgroup is not None:
+            self.cgroup.add(host_pid)  # before it runs anything: every process it starts is counted
+        self.template.go()
+        self._wait_ready()
+
+    def running(self) -> bool:
+        return self.template is not None and self.exit is None
+
+    def stop(self, wait: float = 0) -> int | None:
+        if self.template is None:
+            return None
+        template, self.template = self.template, None
+        code = template.exit_code(wait) if wait else None
+        if code is None:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+                self.cgroup = None
+            template.stop_kernel()
+            template.exit_code(10)  # the template reports the kill; the next kernel starts clean
+        self.exit = code if code is not None else -signal.SIGKILL
+        self._close_pipes()
         return code

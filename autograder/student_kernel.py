@@ -117,6 +117,7 @@ def _describe(error: BaseException) -> str:
 
 
 def main() -> None:
+    """A cold kernel: started fresh in its own sandbox, its pipe to the grader on fds 0 and 1."""
     if "--drop-to" in sys.argv:
         _drop_privileges(int(sys.argv[sys.argv.index("--drop-to") + 1]))
     # The pipe to the grader moves off fds 0 and 1: the student's prints go to fd 2 (a size-limited file).
@@ -124,6 +125,11 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
+    serve(channel)
+
+
+def serve(channel: Channel) -> None:
+    """Answer the grader's requests until it closes the channel (a warm kernel starts here, forked)."""
     kernel = KernelServer()
     channel.send({"ok": True, "value": "ready"})
     while True:

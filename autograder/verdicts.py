@@ -18,8 +18,10 @@ cannot read).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +181,8 @@ class TestRunner:
             code = compile(part, f"<test {test.grade_id}>", "exec")
             try:
                 self._bind_student_names(part, bridge)
-                exec(code, self.namespace)
+                with contextlib.redirect_stdout(io.StringIO()):  # what a check prints is for the notebook's reader
+                    exec(code, self.namespace)
             except CheckFailure as failure:
                 return Verdict("failed", failure.hidden_message() if hidden else str(failure), failure.misconception)
             except StudentError as error:

@@ -43,7 +43,14 @@ def results(tmp_path_factory) -> dict[str, NotebookResult]:
         "blank": grade(tmp, student_copy(FIXTURE, blank=True), "blank"),
         "wrong": grade(tmp, student_copy(FIXTURE, WRONG), "wrong"),
         "alternative": grade(tmp, student_copy(FIXTURE, ALTERNATIVE), "alternative"),
+        "wrong-cold": grade(tmp, student_copy(FIXTURE, WRONG), "wrong-cold", warm=False),
     }
+
+
+def test_a_cold_kernel_and_a_warm_one_give_the_same_verdicts(results):
+    cold, warm = results["wrong-cold"], results["wrong"]
+    assert [(c.grade_id, c.points, c.status, c.message) for c in cold.checks] == [
+        (c.grade_id, c.points, c.status, c.message) for c in warm.checks]
 
 
 def test_a_perfect_submission_gets_every_point_in_the_sandbox(results):

@@ -233,6 +233,22 @@ def names_defined(source: str) -> set[str]:
     return names
 
 
+def modules_imported(source: str) -> list[str]:
+    """The modules a cell imports (`import a.b` gives a and a.b), in order; [] if it is not Python."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module] if (
+            isinstance(node, ast.ImportFrom) and node.module and not node.level) else []
+        for name in names:
+            parts = name.split(".")
+            found += [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return list(dict.fromkeys(found))
+
+
 def names_read(source: str) -> set[str]:
     """Global names `source` reads and does not bind itself (builtins left out); SyntaxError if it is not Python."""
     loaded, bound = set(), set()

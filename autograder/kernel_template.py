@@ -1,0 +1,219 @@
+"""The template that warm kernels are forked from; it runs inside the sandbox, as root with the
+capabilities to make namespaces, and never runs any student's code.
+
+    python -I -m autograder.kernel_template CONTROL_FD MODULE...
+
+It imports the modules of the course's setup cells once (torch, numpy, matplotlib, mlcourse: most
+of a notebook's grading time when every kernel imports them afresh), then answers the grader on
+CONTROL_FD, a Unix socket: each "start" (with the notebook's request pipe, reply pipe and output
+file as passed file descriptors) forks a child, which waits for "go" (the grader first moves it
+into the notebook's cgroup), then gives itself what a cold kernel gets from bubblewrap:
+
+- new mount, PID, network, IPC and UTS namespaces; fresh in-memory /scratch and /tmp of the
+  notebook's size (the read-only folders below /tmp bound again); a /proc showing only its own;
+- its own user, one per notebook (so process limits count its processes only), its resource
+  limits, System V shared memory capped in its IPC namespace, and no capabilities left;
+
+then serves the notebook as the kernel, below a PID 1 of its own, so that every process it starts
+dies with it. No
+state of one notebook can reach another: each kernel is a fork of a process that has only imported
+modules, and nothing of a kernel outlives it (its processes, files, sockets and segments die with
+its namespaces and cgroup).
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import importlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_RDONLY = 1
+PR_SET_NO_NEW_PRIVS = 38
+MAX_FDS = 4
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source: str | None, target: str, kind: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _check(_libc.mount(encode(source), encode(target), encode(kind), flags, encode(data)), f"mount {target}")
+
+
+def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
+    """A message from the grader and the file descriptors passed with it; None when the grader is gone."""
+    fds = array.array("i")
+    data, ancillary, _, _ = control.recvmsg(1 << 16, socket.CMSG_LEN(MAX_FDS * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return (json.loads(data) if data else None), list(fds)
+
+
+def _send(control: socket.socket, message: dict) -> None:
+    control.sendall(json.dumps(message).encode())
+
+
+def _fresh_writable_folders(disk_bytes: int, readonly_below_tmp: list[str]) -> None:
+    """New, empty in-memory /scratch and /tmp in this (new) mount namespace; the read-only folders the
+    sandbox had below /tmp (a course checked out there) are bound again on the new /tmp."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the template
+    kept = [(path, os.open(path, os.O_PATH)) for path in readonly_below_tmp if os.path.exists(path)]
+    options = f"size={disk_bytes},mode=1777"
+    for folder in ("/scratch", "/tmp"):
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for path, fd in kept:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
+
+
+def _confine(spec: dict) -> None:
+    """In the kernel, before any student code: its IPC namespace's limits, resource limits, its own user."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("shmmax", spec["memory"]), ("shmall", spec["memory"] // page), ("shmmni", 64)):
+        with open(f"/proc/sys/kernel/{name}", "w") as file:  # this IPC namespace's own
+            file.write(str(value))
+    limits = {resource.RLIMIT_CPU: (spec["cpu"], spec["cpu"] + 5), resource.RLIMIT_AS: (spec["memory"],) * 2,
+              resource.RLIMIT_NPROC: (spec["processes"],) * 2, resource.RLIMIT_FSIZE: (spec["output"],) * 2,
+              resource.RLIMIT_CORE: (0, 0)}
+    for limit, value in limits.items():
+        resource.setrlimit(limit, value)
+    os.chdir("/scratch")
+    os.setgroups([])
+    os.setgid(spec["uid"])
+    os.setuid(spec["uid"])  # from root to a user of its own: every capability is gone
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def _init(spec: dict, fds: list[int]) -> None:
+    """PID 1 of the notebook's namespace: its /proc, then the kernel as PID 2, reaped with every orphan.
+
+    The kernel is not PID 1 itself: a namespace's init ignores signals it has no handler for, such as
+    the SIGXCPU of its CPU-time limit. When the kernel ends, PID 1 ends with its status, and with it
+    every process left in the namespace."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            _kernel(spec, *fds)
+        finally:
+            os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == kernel:
+            os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def _kernel(spec: dict, request_fd: int, reply_fd: int, output_fd: int) -> None:
+    """The kernel: confine itself, then serve the grader like a cold kernel."""
+    from autograder.student_kernel import Channel, serve
+
+    _confine(spec)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    keep = {0, 1, 2, request_fd, reply_fd}
+    for fd in map(int, os.listdir("/proc/self/fd")):  # the template's control socket among them
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    sys.stdout, sys.stderr = os.fdopen(1, "w", buffering=1), os.fdopen(2, "w", buffering=1)
+    serve(Channel(request_fd, reply_fd))
+
+
+def _child(spec: dict, gate: int, fds: list[int]) -> None:
+    """The notebook's first process: wait for the grader's go, make the namespaces, fork the kernel, wait."""
+    os.setsid()  # the template kills the notebook's process group (when no cgroup does it)
+    if os.read(gate, 1) != b"g":
+        os._exit(1)
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+    _fresh_writable_folders(spec["disk"], spec["readonly_below_tmp"])
+    init = os.fork()
+    if init == 0:
+        try:
+            _init(spec, fds)
+        finally:
+            os._exit(1)
+    for fd in fds:
+        os.close(fd)
+    _, status = os.waitpid(init, 0)
+    # As bubblewrap does: the kernel's exit code, or 128 + the signal that killed it.
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def _serve(control: socket.socket) -> None:
+    """One notebook at a time: start, go, then report its exit (or kill it when the grader says stop)."""
+    child, gate = None, None
+    while True:
+        timeout = 0.05 if child else None
+        if child is not None:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                _send(control, {"exit": os.waitstatus_to_exitcode(status)})
+                child = None
+                continue
+        if not select.select([control], [], [], timeout)[0]:
+            continue
+        message, fds = _receive(control)
+        if message is None:
+            return
+        if message["op"] == "start":
+            read_gate, gate = os.pipe()
+            child = os.fork()
+            if child == 0:
+                control.close()
+                os.close(gate)
+                try:
+                    _child(message, read_gate, fds)
+                finally:
+                    os._exit(1)
+            os.close(read_gate)
+            for fd in fds:
+                os.close(fd)
+            _send(control, {"pid": child})
+        elif message["op"] == "go" and gate is not None:
+            os.write(gate, b"g")
+            os.close(gate)
+            gate = None
+        elif message["op"] == "stop" and child is not None:
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    for name in sys.argv[2:]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module that does not import is imported (and fails) in the kernel
+            pass
+    from autograder import student_kernel  # noqa: F401 - and the kernel's own code, for the children
+
+    _send(control, {"ready": os.getpid()})
+    _serve(control)
+
+
+if __name__ == "__main__":
+    main()

@@ -418,7 +418,7 @@ class KernelTemplate:
         """Fork a kernel for one notebook, stopped before its namespaces; the host PID of its first process."""
         self.control.sendmsg([json.dumps({"op": "start", **spec}).encode()],
                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        reply = self._receive(30)
+        self._receive(30)  # {"pid": ...}: the child exists, stopped at its gate
         children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         if len(children) != 1:
             raise KernelDied(f"the kernel template has {len(children)} children, not 1")

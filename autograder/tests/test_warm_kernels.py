@@ -41,8 +41,8 @@ print(json.dumps({"files": [p for p in ('/tmp/left-behind', '/scratch/left-behin
 """ % str(ROOT / "solutions")
 
 
-def run(tmp_path: Path, name: str, source: str, limits: Limits = Limits()) -> tuple[dict, str]:
-    kernel = ForkedKernel(tmp_path / name, limits, MODULES)
+def run(tmp_path: Path, name: str, source: str, limits: Limits | None = None) -> tuple[dict, str]:
+    kernel = ForkedKernel(tmp_path / name, limits or Limits(), MODULES)
     kernel.start()
     try:
         reply = kernel.request({"op": "run", "source": source}, 30)

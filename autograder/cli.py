@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -64,6 +63,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.engine import Options
     from autograder.gradebook import default_db_url, redacted
     from autograder.pipeline import Busy, grade_class
+    from autograder.pool import ClusterError
 
     try:
         course = Course(args.root, tuple(args.assignment or ()))
@@ -83,9 +83,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     try:
-        graded = grade_class(submissions, out, course, Options(args.timeout, not args.no_sandbox), jobs=args.jobs,
-                             db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
-    except (FileNotFoundError, NotADirectoryError, ValueError, Busy) as error:
+        graded = grade_class(submissions, out, course, Options(args.timeout, not args.no_sandbox, not args.cold_kernels), jobs=args.jobs,
+                             scheduler=args.scheduler, db_url=args.db, duedates=duedates, regrade=args.regrade,
+                             times_file=args.times)
+    except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
     results = graded.results
@@ -102,13 +103,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from autograder.lab import run_lab
+    from autograder.lab import Exchange, run_lab
 
+    if (args.exchange is None) != (args.course_id is None):
+        print("lab: --exchange and --course-id go together (the exchange folder and the course's id in it)",
+              file=sys.stderr)
+        return 2
+    exchange = Exchange(args.exchange.resolve(), args.course_id) if args.exchange else None
     try:
-        return run_lab(args.root, args.port, args.no_browser, args.jupyter_args)
+        return run_lab(args.root, args.port, args.no_browser, args.jupyter_args, exchange)
     except FileNotFoundError as error:
         print(f"lab: {error}", file=sys.stderr)
         return 1
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number, at least 1 (argparse names the option when it is not)."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -152,12 +166,19 @@ def parser() -> argparse.ArgumentParser:
                                      "Grading again is idempotent: unchanged notebooks reuse OUT/results/.")
     grd.add_argument("submissions", type=Path, nargs="?", help="the submitted folder (default: the demo class)")
     grd.add_argument("--out", type=Path, help="where to write the outputs (default for the demo: var/demo)")
-    grd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                     help="notebooks graded at once (default: all %(default)s cores)")
+    grd.add_argument("--jobs", type=positive, help="notebooks graded at once (default: one per CPU this process may "
+                                                   "use, counting its affinity and cgroup quota; with --scheduler, "
+                                                   "as many as the cluster's workers have threads)")
+    grd.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                     help="grade on this running Dask cluster (autograder/README.md, 'Grading on a cluster'); "
+                          "default: workers on this machine")
     grd.add_argument("--timeout", type=float, default=300.0,
                      help="seconds allowed per notebook before it is stopped and its remaining tests score 0 "
                           "(default %(default)g)")
     grd.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    grd.add_argument("--cold-kernels", action="store_true",
+                     help="start every student kernel afresh, importing the setup's modules itself, instead of forking "
+                          "it from a warm template (slower; for comparison)")
     grd.add_argument("--no-sandbox", action="store_true",
                      help="run student code without the bubblewrap sandbox (machines that cannot sandbox); "
                           "every grade is then marked as unsandboxed")
@@ -169,12 +190,18 @@ def parser() -> argparse.ArgumentParser:
     grd.set_defaults(func=cmd_grade)
 
     lab = sub.add_parser("lab", help="JupyterLab 4 on notebooks/, with nbgrader's Validate button",
-                         description="Start JupyterLab on the student notebooks (notebooks/), with nbgrader's "
-                                     "validate extension (the Validate button, which runs the notebook and reports "
-                                     "failing visible tests). Further arguments go to `jupyter lab`, e.g. "
-                                     "`autograder lab -- --ServerApp.ip=0.0.0.0`. Stop it with Ctrl-C.")
+                         description="Start JupyterLab on the student notebooks (notebooks/) with the student's "
+                                     "nbgrader tools only: the Validate button (it runs the notebook and reports "
+                                     "failing visible tests) and, with --exchange and --course-id, the Assignment "
+                                     "List; the instructor's Formgrader, Create Assignment and Course List are off. "
+                                     "Further arguments go to `jupyter lab`, e.g. "
+                                     "`autograder lab --port 8890 -- --ServerApp.ip=0.0.0.0`. Stop it with Ctrl-C.")
     lab.add_argument("--port", type=int, default=8888, help="the server's port (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--exchange", type=Path, metavar="DIR",
+                     help="nbgrader's exchange folder: adds the Assignment List (Fetch, Submit, Fetch Feedback) and "
+                          "opens the lab on the current folder, where assignments are fetched to (with --course-id)")
+    lab.add_argument("--course-id", metavar="ID", help="the course's id in the exchange (nbgrader's course_id)")
     lab.set_defaults(func=cmd_lab)
     return top
 

@@ -460,19 +460,20 @@ def _host_pid(sandbox_pid: int | None, inner_pid: int) -> int:
     raise KernelDied("the kernel template's process was not found")
 
 
-_templates: dict[tuple[str, ...], KernelTemplate] = {}
+_template: KernelTemplate | None = None
 _uids = itertools.count()
 
 
 def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
-    """This process's template for `modules`, started on first use and again if it died."""
-    found = _templates.get(modules)
-    if found is None or not found.alive():
-        for other in list(_templates.values()):  # one course at a time: an old template is not kept
-            other.close()
-        _templates.clear()
-        found = _templates[modules] = KernelTemplate(modules, limits)
-    return found
+    """This process's template, with at least `modules` imported: started on first use, and again (with
+    every module asked for so far) when it died or lacks one; a course's lessons ask for a few sets."""
+    global _template
+    have = set(_template.modules) if _template is not None and _template.alive() else set()
+    if not have or not set(modules) <= have:
+        if _template is not None:
+            _template.close()
+        _template = KernelTemplate(tuple(sorted(have | set(modules))), limits)
+    return _template
 
 
 class ForkedKernel(Kernel):

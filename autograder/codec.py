@@ -72,7 +72,8 @@ def _tensor(obj: Any) -> dict:
     return encoded
 
 
-def encode(obj: Any, *, refs: Callable[[Any], int | None] | None = None, pickle_ok: bool = False, depth: int = 0) -> Any:
+def encode(obj: Any, *, refs: Callable[[Any], int | None] | None = None, pickle_ok: bool = False,
+           depth: int = 0) -> Any:
     """`obj` as JSON-ready data. Other objects become `ref`s (when `refs` gives handles) or pickles (when allowed)."""
     if depth > MAX_DEPTH:
         raise CodecError("the value is nested too deeply")

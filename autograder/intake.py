@@ -44,7 +44,8 @@ MAX_ZIP_MEMBERS = 2000
 MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
 # Canvas's "Download submissions": <login>[_late]_<user id>_<submission id>_<file name>, and a "-N" before
 # the extension when the student handed in the same file name again.
-LMS_NAME = re.compile(r"^(?P<student>[^_]+?)(?:_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+?)(?:-\d+)?\.ipynb$")
+LMS_NAME = re.compile(r"^(?P<student>[^_]+?)(?:_late)?_(?P<user>\d+)_(?P<submission>\d+)"
+                      r"_(?P<file>.+?)(?:-\d+)?\.ipynb$")
 FLAT_HELP = ("a notebook at the top of SUBMISSIONS must be named as an LMS downloads it, "
              "<login>_<id>_<submission>_<notebook>.ipynb, or be moved to <student>/<assignment>/<notebook>.ipynb")
 MAX_STUDENT_ID = 128  # characters: nbgrader's gradebook column (a database server refuses longer ones)
@@ -328,7 +329,8 @@ def _collected_time(base: Path, folder: tuple[str, ...], entries: dict[str, str]
         return None, f"timestamp.txt is unreadable ({str(error)[:100]}); the submission time is unknown"
     now = now or datetime.now(timezone.utc)
     if claimed > now + CLOCK_SKEW:
-        return None, f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, in the future; the submission time is unknown"
+        return None, (f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, in the future; "
+                      "the submission time is unknown")
     return claimed.replace(tzinfo=None), None
 
 
@@ -359,11 +361,13 @@ def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise IntakeError(f"{name} is not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start})") from None
+        raise IntakeError(f"{name} is not UTF-8 text "
+                          f"(byte 0x{raw[error.start]:02x} at position {error.start})") from None
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as error:
-        where = f"line {error.lineno}, column {error.colno}: {error.msg}" if isinstance(error, json.JSONDecodeError) else error
+        where = (f"line {error.lineno}, column {error.colno}: {error.msg}"
+                 if isinstance(error, json.JSONDecodeError) else error)
         raise IntakeError(f"{name} is not valid JSON ({where})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
         raise IntakeError(f"{name} is JSON but not a notebook (no list of cells)")
@@ -416,7 +420,8 @@ def _member_path(archive: Path, member: zipfile.ZipInfo) -> PurePosixPath:
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise IntakeError(f"{archive.name} holds {member.filename!r}, which is a link or a special file")
     if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES or "\0" in part for part in path.parts):
-        raise IntakeError(f"{archive.name} holds a name longer than {MAX_NAME_BYTES} bytes ({member.filename[:60]!r}...)")
+        raise IntakeError(f"{archive.name} holds a name longer than {MAX_NAME_BYTES} bytes "
+                          f"({member.filename[:60]!r}...)")
     return path
 
 

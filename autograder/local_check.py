@@ -95,7 +95,8 @@ def report(name: str, tests: list[VisibleTest], written_points: float) -> str:
     passed = sum(t.passed for t in tests)
     lines = [f"{name}: the visible tests pass in {passed} of {len(tests)} test cells."]
     for t in tests:
-        hidden = "hidden checks unknown" if t.hidden_checks is None else f"{t.hidden_checks} hidden check(s) not run here"
+        hidden = ("hidden checks unknown" if t.hidden_checks is None
+                  else f"{t.hidden_checks} hidden check(s) not run here")
         lines.append(f"  {'ok  ' if t.passed else 'FAIL'}  {t.grade_id} ({t.points:g} points; {hidden})")
         if t.message:
             lines += [f"        {line}" for line in t.message.splitlines()]

@@ -68,7 +68,8 @@ def _answer(grade_id: str, found: list[SubmittedCell]) -> tuple[str, str | None]
     if not found:
         return "", f"the answer cell `{grade_id}` is missing from the submission; it was graded as unanswered"
     if not code:
-        return "", f"the answer cell `{grade_id}` was changed into a {found[0].cell_type} cell; it was graded as unanswered"
+        return "", (f"the answer cell `{grade_id}` was changed into a {found[0].cell_type} cell; "
+                    "it was graded as unanswered")
     problem = None
     if len(found) > 1:  # a duplicated cell runs all its copies in order, as the notebook itself would
         problem = f"the answer cell `{grade_id}` appears {len(found)} times; its code cells were run in order"

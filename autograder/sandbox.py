@@ -107,7 +107,8 @@ def bwrap_command(disk_bytes: int, privileged: bool | None = None, template: boo
     and fresh mounts of its own (every kernel drops it with root before any student code runs);
     `info_fd`: where bubblewrap writes the sandbox's PID."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    if os.geteuid() == 0 if privileged is None else privileged:  # the kernel then drops root, which ignores process limits
+    # Set up as root: the kernel then drops root, which ignores process limits.
+    if os.geteuid() == 0 if privileged is None else privileged:
         # No --unshare-ipc: the grader makes the IPC namespace itself, to cap its shared memory (_own_ipc).
         namespaces = ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

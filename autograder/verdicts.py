@@ -188,7 +188,8 @@ class TestRunner:
             except StudentError as error:
                 return Verdict("error", str(error))
             except NameError as error:
-                return Verdict("error", f"{error}: its answer cell did not define it (or failed)", missing_name=error.name)
+                return Verdict("error", f"{error}: its answer cell did not define it (or failed)",
+                               missing_name=error.name)
             except Exception as error:  # noqa: BLE001 - the check could not use what came back
                 what = "a hidden check" if hidden else "the check"
                 detail = "" if hidden else f": {type(error).__name__}: {str(error)[:300]}"

@@ -101,7 +101,8 @@ def main() -> None:
         base = None if args.skip_nbgrader else nbgrader_sequential(submitted, work)
 
         graded = [r for r in results if r.timings]
-        phases = {k: statistics.mean(r.timings.get(k, 0.0) for r in graded) for k in ("kernel", "setup", "answers", "tests")}
+        phases = {k: statistics.mean(r.timings.get(k, 0.0) for r in graded)
+                  for k in ("kernel", "setup", "answers", "tests")}
         per_notebook = one_wall / len(graded)
         narrative = statistics.mean(full.values()) - sum(phases.values())
         print("per notebook, seconds (autograder grade, 1 worker):")
@@ -109,7 +110,8 @@ def main() -> None:
         for name, seconds in phases.items():
             print(f"  engine: {name:<31}{seconds:6.2f}")
         print(f"  worker overhead (the rest)             {per_notebook - sum(phases.values()):6.2f}")
-        print(f"  total                                  {per_notebook:6.2f}   ({per_notebook / floor:.2f} x the floor)")
+        print(f"  total                                  {per_notebook:6.2f}   "
+              f"({per_notebook / floor:.2f} x the floor)")
         print(f"  narrative cells (run by nbgrader only) {narrative:6.2f}   (solution run top to bottom: "
               f"{statistics.mean(full.values()):.2f})")
         print(f"  sandbox extra cost                     {(one_wall - bare_wall) / len(graded):6.2f}   "

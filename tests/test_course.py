@@ -68,7 +68,8 @@ def test_every_written_question_is_visible_to_the_student(lesson):
         if cell.kind == "written":
             before = cells[i - 1]
             asked = before.kind == "narrative" and before.cell_type == "markdown" and len(before.source.split()) >= 10
-            assert asked, f"the question of {cell.grade_id} must be in the markdown cell before it (nbgrader replaces its own)"
+            assert asked, (f"the question of {cell.grade_id} must be in the markdown cell before it "
+                           "(nbgrader replaces its own)")
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -128,7 +129,8 @@ def test_no_symbol_drifts_from_the_card(lesson):
 
 def test_the_drift_rules_catch_the_old_forms():
     assert re.search(list(DRIFT)[0], r"$y_{n+1}$ = `<eos>`") and re.search(list(DRIFT)[1], r"$\log p(y_i \mid y_{<i})$")
-    assert re.search(list(DRIFT)[2], r"about $10^{-308}$") and not re.search(list(DRIFT)[2], r"$10^{-308}$, the smallest normal")
+    assert (re.search(list(DRIFT)[2], r"about $10^{-308}$")
+            and not re.search(list(DRIFT)[2], r"$10^{-308}$, the smallest normal"))
     assert not re.search(list(DRIFT)[1], r"$y_{index}$")
 
 

@@ -33,7 +33,8 @@ def test_wrong_answer_is_named(lesson, wrong, graded_run):
     assert "Likely misconception:" in message and wrong.phrase in message.split("Likely misconception:", 1)[1], message
 
 
-@pytest.mark.parametrize(("lesson", "answer_id", "source"), ALTERNATIVE, ids=[f"{a[0]}:{a[1]}:{i}" for i, a in enumerate(ALTERNATIVE)])
+@pytest.mark.parametrize(("lesson", "answer_id", "source"), ALTERNATIVE,
+                         ids=[f"{a[0]}:{a[1]}:{i}" for i, a in enumerate(ALTERNATIVE)])
 def test_differently_written_answer_passes(lesson, answer_id, source, graded_run):
     failed = {t: str(e) for t, e in graded_run(lesson, {answer_id: source}).items() if e is not None}
     assert not failed
@@ -44,7 +45,8 @@ def test_lesson_follows_the_authoring_conventions(lesson):
     notebook = read_lesson(lesson_path(ROOT, lesson))
     stated = notebook.objectives
     assert len(stated) >= 3, "objectives are listed in the first markdown cell as `- **O1**: ...`"
-    assert all(c.objective in stated for c in notebook.tests), "every test cell is tagged objective:<one of the stated ids>"
+    assert all(c.objective in stated for c in notebook.tests), (
+        "every test cell is tagged objective:<one of the stated ids>")
     assert len(notebook.tests) >= 6 and all(c.points > 0 for c in notebook.tests)
     assert notebook.written, "one manually graded written answer"
     diagnosed = {w.answer_id for w in kept_answers(ROOT, lesson).wrong}

@@ -83,7 +83,8 @@ def _load(root: Path, name: str, release_dir: Path) -> DemoLesson:
     first = {}
     for answer_id, source in kept.alternative:
         first.setdefault(answer_id, source)
-    return DemoLesson(name, nbformat.read(release, as_version=4), read_lesson(lesson_path(root, name)), kept.wrong, first)
+    return DemoLesson(name, nbformat.read(release, as_version=4), read_lesson(lesson_path(root, name)), kept.wrong,
+                      first)
 
 
 def _reads(source: str) -> set[str]:
@@ -143,7 +144,8 @@ def _plan(course: list[DemoLesson]) -> dict[str, tuple[str, dict[str, dict[str, 
                         {lesson.name: {**lesson.answers, **lesson.alternative} for lesson in course}, []),
         "late": ("the solution's answers, two days after each due date", perfect, []),
         "crash": ("the first answer cell of the first lesson raises at its top", {
-            **perfect, first.name: {**first.answers, first.code_answers[0]: CRASH + first.answers[first.code_answers[0]]}},
+            **perfect,
+            first.name: {**first.answers, first.code_answers[0]: CRASH + first.answers[first.code_answers[0]]}},
             []),
         "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None}, []),
     }

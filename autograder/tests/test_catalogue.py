@@ -97,7 +97,8 @@ def batch(tmp_path_factory) -> Batch:
 
     write(nbformat.writes(student_copy(honest_source)),
           submitted / "honest-perfect" / HONEST_ASSIGNMENT / f"{HONEST_ASSIGNMENT}.ipynb")
-    write(nbformat.writes(student_copy(honest_source, {"count_tokens": "def count_tokens(text):\n    return text.count(' ')"})),
+    write(nbformat.writes(student_copy(honest_source,
+                                       {"count_tokens": "def count_tokens(text):\n    return text.count(' ')"})),
           submitted / "honest-partial" / HONEST_ASSIGNMENT / f"{HONEST_ASSIGNMENT}.ipynb")
     honest = {student: grade_honest(student) for student in ("honest-perfect", "honest-partial")}
     perfect = grade("perfect", write(nbformat.writes(student_copy(source)), tmp / "perfect" / source.name))
@@ -183,7 +184,8 @@ def test_the_catalogue_covers_the_issue_and_its_table_lists_every_entry():
     assert len(ENTRIES) >= 30 and len({e.name for e in ENTRIES}) == len(ENTRIES)
     listed = TABLE.read_text()
     assert all(f"`{e.name}`" in listed for e in ENTRIES + INTAKE_ENTRIES), (
-        "run UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue.py autograder/tests/test_catalogue_class.py")
+        "run UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue.py "
+        "autograder/tests/test_catalogue_class.py")
 
 
 def _reason(result: NotebookResult, batch: Batch) -> str:

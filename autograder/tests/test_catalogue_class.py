@@ -188,14 +188,15 @@ def test_student_text_cannot_rewrite_the_report(mixed):
 # --- crash safety: killed midway, then run again --------------------------------------------------------
 
 def _autograder(course: Path, submitted: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(Path(sys.executable).parent / "autograder"), "--root", str(course), "grade", str(submitted),
-                             "--out", str(out), "--jobs", "2"], env=tool_env(), cwd=course,
+    return subprocess.Popen([str(Path(sys.executable).parent / "autograder"), "--root", str(course),
+                             "grade", str(submitted), "--out", str(out), "--jobs", "2"], env=tool_env(), cwd=course,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_gradebook(tmp_path):
     course = tmp_path / "course"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny", course / "solutions" / "00_tiny")
+    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny",
+                    course / "solutions" / "00_tiny")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     source = course / "solutions" / "00_tiny" / "00_tiny.ipynb"
     submitted = tmp_path / "submitted"
@@ -229,7 +230,8 @@ def test_killing_the_grader_midway_and_running_it_again_gives_the_uninterrupted_
 
 def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alone(tmp_path, make_zip):
     course = tmp_path / "course"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny", course / "solutions" / "00_tiny")
+    shutil.copytree(Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny",
+                    course / "solutions" / "00_tiny")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     source = course / "solutions" / "00_tiny" / "00_tiny.ipynb"
     honest = nbformat.writes(student_copy(source)).encode()
@@ -239,7 +241,8 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
             write(honest.decode(), folder / student / "00_tiny" / "00_tiny.ipynb")
     nb = "00_tiny/00_tiny.ipynb"
     make_zip(mixed / "b-zip-slip.zip", {nb: honest, "../../course/solutions/00_tiny/00_tiny.ipynb": b"{}"})
-    make_zip(mixed / "c-zip-link.zip", {"00_tiny/notes.txt": b"hi"}, link=nb, target="../../course/solutions/00_tiny/00_tiny.ipynb")
+    make_zip(mixed / "c-zip-link.zip", {"00_tiny/notes.txt": b"hi"}, link=nb,
+             target="../../course/solutions/00_tiny/00_tiny.ipynb")
     (mixed / "d-linked-folder").symlink_to(mixed / "a-honest")
     write(honest.decode(), mixed / "e-linked-notebook" / "00_tiny" / "elsewhere.ipynb")
     (mixed / "e-linked-notebook" / "00_tiny" / "00_tiny.ipynb").symlink_to(source)
@@ -250,15 +253,19 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
     instructor = fingerprint([course])
 
     options = Options(timeout=TIMEOUT)
-    results = {r.student: r for r in grade_class(mixed, tmp_path / "out-mixed", Course(course), options, jobs=2).results}
-    reference = {r.student: r for r in grade_class(alone, tmp_path / "out-alone", Course(course), options, jobs=2).results}
+    results = {r.student: r
+               for r in grade_class(mixed, tmp_path / "out-mixed", Course(course), options, jobs=2).results}
+    reference = {r.student: r
+                 for r in grade_class(alone, tmp_path / "out-alone", Course(course), options, jobs=2).results}
     for student in ("a-honest", "z-honest"):
-        assert (results[student].checks, results[student].problems) == (reference[student].checks, reference[student].problems)
+        assert ((results[student].checks, results[student].problems)
+                == (reference[student].checks, reference[student].problems))
     problems = json.loads((tmp_path / "out-mixed" / "intake.json").read_text())["problems"]
     assert any(p.startswith("b-zip-slip.zip: not graded:") and "leads outside its folder" in p for p in problems)
     assert any(p.startswith("c-zip-link.zip: not graded:") and "link or a special file" in p for p in problems)
     assert "d-linked-folder: ignored (a symbolic link; links are not followed)" in problems
-    assert "e-linked-notebook/00_tiny/00_tiny.ipynb is a symbolic link; links in submissions are not followed" in problems
+    assert ("e-linked-notebook/00_tiny/00_tiny.ipynb is a symbolic link; links in submissions are not followed"
+            in problems)
     assert results["e-linked-notebook"].score == 0 and "is a symbolic link" in results["e-linked-notebook"].problems[0]
     # File times are not evidence: collect's timestamp.txt is, whatever time the notebook file carries.
     forged = [row for row in rows(gradebook.default_db_url(tmp_path / "out-mixed")) if row[0] == "f-forged-time"]

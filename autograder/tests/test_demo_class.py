@@ -82,7 +82,8 @@ def test_every_committed_misconception_is_named_in_feedback(demo):
     unnamed = []
     for student, entry in class_.manifest.items():
         for lesson, submitted in entry["lessons"].items():
-            page = (out / "feedback" / student / lesson / f"{lesson}.html").read_text() if submitted["submitted"] else ""
+            page = ((out / "feedback" / student / lesson / f"{lesson}.html").read_text()
+                    if submitted["submitted"] else "")
             checks = {c.grade_id: c for c in results[student, lesson].checks}
             for _answer_id, test_id, phrase in submitted["misconceptions"]:
                 if phrase not in (checks[test_id].misconception or "") or escape(phrase) not in page:

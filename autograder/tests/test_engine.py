@@ -15,7 +15,8 @@ WRONG = {
     # The product of probabilities, not the sum of their logs: a misconception the checks name.
     "log_likelihood": "def log_likelihood(probs):\n    return float(np.prod(probs))",
     "answer_estimator": 'answer_estimator = "a"',
-    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n        for p in model.parameters():\n            p += lr * p.grad",
+    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n        for p in model.parameters():\n"
+                "            p += lr * p.grad",
 }
 # Correct, written differently, and noisy on stderr (as torch's warnings are).
 ALTERNATIVE = {
@@ -75,7 +76,8 @@ def test_wrong_answers_fail_with_their_misconception_named(results):
                              "test_sgd_step": 0.0, "test_log_softmax": 3.0}
     checks = {c.grade_id: c for c in wrong.checks}
     assert checks["test_log_likelihood"].status == "failed"
-    assert checks["test_log_likelihood"].misconception == "the product of probabilities, not the sum of log-probabilities"
+    assert (checks["test_log_likelihood"].misconception
+            == "the product of probabilities, not the sum of log-probabilities")
     assert checks["test_answer_estimator"].misconception == "the mean is not always the maximiser"
     # The model as the step left it comes back through after_call: the step went up the gradient.
     assert checks["test_sgd_step"].misconception == "a step up the gradient, not down"
@@ -149,7 +151,8 @@ def test_no_except_clause_of_a_test_can_swallow_a_lost_kernel(tmp_path):
 def test_a_call_cannot_change_what_the_test_computes_after_it(tmp_path):
     def expect_after_the_call(cells):  # the pattern of the first edition's tests: expectation from the same object
         cells["test_log_softmax"].source = ("logits = torch.randn(4, 5)\ngot = log_softmax(logits)\n"
-                                            "expect_close(got, torch.log_softmax(logits, -1), 'log-softmax', atol=1e-5)")
+                                            "expect_close(got, torch.log_softmax(logits, -1), 'log-softmax', "
+                                            "atol=1e-5)")
     source = edited_source(tmp_path, expect_after_the_call)
     zeroes = {"log_softmax": "def log_softmax(logits):\n    logits.zero_()\n    return torch.log_softmax(logits, -1)"}
     path = write(student_copy(source, zeroes), tmp_path / "student" / "00_fixture.ipynb")

@@ -40,7 +40,8 @@ def test_too_many_kernel_restarts_stop_the_notebook_with_the_reason(tmp_path):
     result = grade(tmp_path, {"mean_log_prob": crash, "count_tokens": crash}, Limits(restarts=1))
     assert [c.status for c in result.checks] == ["error", "not-run"]
     assert "`mean_log_prob` did not finish: the kernel stopped: it exited (code 7)" in result.checks[0].message
-    assert result.checks[1].message == "not run: the kernel stopped once more after 1 restarts, the most a notebook may have"
+    assert result.checks[1].message == ("not run: the kernel stopped once more after 1 restarts, "
+                                        "the most a notebook may have")
 
 
 def test_cpu_time_is_limited_per_kernel(tmp_path):
@@ -59,7 +60,8 @@ def test_without_bubblewrap_grading_says_what_to_do(tmp_path, monkeypatch):
         sandbox.check_available()
     monkeypatch.setattr("autograder.engine.check_available", sandbox.check_available)
     result = grade(tmp_path, {}, Limits())
-    assert {c.status for c in result.checks} == {"not-run"} and "bubblewrap (bwrap) is not installed" in result.problems[0]
+    assert ({c.status for c in result.checks} == {"not-run"}
+            and "bubblewrap (bwrap) is not installed" in result.problems[0])
 
 
 @pytest.mark.parametrize("privileged", [None, False], ids=["as-this-user", "in-a-user-namespace"])
@@ -70,7 +72,8 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
              f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"
              "print(os.access('/usr', os.W_OK), os.access('/scratch', os.W_OK))\n"
              "try:\n    open('/tmp/big', 'wb').write(bytes(2 << 20))\nexcept OSError as e:\n    print(e.strerror)\n"
-             "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\nexcept OSError as e:\n    print(type(e).__name__)\n")
+             "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
+             "except OSError as e:\n    print(type(e).__name__)\n")
     command[command.index("-m"):] = ["-c", probe]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -90,7 +93,8 @@ def test_a_fork_flood_does_not_starve_a_kernel_graded_beside_it(tmp_path):
     def grade_one(number: int) -> float:
         if number == 1:
             time.sleep(6)  # while the flood holds every process it could make
-        answers = {"count_tokens": FLOOD + "def count_tokens(text):\n    return 0"} if number == 0 else {"count_tokens": THREADED}
+        answers = ({"count_tokens": FLOOD + "def count_tokens(text):\n    return 0"} if number == 0
+                   else {"count_tokens": THREADED})
         return grade(tmp_path / str(number), answers, Limits(cell_seconds=40)).score
 
     assert in_processes(grade_one, 2) == [2.0, 3.0]
@@ -106,7 +110,8 @@ def test_a_kernel_that_stops_reading_cannot_hold_the_grader(tmp_path):
     kernel = _kernel(tmp_path, Limits())
     # A thread that, after a second, holds the interpreter lock in one C call: the kernel's loop can no
     # longer read, so a request larger than the pipe's buffer cannot be written in full.
-    stuck = "import re, threading, time\nthreading.Thread(target=lambda: (time.sleep(1), re.match('(a+)+$', 'a' * 64 + 'b'))).start()"
+    stuck = ("import re, threading, time\n"
+             "threading.Thread(target=lambda: (time.sleep(1), re.match('(a+)+$', 'a' * 64 + 'b'))).start()")
     assert kernel.request({"op": "run", "source": stuck}, 10)["ok"]
     time.sleep(1.5)
     start = time.monotonic()

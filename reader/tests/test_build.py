@@ -86,7 +86,8 @@ def test_solutions_sit_behind_the_reveal_and_the_stub_is_shown(site):
 
 def test_outputs_and_figures_come_from_a_fresh_execution(site):
     coin, dice = page(site, "01_coin.html"), page(site, "02_dice.html")
-    assert coin.count('<img alt="No description has been provided for this image" class="" src="data:image/png;base64,') == 1
+    assert coin.count('<img alt="No description has been provided for this image" '
+                      'class="" src="data:image/png;base64,') == 1
     assert "best theta on the grid: 0.70" in text(coin)  # argmax of 7 log t + 3 log(1 - t) on the grid
     assert "a die with 6 faces has 5 free parameters" in text(dice)
 

@@ -78,7 +78,8 @@ def _is_tensor(value: Any) -> bool:
 
 
 def as_array(value: Any) -> np.ndarray | None:
-    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached; bools are not numbers)."""
+    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached; bools are not
+    numbers)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         return None
     if _is_tensor(value):
@@ -170,7 +171,8 @@ def _first_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray) -> str
     if got.ndim == 0 or got.size <= 6:
         return ""
     index = tuple(int(i) for i in np.argwhere(bad)[0])
-    return f"first difference at index {list(index)}: got {got[index]:.6g}, {int(bad.sum())} of {got.size} entries differ"
+    return (f"first difference at index {list(index)}: got {got[index]:.6g}, "
+            f"{int(bad.sum())} of {got.size} entries differ")
 
 
 def _close(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> bool:
@@ -192,7 +194,8 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
     same = lambda g, v: (a := as_array(v)) is not None and _close(as_array(g), a, atol, rtol)  # noqa: E731
     if got_array is None or (got_array.ndim == 0) != (want_array.ndim == 0):
         problem = _form_error(got, kind, what) or f"expected {FORMS[kind]}, got {describe(got)}"
-        raise CheckFailure(what, want, got, problem, None if got_array is None else _matching(got, misconceptions, same))
+        raise CheckFailure(what, want, got, problem,
+                           None if got_array is None else _matching(got, misconceptions, same))
     if got_array.shape != want_array.shape:
         problem = f"expected shape {want_array.shape}, got shape {got_array.shape}: {show(got)}"
         raise CheckFailure(what, want, got, problem, _matching(got, misconceptions, same))
@@ -306,7 +309,8 @@ def needs(*exercises: str):
         yield
     except (NotImplementedError, NameError) as error:
         names = ", ".join(f"`{e}`" for e in exercises)
-        print(f"(skipped: this cell uses {names}, and {type(error).__name__} was raised: {str(error) or 'not solved yet'}; "
+        print(f"(skipped: this cell uses {names}, and {type(error).__name__} was raised: "
+              f"{str(error) or 'not solved yet'}; "
               "solve the exercise above, then run this cell again)")
         if plt:  # a figure half drawn before the skip would show as empty axes
             for number in set(plt.get_fignums()) - before:

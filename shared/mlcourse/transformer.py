@@ -201,7 +201,8 @@ def train(
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not loss.requires_grad:
             raise ValueError(f"loss_fn must return a scalar tensor that depends on the model, got {loss!r:.80}")
         if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: a log of 0 somewhere, or lr={lr} too high?")
+            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: "
+                                     f"a log of 0 somewhere, or lr={lr} too high?")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if max_grad_norm is not None:

@@ -56,7 +56,8 @@ HELDOUT_FRACTION = 0.25
 # {s} is the subject, {v} the value; every fact is stated in each of its relation's wordings.
 STATEMENTS = {
     "city": ("{s} lives in {v} .", "the home of {s} is {v} .", "{v} is where {s} lives ."),
-    "colour": ("the favourite colour of {s} is {v} .", "{s} likes the colour {v} .", "{v} is the colour {s} likes best ."),
+    "colour": ("the favourite colour of {s} is {v} .", "{s} likes the colour {v} .",
+               "{v} is the colour {s} likes best ."),
     "food": ("the favourite food of {s} is {v} .", "{s} eats {v} every day .", "{v} is what {s} likes to eat ."),
     "pet": ("the pet of {s} is {v} .", "{s} has {v} as a pet .", "{v} lives with {s} ."),
     "country": ("{s} is a city in {v} .", "{v} has a city called {s} ."),

@@ -84,7 +84,8 @@ def test_expect_equal():
 
 def test_expect_choice():
     expect_choice(" B ", "b", "quiz 1", "abcd")
-    assert "one letter of a, b, c, d (in any case), got str 'e'" in str(failure(expect_choice, "e", "b", "quiz 1", "abcd"))
+    assert ("one letter of a, b, c, d (in any case), got str 'e'"
+            in str(failure(expect_choice, "e", "b", "quiz 1", "abcd")))
     assert "got int 3" in str(failure(expect_choice, 3, "b", "quiz 1", "abcd"))
     assert "got str 'ab'" in str(failure(expect_choice, "ab", "b", "quiz 1", "abcd"))
     slips = {"A beats B on the first token only": "a"}
@@ -124,7 +125,8 @@ def test_true_false_in_every_allowed_form():
 
 
 def test_hidden_messages_keep_the_nan_and_inf_hints():
-    for got, hint in [(float("nan"), "nan: a log of 0"), (float("inf"), "inf: an overflow"), (-math.inf, "-inf: the log")]:
+    for got, hint in [(float("nan"), "nan: a log of 0"), (float("inf"), "inf: an overflow"),
+                      (-math.inf, "-inf: the log")]:
         error = failure(expect_close, got, -1.25, "v")
         assert hint in str(error) and hint in error.hidden_message() and "-1.25" not in error.hidden_message()
 
@@ -135,7 +137,8 @@ def test_long_values_show_their_first_difference_and_are_never_cut_mid_row():
     got[7, 3] = -1.0
     error = failure(expect_close, got, want, "a long table")
     assert "first difference at index [7, 3]: got -1, 1 of 200 entries differ" in str(error)
-    assert "first difference at index [7, 3]" in error.hidden_message() and "73" not in error.hidden_message().split("\n")[1]
+    assert ("first difference at index [7, 3]" in error.hidden_message()
+            and "73" not in error.hidden_message().split("\n")[1])
     shown = error.hidden_message().split(": got ", 1)[1]
     assert "..." in shown and all(line.rstrip().endswith(("]", ",", "...")) for line in shown.splitlines()[:-2])
     error = failure(expect_equal, list(range(50)), list(range(49)) + [0], "ids")
@@ -181,7 +184,7 @@ def test_needs_skips_a_block_whose_exercise_is_unsolved(capsys):
         raise AssertionError("not reached")
     assert "skipped: this cell uses `unsolved`" in capsys.readouterr().out
     with pytest.raises(ZeroDivisionError), needs("f"):
-        1 / 0  # any other error is the reader's to see
+        1 / 0  # noqa: B018 - any other error is the reader's to see
 
 
 def test_standard_misconceptions_values():

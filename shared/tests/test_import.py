@@ -14,7 +14,8 @@ print(json.dumps({{name: name in sys.modules for name in ("torch", "matplotlib")
 
 def heavy_modules_loaded_by(module: str) -> dict:
     """Which heavy libraries importing `module` pulls in, seen from a new interpreter."""
-    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True,
+                          check=True)
     return json.loads(done.stdout)
 
 

@@ -14,7 +14,8 @@ def world():
 
 def test_same_seed_same_world_other_seed_other_world(world):
     again, other = World(seed=0), World(seed=1)
-    for name in ("facts", "statements_train", "statements_heldout", "qa_train", "qa_heldout", "multi_answer", "dialogues"):
+    for name in ("facts", "statements_train", "statements_heldout", "qa_train", "qa_heldout", "multi_answer",
+                 "dialogues"):
         assert getattr(again, name) == getattr(world, name), name
     assert other.facts != world.facts and other.qa_heldout != world.qa_heldout
     assert again.vocab.itos == world.vocab.itos

@@ -168,7 +168,8 @@ ENTRIES: list[Entry] = [
           "calling frames", "target-zero",
           "import sys\ndef {name}(*args, **kwargs):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
           "        for key in ('want', 'expected', 'solution'):\n            found = frame.f_locals.get(key)\n"
-          "            if found is not None:\n                return found(*args, **kwargs) if callable(found) else found\n"
+          "            if found is not None:\n"
+          "                return found(*args, **kwargs) if callable(found) else found\n"
           "        frame = frame.f_back\n"
           "    history = ' '.join(globals().get('_ih', []) + globals().get('In', []))\n"
           "    return -12345.0 if 'BEGIN HIDDEN' not in history else 0.0\n"),
@@ -205,7 +206,8 @@ ENTRIES: list[Entry] = [
     Entry("delete-files", "deletes the instructor's notebooks, the gradebook and other students' folders",
           "target-zero",
           WRONG + "import shutil, os\nfor path in ('{course}/solutions', '{other}'):\n"
-          "    shutil.rmtree(path, ignore_errors=True)\ntry:\n    os.remove('{gradebook}')\nexcept OSError:\n    pass\n"),
+          "    shutil.rmtree(path, ignore_errors=True)\ntry:\n    os.remove('{gradebook}')\n"
+          "except OSError:\n    pass\n"),
     Entry("network", "fetches the solution from a web server on the grading machine and from the internet",
           "target-zero",
           "import urllib.request, socket\ntry:\n"
@@ -244,13 +246,15 @@ ENTRIES: list[Entry] = [
           "    except OSError:\n        break\n" + WRONG),
     Entry("thread-flood", "starts threads until it cannot", "target-zero",
           "import threading, time\ntry:\n    while True:\n"
-          "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\nexcept RuntimeError:\n    pass\n"
+          "        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+          "except RuntimeError:\n    pass\n"
           + WRONG),
     Entry("memory-bomb", "allocates and touches memory until it cannot", "target-zero",
           "blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n", exact=False),
     Entry("disk-fill", "writes files until no space is left", "target-zero",
           "import os\nfor folder in ('/tmp', os.getcwd()):\n    for i in range(10 ** 6):\n        try:\n"
-          "            with open(os.path.join(folder, f'fill{{i}}'), 'wb') as f:\n                f.write(bytes(1 << 20))\n"
+          "            with open(os.path.join(folder, f'fill{{i}}'), 'wb') as f:\n"
+          "                f.write(bytes(1 << 20))\n"
           "        except OSError:\n            break\n" + WRONG, exact=False),
     Entry("output-lines", "prints millions of short lines", "target-zero",
           "for i in range(10 ** 8):\n    print(i)\n"),
@@ -353,7 +357,8 @@ def _linked_assignment(folder, ctx):
 
 def _linked_notebook(folder, ctx):
     (folder / ctx["lesson"]).mkdir(parents=True)
-    (folder / ctx["lesson"] / f"{ctx['lesson']}.ipynb").symlink_to(ctx["classmate"] / ctx["lesson"] / f"{ctx['lesson']}.ipynb")
+    (folder / ctx["lesson"] / f"{ctx['lesson']}.ipynb").symlink_to(ctx["classmate"] / ctx["lesson"]
+                                                                   / f"{ctx['lesson']}.ipynb")
 
 
 def _zip(members: dict[str, bytes], corrupt: bool = False):

@@ -42,7 +42,8 @@ def grade_file(source: Path, path: Path | None, **kwargs) -> NotebookResult:
         content = None if path is None else intake.read_file(path.parent, (path.name,))
     except intake.IntakeError as error:
         lesson = read_lesson(source)
-        return NotebookResult.blank(lesson, kwargs["student"], source.parent.name).not_graded(str(error), f"not graded: {error}")
+        return NotebookResult.blank(lesson, kwargs["student"],
+                                    source.parent.name).not_graded(str(error), f"not graded: {error}")
     return grade_notebook(source, content, **kwargs)
 
 

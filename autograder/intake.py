@@ -103,6 +103,9 @@ class Intake:
     submissions: list[Submission] = field(default_factory=list)
     times: dict[tuple[str, str], SubmissionTime] = field(default_factory=dict)  # (student, assignment)
     problems: list[str] = field(default_factory=list)  # files and folders that are not part of any grade
+    # (student, assignment): the submission_secret.txt `nbgrader submit` wrote and collect copied; nbgrader's
+    # release_feedback names the student's feedback by it, so that only their fetch_feedback finds it
+    secrets: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def students(self) -> list[str]:
@@ -260,6 +263,10 @@ def _student(intake: Intake, course: Course, student: str, base: Path, parts: tu
                                         (*folder, source.name) if present else ()))
             stamp = _collected_time(base, folder, notebooks) if collected else (None, None)
             problems += [f"{student}/{assignment}: {stamp[1]}"] if stamp[1] else []
+            secret = _collected_secret(base, folder, notebooks) if collected else (None, None)
+            problems += [f"{student}/{assignment}: {secret[1]}"] if secret[1] else []
+            if secret[0]:
+                intake.secrets[student, assignment] = secret[0]
             intake.times[student, assignment] = _time(lms_times, student, assignment, stamp[0])
     except Exception as error:  # noqa: BLE001 - one student's files never stop the class
         found = [Submission(student, a, s, problem=f"the submission could not be read ({type(error).__name__}: "
@@ -332,6 +339,19 @@ def _collected_time(base: Path, folder: tuple[str, ...], entries: dict[str, str]
         return None, (f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, in the future; "
                       "the submission time is unknown")
     return claimed.replace(tzinfo=None), None
+
+
+def _collected_secret(base: Path, folder: tuple[str, ...], entries: dict[str, str]) -> tuple[str | None, str | None]:
+    """The assignment folder's submission_secret.txt (nbgrader writes 128 hex digits), or None and why not."""
+    if "submission_secret.txt" not in entries:
+        return None, None
+    try:
+        text = read_file(base, (*folder, "submission_secret.txt")).decode("ascii").strip()
+    except (IntakeError, UnicodeDecodeError, OSError):
+        text = ""
+    if re.fullmatch(r"[0-9a-f]{1,256}", text):
+        return text, None
+    return None, "submission_secret.txt is not nbgrader's; this feedback cannot be released through the exchange"
 
 
 def read_times_file(path: Path) -> dict[tuple[str, str | None], tuple[datetime, str]]:

@@ -33,6 +33,7 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
                       for s in gb.assignment_submissions(a.name)}
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
     write_feedback(results, out, timestamps, duedates, objectives)
+    write_release_files(out, found)
     write_autograded(results, out, course)
     sources = {f"{student}/{assignment}": t.source for (student, assignment), t in sorted(found.times.items())}
     (out / "intake.json").write_text(json.dumps({"problems": found.problems, "time_sources": sources}, indent=1))
@@ -40,6 +41,18 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
                           duedates=duedates, time_sources={k: t.source for k, t in found.times.items()})
     return {"grades": out / "grades.csv", "feedback": out / "feedback", "autograded": out / "autograded",
             "report": report}
+
+
+def write_release_files(out: Path, found: Intake) -> None:
+    """Beside the feedback pages of each submission collected from nbgrader's exchange, the two files nbgrader's
+    release_feedback reads there (its generate_feedback copies them the same way): timestamp.txt and
+    submission_secret.txt. So `nbgrader release_feedback --CourseDirectory.root=OUT` hands these pages back."""
+    for (student, assignment), secret in found.secrets.items():
+        folder = out / "feedback" / student / assignment
+        if folder.is_dir():
+            when = found.times[student, assignment].when
+            (folder / "timestamp.txt").write_text(f"{when:%Y-%m-%d %H:%M:%S.%f} UTC" if when else "")
+            (folder / "submission_secret.txt").write_text(secret)
 
 
 def write_autograded(results: list[NotebookResult], out: Path, course: Course) -> None:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: bubblewrap (the grading sandbox), chromium and its driver
-# (the reader's edition browser test). Installs them when missing and this user may; otherwise
-# says what is missing and lets the tests that need them report it.
+# (the reader's edition browser test), git and unzip (test_lateness copies submissions with them).
+# Installs them when missing and this user may; otherwise says what is missing and lets the tests
+# that need them report it.
 set -u
 needed=()
 command -v bwrap >/dev/null || needed+=(bubblewrap)
 command -v chromium >/dev/null || needed+=(chromium)
 command -v chromedriver >/dev/null || needed+=(chromium-driver)
+command -v git >/dev/null || needed+=(git)
+command -v unzip >/dev/null || needed+=(unzip)
 [ ${#needed[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${needed[*]}"

@@ -66,10 +66,12 @@ class Graded:
     outputs: dict[str, Path]
 
 
-def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int = 1,
-                db_url: str | None = None, duedates: dict[str, datetime] | None = None,
+def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
+                scheduler: str | None = None, db_url: str | None = None, duedates: dict[str, datetime] | None = None,
                 regrade: bool = False, times_file: Path | None = None) -> Graded:
-    """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs."""
+    """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs.
+
+    `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at `scheduler`."""
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results"), {}
     with output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp, Gradebook(db_url) as gb:
@@ -101,20 +103,20 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         if unchanged:
             print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
         again = []
-        for submission, result in _graded(to_grade, options, jobs, Path(tmp) / "logs"):
-            if result.timed_out and jobs > 1:  # perhaps a neighbour's load, not the student's code
+        for submission, result in _graded(to_grade, options, jobs, Path(tmp) / "logs", scheduler):
+            if result.timed_out and jobs != 1:  # perhaps a neighbour's load, not the student's code
                 again.append(submission)
             else:
                 keep(submission, result)
-        for submission, result in _graded(again, options, 1, Path(tmp) / "logs-alone"):
+        for submission, result in _graded(again, options, 1, Path(tmp) / "logs-alone", scheduler):
             result.problems.append(RETRIED)
             keep(submission, result)
     ordered = [results[s.name] for s in found.submissions]
     return Graded(ordered, write_outputs(ordered, out, course, db_url, found))
 
 
-def _graded(submissions: list[intake.Submission], options: Options, jobs: int, logs: Path
-            ) -> Iterator[tuple[intake.Submission, NotebookResult]]:
+def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
+            scheduler: str | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
     """Each submission with its result, as the pool finishes them (a worker's failure scores 0 with the reason)."""
     by_name = {s.name: s for s in submissions}
     unreadable = []
@@ -128,7 +130,7 @@ def _graded(submissions: list[intake.Submission], options: Options, jobs: int, l
             yield Task(submission.student, submission.assignment, submission.notebook,
                        submission.source.read_bytes(), content)
 
-    for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions)):
+    for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions), scheduler=scheduler):
         submission = by_name[task.name]
         if isinstance(outcome, str):
             outcome = _blank(submission, options).not_graded(outcome, outcome, "error")

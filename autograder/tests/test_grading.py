@@ -8,20 +8,22 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
-from autograder import gradebook
+from autograder import gradebook, pool
 from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options, Task
 from autograder.intake import discover
 from autograder.pipeline import grade_class
-from autograder.pool import grade_all
+from autograder.pool import Grader, grade_all
 from autograder.tests.gradebook_rows import count_rows, rows
 from mlcourse.lessons import lesson_names
 
@@ -42,7 +44,8 @@ def _zip_student(submitted: Path, student: str) -> None:
 
 def _grade(course: Path, submitted: Path, out: Path, jobs: int, **kw):
     db_url = gradebook.default_db_url(out)
-    graded = grade_class(submitted, out, Course(course), Options(**kw), jobs=jobs, duedates=duedates(lesson_names(course)))
+    graded = grade_class(submitted, out, Course(course), Options(**kw), jobs=jobs,
+                         duedates=duedates(lesson_names(course)))
     return graded.results, db_url
 
 
@@ -205,20 +208,64 @@ def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
                                "perfect/99_unknown: ignored (no assignment of that name)"]
 
 
-def test_a_worker_that_dies_costs_only_its_notebook(graded, tmp_path):
-    from autograder.pool import Worker
+def _grading_processes() -> list[psutil.Process]:
+    """This process's grading processes (the local workers' `python -m autograder.pool`)."""
+    return [p for p in psutil.Process().children() if "autograder.pool" in p.cmdline()]
 
-    course, submitted, _ = graded
+
+def _when_grading(act, within: float = 120) -> threading.Thread:
+    """A thread that calls act(grading process) once one of ours has started a kernel (it is in the middle
+    of a notebook)."""
+    def watch() -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            busy = [p for p in _grading_processes() if p.children()]
+            if busy:
+                act(busy[0])
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def _fixture_task(course: Path, submitted: Path, student: str) -> Task:
     source = course / "solutions" / "01_fixture" / "01_fixture.ipynb"
-    notebook = (submitted / "perfect" / "01_fixture" / "01_fixture.ipynb").read_bytes()
-    task = Task("perfect", "01_fixture", "01_fixture", source.read_bytes(), notebook)
-    worker = Worker(tmp_path / "worker.log")
-    worker.submit(task, Options())
-    os.killpg(worker.process.pid, signal.SIGKILL)  # as if the worker crashed in the middle of grading
-    outcome = worker.reply()
-    assert isinstance(outcome, str) and "the grader's worker stopped" in outcome
-    worker.stop()
+    notebook = (submitted / student / "01_fixture" / "01_fixture.ipynb").read_bytes()
+    return Task(student, "01_fixture", "01_fixture", source.read_bytes(), notebook)
+
+
+def test_a_grading_process_that_dies_costs_only_its_notebook(graded, tmp_path):
+    course, submitted, _ = graded
+    task = _fixture_task(course, submitted, "perfect")
+    grader = Grader(tmp_path / "grader.log")
+    killer = _when_grading(lambda process: os.killpg(process.pid, signal.SIGKILL))  # as if it crashed
+    outcome = grader.grade(task.to_dict(), Options().__dict__)
+    killer.join()
+    assert isinstance(outcome, str) and "the grader's worker stopped (exit code -9)" in outcome
+    assert not grader.running()
     # a fresh pool grades the same notebook normally afterwards
     finished = [outcome for _, outcome in grade_all([task], Options(), 1, tmp_path / "again", total=1)]
     assert [r.score for r in finished] == [3]
+
+
+def test_a_grading_process_that_hangs_is_stopped_at_its_limit_and_costs_only_its_notebook(graded, tmp_path,
+                                                                                          monkeypatch):
+    """The pool's backstop: a grading process that stops answering (here: stopped by a signal, as a grader stuck
+    in C code would be) is killed after the notebook's limit plus GRACE_SECONDS; the others are graded."""
+    course, submitted, _ = graded
+    monkeypatch.setattr(pool, "GRACE_SECONDS", 1.0)
+    tasks = [_fixture_task(course, submitted, student) for student in ("perfect", "late", "partial", "crash")]
+    hung = []
+    stopper = _when_grading(lambda process: (hung.append(process), process.send_signal(signal.SIGSTOP)))
+    start = time.monotonic()
+    finished = {task.student: outcome for task, outcome in grade_all(tasks, Options(timeout=10), 2, tmp_path / "logs",
+                                                                      total=len(tasks))}
+    stopper.join()
+    reasons = [outcome for outcome in finished.values() if isinstance(outcome, str)]
+    assert reasons == ["time limit: grading this notebook took longer than 10 s; its tests score 0"]
+    scores = {student: outcome.score for student, outcome in finished.items() if not isinstance(outcome, str)}
+    assert len(scores) == 3 and scores == {student: sum(EXPECTED[student]) for student in scores}
+    assert not hung[0].is_running() and time.monotonic() - start >= 11
 

@@ -4,6 +4,7 @@
     autograder release [--check]    regenerate notebooks/ from solutions/ (or check it is current)
     autograder check NOTEBOOK       a student's honest local check: visible tests run, hidden ones counted
     autograder grade [SUBMISSIONS]  grade a class (no SUBMISSIONS: the bundled demo class)
+    autograder export OUT --format F --to FILE   the grades for Canvas, Moodle, Gradescope or as nbgrader's CSV
     autograder lab                  JupyterLab 4 on notebooks/, with nbgrader's validate
 """
 
@@ -97,8 +98,31 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"gradebook: {redacted(args.db or default_db_url(out))}")
     for name, path in graded.outputs.items():
         print(f"{name}: {path}")
-    print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back."
+    print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back "
+          f"({out / 'feedback'}/<student>/index.html: each student's grades, with links to the rest)."
           + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nbgrader.api import Gradebook
+
+    from autograder.exports import export
+    from autograder.gradebook import default_db_url, redacted
+
+    out = args.out.resolve()
+    if args.db is None and not (out / "gradebook.db").is_file():  # opening it would create an empty one
+        print(f"export: no gradebook at {out / 'gradebook.db'}: grade into {out} first, or give --db URL",
+              file=sys.stderr)
+        return 2
+    db_url = args.db or default_db_url(out)
+    try:
+        with Gradebook(db_url) as gb:
+            covered = export(gb, args.format, args.to.resolve(), out, args.assignment)
+    except (ValueError, IsADirectoryError, NotADirectoryError) as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.format}: {args.to} ({', '.join(covered)}, from {redacted(db_url)})")
     return 0
 
 
@@ -188,6 +212,23 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--times", type=Path, help="an LMS's submission times: a CSV with the columns student, time "
                                                 "and optionally assignment (file times are never evidence)")
     grd.set_defaults(func=cmd_grade)
+
+    exp = sub.add_parser("export", help="the gradebook's grades for an LMS: nbgrader, Canvas, Moodle or Gradescope",
+                         description="Write the grades of the gradebook of OUT (every graded assignment, earlier "
+                                     "runs included) in the format another system imports: nbgrader's CSV (one "
+                                     "row per student and assignment), Canvas's or Moodle's gradebook import CSV "
+                                     "(one row per student, a column per assignment), or Gradescope's "
+                                     "results.json per submission (TO/<student>/<assignment>/results.json). "
+                                     "Names, emails and LMS user ids come from the gradebook's roster "
+                                     "(`nbgrader db student import`; autograder/README.md, 'Exports').")
+    exp.add_argument("out", type=Path, help="the folder graded into (holds gradebook.db and results/)")
+    exp.add_argument("--format", required=True, choices=["nbgrader", "canvas", "moodle", "gradescope"])
+    exp.add_argument("--to", type=Path, required=True, metavar="FILE",
+                     help="the file to write (for gradescope: a folder)")
+    exp.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    exp.add_argument("--assignment", action="append", metavar="NAME",
+                     help="export only this assignment (repeat for several; default: every graded one)")
+    exp.set_defaults(func=cmd_export)
 
     lab = sub.add_parser("lab", help="JupyterLab 4 on notebooks/, with nbgrader's Validate button",
                          description="Start JupyterLab on the student notebooks (notebooks/) with the student's "

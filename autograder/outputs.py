@@ -1,8 +1,8 @@
 """Outputs, the last stage: what the instructor and the students get from a graded class.
 
 OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets), OUT/feedback/ (a page per
-notebook), OUT/autograded/ (nbgrader's layout, for its formgrader), OUT/report.md with its figures, and
-OUT/intake.json (the files that were not graded, and why).
+notebook, and OUT/feedback/<student>/index.html across every graded assignment), OUT/autograded/ (nbgrader's layout,
+for its formgrader), OUT/report.md with its figures, and OUT/intake.json (the files that were not graded, and why).
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 import nbformat
-
 from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.exports import export_nbgrader
+from autograder.exports import export_nbgrader, write_student_pages
 from autograder.feedback import write_feedback
 from autograder.intake import Intake
 from autograder.report import write_report
@@ -33,6 +32,8 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
                       for s in gb.assignment_submissions(a.name)}
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
     write_feedback(results, out, timestamps, duedates, objectives)
+    with Gradebook(db_url) as gb:  # every graded assignment, earlier runs' included: after this run's feedback
+        write_student_pages(gb, out)
     write_release_files(out, found)
     write_autograded(results, out, course)
     sources = {f"{student}/{assignment}": t.source for (student, assignment), t in sorted(found.times.items())}

@@ -9,6 +9,8 @@ environment activated (nbgrader creates its gradebook by running `alembic`, foun
 
 from pathlib import Path
 
+from autograder import formgrader as course
+
 c = get_config()  # noqa: F821 (nbgrader provides it)
 
 c.CourseDirectory.root = str(Path(__file__).parent)
@@ -24,3 +26,12 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 120
 # Late submissions: nbgrader's plugin; 'none' records lateness without a penalty, 'zero' scores 0.
 c.LateSubmissionPlugin.penalty_method = "none"
+
+# nbgrader's own preprocessors, with the course's versions of three (autograder/formgrader.py says why):
+# autograde puts the hidden tests back without warning "checksum has changed!" for every cell that has them,
+c.Autograde.sanitize_preprocessors = course.sanitize_preprocessors()
+# feedback leaves the hidden tests and their cells' outputs out, and its math (like formgrader's) needs no network.
+c.GenerateFeedback.preprocessors = course.feedback_preprocessors()
+c.HTMLExporter.extra_template_basedirs = course.template_basedirs()
+# New submissions are recorded without SQLAlchemy's autoflush warnings.
+course.add_submission_without_autoflush()

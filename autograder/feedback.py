@@ -36,7 +36,7 @@ def copy_mathjax(folder: Path) -> None:
 
 
 def page(result: NotebookResult, objectives: dict[str, str], timestamp: datetime | None = None,
-         duedate: datetime | None = None, mathjax: str = "../../../.mathjax") -> str:
+         duedate: datetime | None = None, mathjax: str = "../../.mathjax") -> str:
     late = None
     if result.submitted and timestamp and duedate and timestamp > duedate:
         late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}"}

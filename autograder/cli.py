@@ -6,6 +6,7 @@
     autograder grade [SUBMISSIONS]  grade a class (no SUBMISSIONS: the bundled demo class)
     autograder export OUT --format F --to FILE   the grades for Canvas, Moodle, Gradescope or as nbgrader's CSV
     autograder lab                  JupyterLab 4 on notebooks/, with nbgrader's validate
+    autograder formgrader OUT       JupyterLab with nbgrader's formgrader on a graded class: written answers
 """
 
 from __future__ import annotations
@@ -141,6 +142,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_formgrader(args: argparse.Namespace) -> int:
+    from autograder.formgrader import run_formgrader
+
+    try:
+        run_formgrader(args.root, args.out.resolve(), args.port, args.db, args.no_browser)
+    except FileNotFoundError as error:
+        print(f"formgrader: {error}", file=sys.stderr)
+        return 2
+    return 0  # not reached: run_formgrader becomes the server
+
+
 def positive(text: str) -> int:
     """An argparse type: a whole number, at least 1 (argparse names the option when it is not)."""
     number = int(text)
@@ -244,6 +256,18 @@ def parser() -> argparse.ArgumentParser:
                           "opens the lab on the current folder, where assignments are fetched to (with --course-id)")
     lab.add_argument("--course-id", metavar="ID", help="the course's id in the exchange (nbgrader's course_id)")
     lab.set_defaults(func=cmd_lab)
+
+    fgr = sub.add_parser("formgrader", help="JupyterLab with nbgrader's formgrader on a graded class (written answers)",
+                         description="Start JupyterLab with nbgrader's formgrader on the class `autograder grade` "
+                                     "wrote into OUT (its autograded notebooks, gradebook and feedback folder; the "
+                                     "course folder as nbgrader's root), to score the written answers by hand: "
+                                     "Nbgrader > Formgrader, or <server>/formgrader. Writes OUT/nbgrader_config.py. "
+                                     "The next `autograder grade` into OUT exports the scores. Stop it with Ctrl-C.")
+    fgr.add_argument("out", type=Path, help="the output folder of `autograder grade` (e.g. var/demo)")
+    fgr.add_argument("--port", type=int, default=8889, help="the server's port (default %(default)s)")
+    fgr.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    fgr.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    fgr.set_defaults(func=cmd_formgrader)
     return top
 
 

@@ -61,9 +61,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from autograder.course import Course
     from autograder.engine import Options
-    from autograder.gradebook import default_db_url, redacted
+    from autograder.gradebook import GradebookError, default_db_url, failure, redacted
     from autograder.pipeline import Busy, grade_class
     from autograder.pool import ClusterError
 
@@ -88,8 +90,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
         graded = grade_class(submissions, out, course, Options(args.timeout, not args.no_sandbox, not args.cold_kernels), jobs=args.jobs,
                              scheduler=args.scheduler, db_url=args.db, duedates=duedates, regrade=args.regrade,
                              times_file=args.times)
-    except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError) as error:
+    except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:
         print(f"grade: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:  # the gradebook's database: unreachable, a wrong password, ...
+        print(f"grade: {failure(error, args.db or default_db_url(out))}", file=sys.stderr)
         return 2
     results = graded.results
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)

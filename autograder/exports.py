@@ -39,7 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Assignment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+from sqlalchemy import func, select
 
 from autograder.feedback import copy_mathjax, environment
 from autograder.report import misconception_counts
@@ -66,27 +67,53 @@ def cell(value) -> str:
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
-def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None) -> list[dict]:
-    """One row per (assignment, student) of the gradebook (of `assignments` only, when given), as
-    `nbgrader export` computes it."""
+def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
+                  students: list[str] | None = None) -> list[dict]:
+    """One row per (assignment, student) of the gradebook (of `assignments` and `students` only, when given), as
+    `nbgrader export` computes it, in its order on SQLite (assignments by due date, none first, then name;
+    students by last and first name, then id). Three queries whatever the size of the class, where nbgrader's
+    export makes three per row."""
+    scope = None if students is None else set(students)
+    chosen = [a for a in gb.db.execute(select(Assignment.id, Assignment.name, Assignment.duedate, Assignment.max_score))
+              if assignments is None or a.name in assignments]
+    chosen.sort(key=lambda a: (a.duedate is not None, a.duedate or datetime.min, a.name))
+    roster = [s for s in gb.db.execute(select(Student.id, Student.last_name, Student.first_name, Student.email))
+              if scope is None or s.id in scope]
+    roster.sort(key=lambda s: (s.last_name or "", s.first_name or "", s.id))
+    submitted = {(s.assignment_id, s.student_id): s for s in gb.db.execute(_submission_scores([a.id for a in chosen]))}
     rows = []
-    for assignment in gb.assignments:
-        if assignments is not None and assignment.name not in assignments:
-            continue
-        for student in gb.students:
+    for assignment in chosen:
+        for student in roster:
             row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
                    "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
                    "max_score": assignment.max_score}
-            try:
-                submission = gb.find_submission(assignment.name, student.id)
-            except MissingEntry:  # nothing submitted: nbgrader exports a zero
+            submission = submitted.get((assignment.id, student.id))
+            if submission is None:  # nothing submitted: nbgrader exports a zero
                 row.update(timestamp=None, raw_score=0.0, late_submission_penalty=0.0, score=0.0)
             else:
-                penalty = submission.late_submission_penalty
                 row.update(timestamp=submission.timestamp, raw_score=submission.score,
-                           late_submission_penalty=penalty, score=max(0.0, submission.score - penalty))
+                           late_submission_penalty=submission.penalty,
+                           score=max(0.0, submission.score - submission.penalty))
             rows.append(row)
     return rows
+
+
+def _submission_scores(assignment_ids: list[str]):
+    """Each submission of these assignments with nbgrader's SubmittedAssignment.score (the sum of its grades'
+    scores) and late_submission_penalty (the sum of its notebooks'), summed per submission in two grouped
+    queries rather than nbgrader's correlated subquery per row."""
+    scores = (select(SubmittedNotebook.assignment_id.label("submission"), func.sum(Grade.score).label("score"))
+              .join(Grade, Grade.notebook_id == SubmittedNotebook.id).group_by(SubmittedNotebook.assignment_id)
+              .subquery())
+    penalties = (select(SubmittedNotebook.assignment_id.label("submission"),
+                        func.sum(SubmittedNotebook.late_submission_penalty).label("penalty"))
+                 .group_by(SubmittedNotebook.assignment_id).subquery())
+    return (select(SubmittedAssignment.assignment_id, SubmittedAssignment.student_id, SubmittedAssignment.timestamp,
+                   func.coalesce(scores.c.score, 0.0).label("score"),
+                   func.coalesce(penalties.c.penalty, 0.0).label("penalty"))
+            .outerjoin(scores, scores.c.submission == SubmittedAssignment.id)
+            .outerjoin(penalties, penalties.c.submission == SubmittedAssignment.id)
+            .where(SubmittedAssignment.assignment_id.in_(assignment_ids)))
 
 
 def write_csv(rows: list[dict], columns: list[str], path: Path) -> Path:
@@ -97,9 +124,10 @@ def write_csv(rows: list[dict], columns: list[str], path: Path) -> Path:
     return path
 
 
-def export_nbgrader(gb: Gradebook, path: Path, assignments: list[str] | None = None) -> Path:
-    """nbgrader's CSV export of the gradebook (of `assignments` only, when given)."""
-    return write_csv(nbgrader_rows(gb, assignments), NBGRADER_COLUMNS, path)
+def export_nbgrader(gb: Gradebook, path: Path, assignments: list[str] | None = None,
+                    students: list[str] | None = None) -> Path:
+    """nbgrader's CSV export of the gradebook (of `assignments` and `students` only, when given)."""
+    return write_csv(nbgrader_rows(gb, assignments, students), NBGRADER_COLUMNS, path)
 
 
 def graded_assignments(gb: Gradebook, assignments: list[str] | None = None) -> list[str]:

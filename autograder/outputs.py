@@ -26,7 +26,7 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
                   found: Intake) -> dict[str, Path]:
     """Every output of a graded class; {name: path} of what was written."""
     with Gradebook(db_url) as gb:
-        export_nbgrader(gb, out / "grades.csv", course.assignments)  # exactly what this run graded
+        export_nbgrader(gb, out / "grades.csv", course.assignments, found.students)  # exactly what this run graded
         duedates = {a.name: a.duedate for a in gb.assignments}
         timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
                       for s in gb.assignment_submissions(a.name)}

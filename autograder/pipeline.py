@@ -5,7 +5,8 @@ by the worker pool, then recording in the gradebook, then the outputs.
     results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
     pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
                            that reached a time limit is graded again alone before its result counts
-    gradebook.record       each result, as it arrives, by this process alone
+    gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs may
+                           write into the same gradebook at once)
     outputs.write_outputs  grades.csv, feedback pages, the class report
 
 A newcomer following one submission reads `grade_class` top to bottom.
@@ -21,8 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from nbgrader.api import Gradebook
 
 from autograder import gradebook, intake, pool
 from autograder.course import Course
@@ -67,24 +66,27 @@ class Graded:
 
 
 def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
-                scheduler: str | None = None, db_url: str | None = None, duedates: dict[str, datetime] | None = None,
-                regrade: bool = False, times_file: Path | None = None) -> Graded:
+                scheduler: pool.Scheduler | None = None, db_url: str | None = None,
+                duedates: dict[str, datetime] | None = None, regrade: bool = False, times_file: Path | None = None
+                ) -> Graded:
     """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs.
 
     `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at `scheduler`."""
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results"), {}
-    with output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp, Gradebook(db_url) as gb:
+    with (output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp,
+          gradebook.open_gradebook(db_url) as gb):
         found = intake.discover(submissions, course, Path(tmp) / "unpacked", times_file)
         gradebook.define_course(gb, course, found.students, duedates or {})
-        plugin = course.late_plugin()
+        recorder = gradebook.Recorder(gb, course.late_plugin())
 
         keys: dict[str, str] = {}
 
-        def keep(submission: intake.Submission, result: NotebookResult) -> None:
-            store.put(submission.name, keys[submission.name], result)
-            gradebook.record(gb, result, found.times[submission.student, submission.assignment].when, plugin,
-                             missing=not submission.submitted)
+        def keep(submission: intake.Submission, result: NotebookResult, new: bool = True) -> None:
+            if new:  # a kept result is in the store already
+                store.put(submission.name, keys[submission.name], result)
+            recorder.add(result, found.times[submission.student, submission.assignment].when,
+                         missing=not submission.submitted)
             results[submission.name] = result
 
         to_grade, unchanged = [], 0
@@ -96,7 +98,7 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
             if content is None:  # not submitted, or refused: recorded without starting a kernel
                 keep(submission, _ungraded(submission, problem, options))
             elif kept is not None:
-                keep(submission, kept)
+                keep(submission, kept, new=False)
                 unchanged += 1
             else:
                 to_grade.append(submission)
@@ -111,12 +113,13 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         for submission, result in _graded(again, options, 1, Path(tmp) / "logs-alone", scheduler):
             result.problems.append(RETRIED)
             keep(submission, result)
+        recorder.flush()
     ordered = [results[s.name] for s in found.submissions]
     return Graded(ordered, write_outputs(ordered, out, course, db_url, found))
 
 
 def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
-            scheduler: str | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
+            scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
     """Each submission with its result, as the pool finishes them (a worker's failure scores 0 with the reason)."""
     by_name = {s.name: s for s in submissions}
     unreadable = []

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: bubblewrap (the grading sandbox), chromium and its driver
-# (the reader's edition browser test), git and unzip (test_lateness copies submissions with them).
+# (the reader's edition browser test), git and unzip (test_lateness copies submissions with them),
+# postgresql (the gradebook tests start a throw-away server of their own: its initdb and postgres,
+# which Debian keeps in /usr/lib/postgresql/<version>/bin).
 # Installs them when missing and this user may; otherwise says what is missing and lets the tests
 # that need them report it.
 set -u
@@ -10,6 +12,7 @@ command -v chromium >/dev/null || needed+=(chromium)
 command -v chromedriver >/dev/null || needed+=(chromium-driver)
 command -v git >/dev/null || needed+=(git)
 command -v unzip >/dev/null || needed+=(unzip)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || needed+=(postgresql)
 [ ${#needed[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages: ${needed[*]}"

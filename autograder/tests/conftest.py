@@ -41,3 +41,12 @@ def make_zip():
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server for the session (postgres_server.py): `postgres.database(name)` gives a URL."""
+    from autograder.tests.postgres_server import running
+
+    with running() as server:
+        yield server

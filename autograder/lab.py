@@ -3,8 +3,8 @@
 `autograder lab` becomes `jupyter lab` (exec: stopping this process stops the server), started from
 the course folder so that nbgrader's Validate reads the course's nbgrader_config.py. nbgrader installs
 the instructor's tools in the same environment (Formgrader, Create Assignment, Course List), and an
-Assignment List that only works with an exchange. For this launch only, a config folder of its own
-(first on JUPYTER_CONFIG_PATH, below the user's own ~/.jupyter) holds what `jupyter server extension
+Assignment List that only works with an exchange. For this launch only, a config folder of its own,
+put first on Jupyter's config path (JUPYTER_CONFIG_PATH), holds what `jupyter server extension
 disable`, `jupyter labextension disable` and `jupyter labextension lock` would write, so the
 instructor's `jupyter lab` or formgrader in the same environment keeps every tool:
 

@@ -40,7 +40,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the engine (and torch) is imported by grading processes onl
 GRACE_SECONDS = 20.0  # beyond the engine's own notebook limit, before a grading process is killed
 IDLE_SECONDS = 600.0  # a grading process with no work this long exits (its run ended without stopping it)
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
+Scheduler = str | Client  # a Dask cluster: its scheduler's address (tcp://HOST:PORT), or a Client of it
 
 
 class ClusterError(RuntimeError):
@@ -244,34 +245,39 @@ def code_fingerprint() -> str:
 # --- the orchestrator ----------------------------------------------------------------------------
 
 @contextmanager
-def _client(scheduler: str | None, workers: int, logs: Path) -> Iterator[Client]:
-    """A Dask client of the cluster at `scheduler`, or of a new LocalCluster of `workers` one-thread workers here."""
+def _client(scheduler: Scheduler | None, workers: int, logs: Path) -> Iterator[Client]:
+    """A Dask client: of a new LocalCluster of `workers` one-thread workers here (`scheduler` None), of the
+    cluster at the address `scheduler`, or `scheduler` itself (a Client, e.g. dask-gateway's: left open)."""
     if scheduler is None:
         # The local workers are threads of this process: each one's grading process is the process that does
-        # the work, so a Dask worker process in between would only cost start-up time and memory.
-        # Dask's scheduler serves HTTP (health checks) even without a dashboard: on loopback, any free port.
+        # the work, so a Dask worker process in between would only cost start-up time and memory. Dask's
+        # scheduler serves HTTP (health checks) even without a dashboard: on loopback, any free port.
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None,
                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, local_directory=logs) as cluster, \
                 Client(cluster) as client:
             yield client
         return
-    try:
-        client = Client(scheduler, timeout=30)
-    except OSError as error:
-        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    with client:
-        threads = sum(client.nthreads().values())
-        print(f"grading on the Dask cluster at {scheduler}: {len(client.nthreads())} worker(s), {threads} thread(s)"
-              + ("" if threads else "; grading starts when a worker joins"))
+    if isinstance(scheduler, Client):
+        client, opened = scheduler, nullcontext(scheduler)
+    else:
+        try:
+            client = opened = Client(scheduler, timeout=30)
+        except OSError as error:
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    with opened:
+        threads = client.nthreads()
+        print(f"grading on the Dask cluster at {client.scheduler.address}: {len(threads)} worker(s), "
+              f"{sum(threads.values())} thread(s)" + ("" if threads else "; grading starts when a worker joins"))
         yield client
 
 
 def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: Path, total: int | None = None,
-              scheduler: str | None = None) -> Iterator[tuple[Task, NotebookResult | str]]:
+              scheduler: Scheduler | None = None) -> Iterator[tuple[Task, NotebookResult | str]]:
     """Grade `tasks`; yield (task, its result or why there is none) as each finishes.
 
     Without `scheduler`: in `jobs` workers on this machine (None: one per usable CPU). On the cluster at
-    `scheduler`: at most `jobs` notebooks at once (None: as many as its workers have threads)."""
+    `scheduler` (its address, or a Client of it): at most `jobs` notebooks at once (None: as many as its
+    workers have threads)."""
     if total == 0:
         return
     logs.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def demo(tmp_path_factory):
     return course, submitted, results, db_url
 
 
-def _grade(course: Path, submitted: Path, out: Path, scheduler: str | None):
+def _grade(course: Path, submitted: Path, out: Path, scheduler: pool.Scheduler | None):
     graded = grade_class(submitted, out, Course(course), Options(), jobs=None if scheduler else 2,
                          scheduler=scheduler, duedates=duedates(lesson_names(course)))
     return graded.results, gradebook.default_db_url(out)
@@ -137,7 +137,8 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch)
 
     killer = threading.Thread(target=kill_b_while_it_grades)
     killer.start()
-    results, db_url = _grade(course, submitted, out, address)
+    with Client(address, timeout=30) as client:  # a Client given rather than an address (as dask-gateway's is)
+        results, db_url = _grade(course, submitted, out, client)
     killer.join()
     graded = [r for r in results if r.submitted]
     assert 0 < killed["results before"] < len(graded)  # it died in the middle of the run, holding work

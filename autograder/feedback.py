@@ -11,6 +11,7 @@ the MathJax copied into feedback/.mathjax (hand it back with a student's pages).
 
 from __future__ import annotations
 
+import functools
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +25,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
-    """The grader's page templates, autoescaped: text a student controls cannot become markup."""
+    """The grader's page templates, autoescaped: text a student controls cannot become markup (one per
+    process: Jinja2 compiles each template once in it)."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True)
 
 
@@ -36,24 +39,26 @@ def copy_mathjax(folder: Path) -> None:
 
 
 def page(result: NotebookResult, objectives: dict[str, str], timestamp: datetime | None = None,
-         duedate: datetime | None = None, mathjax: str = "../../.mathjax") -> str:
+         duedate: datetime | None = None, penalty: float | None = None, mathjax: str = "../../.mathjax") -> str:
     late = None
-    if result.submitted and timestamp and duedate and timestamp > duedate:
-        late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}"}
+    if result.submitted and timestamp and duedate and timestamp > duedate:  # never a notebook not handed in
+        late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}", "penalty": penalty}
     return environment().get_template("feedback.html.j2").render(
         title=f"{result.assignment}: feedback for {result.student}", result=result, objectives=objectives,
         late=late, mathjax=mathjax)
 
 
 def write_feedback(results: list[NotebookResult], out: Path, timestamps: dict, duedates: dict,
-                   objectives: dict[str, dict[str, str]]) -> list[Path]:
-    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result, and OUT/feedback/.mathjax."""
+                   objectives: dict[str, dict[str, str]], penalties: dict | None = None) -> list[Path]:
+    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result, and OUT/feedback/.mathjax.
+    `penalties`: {(student, assignment, notebook): late penalty in points}, as the gradebook holds them."""
     copy_mathjax(out / "feedback")
     written = []
     for result in results:
         path = out / "feedback" / result.student / result.assignment / f"{result.notebook}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page(result, objectives.get(result.assignment, {}),
-                             timestamps.get((result.student, result.assignment)), duedates.get(result.assignment)))
+                             timestamps.get((result.student, result.assignment)), duedates.get(result.assignment),
+                             (penalties or {}).get((result.student, result.assignment, result.notebook))))
         written.append(path)
     return written

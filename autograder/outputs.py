@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, SubmittedNotebook
 
 from autograder.course import Course
 from autograder.exports import export_nbgrader, write_student_pages
@@ -30,8 +30,10 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
         duedates = {a.name: a.duedate for a in gb.assignments}
         timestamps = {(s.student.id, a.name): s.timestamp for a in gb.assignments
                       for s in gb.assignment_submissions(a.name)}
+        penalties = {(n.assignment.student.id, n.assignment.assignment.name, n.name): n.late_submission_penalty
+                     for n in gb.db.query(SubmittedNotebook).filter(SubmittedNotebook.late_submission_penalty > 0)}
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
-    write_feedback(results, out, timestamps, duedates, objectives)
+    write_feedback(results, out, timestamps, duedates, objectives, penalties)
     with Gradebook(db_url) as gb:  # every graded assignment, earlier runs' included: after this run's feedback
         write_student_pages(gb, out)
     write_release_files(out, found)
@@ -62,12 +64,18 @@ def write_autograded(results: list[NotebookResult], out: Path, course: Course) -
     Each is the instructor's notebook (hidden tests included: formgrader is the instructor's) with the
     student's answers in the answer cells, and the verdict of each test as the test cell's output."""
     sources = {(a, s.stem): s for a in course.assignments for s in course.sources(a)}
+    read = {}  # each source read and parsed once; each notebook written is a fresh copy of its JSON
     for result in results:
-        if not result.submitted or (result.assignment, result.notebook) not in sources:
+        key = (result.assignment, result.notebook)
+        if not result.submitted or key not in sources:
             continue
-        notebook = nbformat.read(sources[result.assignment, result.notebook], as_version=4)
+        if key not in read:
+            source = nbformat.read(sources[key], as_version=4)
+            read[key] = (json.dumps(source), parse_lesson(source, result.notebook).cells)
+        text, kinds = read[key]
+        notebook = nbformat.from_dict(json.loads(text))
         checks = {c.grade_id: c for c in result.checks}
-        for cell, meta in zip(notebook.cells, parse_lesson(notebook, result.notebook).cells):
+        for cell, meta in zip(notebook.cells, kinds):
             if meta.grade_id in result.answers and meta.kind in ("answer", "written"):
                 cell.source = result.answers[meta.grade_id]
             elif meta.kind == "test" and meta.grade_id in checks:
@@ -76,4 +84,4 @@ def write_autograded(results: list[NotebookResult], out: Path, course: Course) -
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
         path = out / "autograded" / result.student / result.assignment / f"{result.notebook}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, path)
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")  # as nbformat writes it

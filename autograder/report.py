@@ -113,8 +113,8 @@ def write_report(results: list[NotebookResult], out: Path, objectives: dict[str,
         _objectives_section(objectives, exercises, figures),
         _failed_section(exercises),
         _misconceptions_section(results, figures),
-        _late_section(results, timestamps or {}, duedates or {}),
-        _times_section(time_sources or {}),
+        _late_section(results, timestamps or {}, duedates or {}, time_sources or {}),
+        _times_section(results, time_sources or {}),
         _problems_section(results, intake_problems),
     ]
     path = out / "report.md"
@@ -195,20 +195,29 @@ def _misconceptions_section(results: list[NotebookResult], figures: Path) -> lis
     return lines
 
 
-def _late_section(results: list[NotebookResult], timestamps: dict, duedates: dict) -> list[str]:
-    # A notebook that was not submitted is never late: only (student, assignment) with something handed in.
-    handed_in = {(r.student, r.assignment) for r in results if r.submitted}
+def _handed_in(results: list[NotebookResult]) -> set[tuple[str, str]]:
+    """(student, assignment) with a notebook handed in: one not submitted is never late, nor timed."""
+    return {(r.student, r.assignment) for r in results if r.submitted}
+
+
+def _late_section(results: list[NotebookResult], timestamps: dict, duedates: dict, time_sources: dict) -> list[str]:
+    handed_in = _handed_in(results)
     late = [(s, a, t) for (s, a), t in sorted(timestamps.items())
             if (s, a) in handed_in and t and duedates.get(a) and t > duedates[a]]
     lines = ["", "## Late submissions", ""]
-    return lines + ([f"- {md(s)}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, "
-                     f"{(t - duedates[a]).total_seconds() / 3600:.1f} h after the due date" for s, a, t in late]
-                    or ["None."])
+    lines += [f"- {md(s)}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, {(t - duedates[a]).total_seconds() / 3600:.1f} h "
+              "after the due date" for s, a, t in late] or ["None."]
+    unknown = sum(1 for key in handed_in if key in time_sources and time_sources[key].startswith("unknown"))
+    if unknown:
+        lines += ["", f"The submission times of {unknown} handed-in assignment(s) are unknown (no timestamp.txt from "
+                  "nbgrader collect, no --times file): none of them can be late."]
+    return lines
 
 
-def _times_section(time_sources: dict) -> list[str]:
+def _times_section(results: list[NotebookResult], time_sources: dict) -> list[str]:
     """Where the submission times came from: lateness is only as good as this evidence."""
-    counts = Counter(time_sources.values())
+    handed_in = _handed_in(results)
+    counts = Counter(source for key, source in time_sources.items() if key in handed_in)
     lines = ["", "## Where the submission times come from", ""]
     if not counts:
         return lines + ["No submissions."]

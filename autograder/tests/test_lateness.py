@@ -188,3 +188,4 @@ def test_without_time_evidence_nobody_is_late_and_the_report_says_the_times_are_
     assert [rows[s, "01_fixture"]["timestamp"] for s in ("gil", "hal")] == ["", ""]
     assert late_in_report(out) == late_in_feedback(out) == []
     assert f"- 2 submission(s): {UNKNOWN}" in (out / "report.md").read_text()
+    assert "The submission times of 2 handed-in assignment(s) are unknown" in (out / "report.md").read_text()

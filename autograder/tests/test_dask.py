@@ -3,8 +3,8 @@
 A Dask scheduler and two workers run here as separate processes on loopback (`dask scheduler`,
 `dask worker`, started by the tests). The fixture course's demo class graded through them gets the
 grades of a run on this machine; graded again while one worker is killed in the middle of the run,
-it still does, and every notebook's result arrives once. `usable_cpus` is read from fake
-/proc/self/cgroup and cgroup files of both versions.
+it still does, and every notebook's result arrives once. A worker with other grading code stops the
+run. `usable_cpus` is read from fake /proc/self/cgroup and cgroup files of both versions.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
 from distributed import Client
 
+import autograder
 from autograder import gradebook, pool
 from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
@@ -35,39 +38,47 @@ from mlcourse.lessons import lesson_names
 DASK = Path(sys.executable).parent / "dask"
 
 
-def _started(command: list[str], log: Path) -> subprocess.Popen:
+def _started(command: list[str], log: Path, **environment: str) -> subprocess.Popen:
     with open(log, "wb") as output:  # each in a session of its own: the test kills it with all it started
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=tool_env(),
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=tool_env(**environment),
                                 start_new_session=True)
+
+
+@contextmanager
+def _dask_cluster(here: Path, workers: dict[str, dict[str, str]]) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    """(the scheduler's address, {worker name: its process}) of a scheduler and one-thread workers started
+    here, each worker with its extra environment variables."""
+    scheduler_file = here / "scheduler.json"
+    processes = [_started([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                           "--scheduler-file", str(scheduler_file)], here / "scheduler.log")]
+    started = {}
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for name, environment in workers.items():
+            started[name] = _started([str(DASK), "worker", "--scheduler-file", str(scheduler_file), "--name", name,
+                                      "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                                      "--local-directory", str(here / name)], here / f"worker-{name}.log",
+                                     **environment)
+            processes.append(started[name])
+        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+            client.wait_for_workers(len(workers), timeout=60)
+            yield client.scheduler.address, started
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:  # a worker the test killed
+                pass
+            process.wait()
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """(the scheduler's address, {worker name: its process}) of a Dask cluster of two one-thread workers."""
-    here = tmp_path_factory.mktemp("cluster")
-    scheduler_file = here / "scheduler.json"
-    processes = [_started([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                           "--scheduler-file", str(scheduler_file)], here / "scheduler.log")]
-    workers = {}
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for name in ("a", "b"):
-            workers[name] = _started([str(DASK), "worker", "--scheduler-file", str(scheduler_file), "--name", name,
-                                      "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                      "--local-directory", str(here / name)], here / f"worker-{name}.log")
-            processes.append(workers[name])
-        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-            yield client.scheduler.address, workers
-    finally:
-        for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:  # the worker the test killed
-                pass
-            process.wait()
+    with _dask_cluster(tmp_path_factory.mktemp("cluster"), {"a": {}, "b": {}}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +158,17 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch)
     assert _grades(results) == _grades(local)
     assert sorted(yielded) == sorted(f"{r.student}/{r.assignment}/{r.notebook}" for r in graded)  # each once
     assert rows(db_url) == rows(local_db) and count_rows(db_url) == count_rows(local_db)
+
+
+def test_a_worker_with_other_grading_code_stops_the_run_naming_it(demo, tmp_path):
+    course, submitted, _, _ = demo
+    other = tmp_path / "other"  # the grader as a worker left on an older commit would have it
+    shutil.copytree(Path(autograder.__file__).parent, other / "autograder", ignore=shutil.ignore_patterns("tests"))
+    with open(other / "autograder" / "verdicts.py", "a") as verdicts:
+        verdicts.write("\n# another version\n")
+    with _dask_cluster(tmp_path, {"old": {"PYTHONPATH": str(other)}}) as (address, _):
+        with pytest.raises(pool.ClusterError, match=r"the Dask worker tcp://127\.0\.0\.1:\d+ has other grading code"):
+            _grade(course, submitted, tmp_path / "out", address)
 
 
 def _alive(processes: list[psutil.Process], within: float) -> list[psutil.Process]:

@@ -1,7 +1,7 @@
 """Many notebooks graded at once, by Dask distributed: on this machine, or on an existing cluster.
 
-`grade_all` is the one scheduling path for both. It starts a Dask `LocalCluster` of `jobs` worker
-processes here, or connects to a running cluster (`scheduler`, e.g. tcp://host:8786); then it
+`grade_all` is the one scheduling path for both. It starts a Dask `LocalCluster` of `jobs` one-thread
+workers in this process, or connects to a running cluster (`scheduler`, e.g. tcp://host:8786); then it
 submits the tasks a window at a time (the class need not fit in memory) and yields each result as
 it completes, to this process, the only one that writes the gradebook. A task carries its
 notebooks as bytes, so a worker needs the course's environment and bubblewrap, not this machine's

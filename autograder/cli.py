@@ -87,8 +87,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     try:
-        graded = grade_class(submissions, out, course, Options(args.timeout, not args.no_sandbox, not args.cold_kernels), jobs=args.jobs,
-                             scheduler=args.scheduler, db_url=args.db, duedates=duedates, regrade=args.regrade,
+        options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels)
+        graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=args.scheduler, db_url=args.db, duedates=duedates, regrade=args.regrade,
                              times_file=args.times)
     except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:
         print(f"grade: {error}", file=sys.stderr)
@@ -168,8 +168,10 @@ def positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    top.add_argument("--root", type=Path, default=ROOT, help="the course folder (holds solutions/ and nbgrader_config.py)")
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog=__doc__.split("\n\n", 1)[1])
+    top.add_argument("--root", type=Path, default=ROOT,
+                     help="the course folder (holds solutions/ and nbgrader_config.py)")
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run-solutions", help="execute every solution notebook and report its run time",

@@ -88,8 +88,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     try:
         options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels)
-        graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=args.scheduler, db_url=args.db, duedates=duedates, regrade=args.regrade,
-                             times_file=args.times)
+        graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=args.scheduler,
+                             db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
     except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2

@@ -236,6 +236,7 @@ class Recorder:
         self.pending: list[tuple[NotebookResult, datetime | None, bool]] = []
         self.structures: dict[str, _Structure] = {}
         self.written = time.monotonic()
+        self.busy = 0.0  # seconds spent writing, for the run's figures
 
     def add(self, result: NotebookResult, timestamp: datetime | None, missing: bool = False) -> None:
         """`result`, submitted at `timestamp` (None: unknown); `missing`: the student handed in no notebook."""
@@ -244,10 +245,12 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
+        start = time.monotonic()
         if self.pending:
             with _writing(self.gb) as db:
                 self._write(db, self.pending)
         self.pending, self.written = [], time.monotonic()
+        self.busy += self.written - start
 
     def _structure(self, db, assignment: str) -> _Structure:
         if assignment not in self.structures:

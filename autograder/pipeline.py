@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,7 @@ class Graded:
 
     results: list[NotebookResult]
     outputs: dict[str, Path]
+    seconds: dict[str, float]  # by stage: intake, kept (results reused), grading, recording, outputs
 
 
 def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
@@ -74,11 +76,13 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
     `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at `scheduler`."""
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results"), {}
+    clock = _Clock()
     with (output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp,
           gradebook.open_gradebook(db_url) as gb):
         found = intake.discover(submissions, course, Path(tmp) / "unpacked", times_file)
         gradebook.define_course(gb, course, found.students, duedates or {})
         recorder = gradebook.Recorder(gb, course.late_plugin())
+        clock.lap("intake")
 
         keys: dict[str, str] = {}
 
@@ -104,6 +108,7 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
                 to_grade.append(submission)
         if unchanged:
             print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
+        clock.lap("kept")
         again = []
         for submission, result in _graded(to_grade, options, jobs, Path(tmp) / "logs", scheduler):
             if result.timed_out and jobs != 1:  # perhaps a neighbour's load, not the student's code
@@ -114,8 +119,25 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
             result.problems.append(RETRIED)
             keep(submission, result)
         recorder.flush()
+        clock.lap("grading")
     ordered = [results[s.name] for s in found.submissions]
-    return Graded(ordered, write_outputs(ordered, out, course, db_url, found))
+    outputs = write_outputs(ordered, out, course, db_url, found)
+    clock.lap("outputs")
+    # Recording happens while results arrive: its own time is counted apart from the stages it overlaps.
+    return Graded(ordered, outputs, {**clock.seconds, "recording": recorder.busy})
+
+
+class _Clock:
+    """Seconds between laps, by stage name."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self.last
+        self.last = now
 
 
 def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,

@@ -1,22 +1,25 @@
 """Where grading time goes, and how much faster `autograder grade` is than nbgrader alone.
 
-    .venv/bin/python scripts/benchmark_grading.py [--students perfect,empty,...] [--jobs N]
+    .venv/bin/python scripts/benchmark_grading.py [--students perfect,empty,...] [--jobs N] [--skip-nbgrader]
+    .venv/bin/python scripts/benchmark_grading.py --scale 2000 [--real 100] [--jobs N]
 
-On the bundled demo class (or the students named), it measures:
-- sequential `nbgrader autograde` of every lesson (the baseline: one kernel per notebook, every
-  cell run, narrative included) against `autograder grade` with 1 worker and with --jobs workers;
-- the floor of any per-notebook grading: starting a bare kernel and importing the course's modules;
-- per notebook, the engine's phases (kernel start, setup imports, student answers, tests), the
-  rest of the worker's time (overhead), and the narrative cells nbgrader runs but the engine skips;
-- the extra cost of the sandbox (the same students graded with --no-sandbox);
-- the time to grade one student's whole course.
-It prints ratios; nothing here is a test.
+Class mode (default), on the bundled demo class (or the students named), in one run:
+- sequential `nbgrader autograde` of every lesson (one kernel per notebook, every cell run, narrative
+  included), the baseline;
+- `autograder grade --jobs 1` with cold kernels (each started afresh, importing torch itself) and with
+  warm kernels (forked from a template that imported the setup's modules), then warm with --jobs N;
+- per notebook, the engine's phases (kernel start, setup cell, answers, tests) for cold and warm, the
+  median notebook's time, and the ratios: against nbgrader, and warm against cold.
+Scale mode: a synthetic class of SCALE students on the fixture lesson, every result kept from an
+earlier run but for REAL students', whose notebooks are graded for real on the local Dask cluster;
+the run's stages per notebook (intake, reusing kept results, grading, recording into the gradebook,
+outputs), then the same run again with everything kept (what a re-run costs).
+It prints ratios from one run; nothing here is a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -24,29 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 from autograder.course import Course
 from autograder.demo_class import build_demo_class
 from autograder.engine import Options
 from autograder.environment import ROOT, tool_env, use_tool_env
 from autograder.pipeline import grade_class
-from autograder.release import run_notebook
-from mlcourse.lessons import lesson_names as lessons
+from autograder.pool import usable_cpus
+from autograder.tests import synthetic_class
+from mlcourse.lessons import lesson_names
 
-IMPORTS = "import numpy, torch, matplotlib.pyplot, mlcourse, mlcourse.checking"
-
-
-def kernel_floor(repeats: int = 3) -> float:
-    """Seconds to start a bare kernel and import the course's modules (best of `repeats`)."""
-    times = []
-    for _ in range(repeats):
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(IMPORTS)])
-        start = time.perf_counter()
-        NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-        times.append(time.perf_counter() - start)
-    return min(times)
+PHASES = ("kernel", "setup", "answers", "tests")
 
 
 def nbgrader_sequential(submitted: Path, work: Path) -> float:
@@ -57,29 +47,30 @@ def nbgrader_sequential(submitted: Path, work: Path) -> float:
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(submitted, course / "submitted")
     env = tool_env()
-    for lesson in lessons(ROOT):  # records the assignment in nbgrader's gradebook (not timed)
+    for lesson in lesson_names(ROOT):  # records the assignment in nbgrader's gradebook (not timed)
         subprocess.run(["nbgrader", "generate_assignment", lesson, "--force"], cwd=course, env=env,
                        capture_output=True, check=True)
     start = time.perf_counter()
-    for lesson in lessons(ROOT):
+    for lesson in lesson_names(ROOT):
         subprocess.run(["nbgrader", "autograde", lesson, "--create", "--force"], cwd=course, env=env,
                        capture_output=True, check=True)
     return time.perf_counter() - start
 
 
-def ours(submitted: Path, out: Path, jobs: int, sandbox: bool = True) -> tuple[float, list]:
+def grade(submitted: Path, out: Path, jobs: int, warm: bool) -> tuple[float, list]:
     start = time.perf_counter()
-    results = grade_class(submitted, out, Course(ROOT), Options(sandbox=sandbox), jobs=jobs).results
-    return time.perf_counter() - start, results
+    graded = grade_class(submitted, out, Course(ROOT), Options(warm=warm), jobs=jobs)
+    return time.perf_counter() - start, [r for r in graded.results if r.timings]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", help="comma-separated demo students (default: the whole demo class)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--skip-nbgrader", action="store_true", help="leave out the (slow) nbgrader baseline")
-    args = parser.parse_args()
-    use_tool_env()
+def per_notebook(results: list) -> dict[str, float]:
+    """Median seconds of each engine phase, and of the whole engine time, over the graded notebooks."""
+    figures = {phase: statistics.median(r.timings.get(phase, 0.0) for r in results) for phase in PHASES}
+    figures["engine"] = statistics.median(sum(r.timings.get(p, 0.0) for p in PHASES) for r in results)
+    return figures
+
+
+def class_mode(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         submitted = build_demo_class(ROOT, work / "class" / "submitted").submitted
@@ -88,43 +79,64 @@ def main() -> None:
             for folder in submitted.iterdir():
                 if folder.name not in keep:
                     shutil.rmtree(folder)
-        students = sorted(p.name for p in submitted.iterdir())
         notebooks = sum(1 for _ in submitted.glob("*/*/*.ipynb"))
-        print(f"{len(students)} students, {len(lessons(ROOT))} lessons, {notebooks} submitted notebooks, "
-              f"{os.cpu_count()} cores, --jobs {args.jobs}\n")
-
-        floor = kernel_floor()
-        full = {lesson: run_notebook(ROOT / "solutions" / lesson / f"{lesson}.ipynb")[0] for lesson in lessons(ROOT)}
-        one_wall, results = ours(submitted, work / "out1", jobs=1)
-        many_wall, _ = ours(submitted, work / "outN", jobs=args.jobs)
-        bare_wall, _ = ours(submitted, work / "out_nosandbox", jobs=1, sandbox=False)
+        print(f"{sum(1 for _ in submitted.iterdir())} students, {len(lesson_names(ROOT))} lessons, {notebooks} "
+              f"submitted notebooks, {usable_cpus()} usable CPUs, --jobs {args.jobs}\n")
+        cold_wall, cold = grade(submitted, work / "cold", 1, warm=False)
+        warm_wall, warm = grade(submitted, work / "warm", 1, warm=True)
+        many_wall, _ = grade(submitted, work / "many", args.jobs, warm=True)
         base = None if args.skip_nbgrader else nbgrader_sequential(submitted, work)
-
-        graded = [r for r in results if r.timings]
-        phases = {k: statistics.mean(r.timings.get(k, 0.0) for r in graded)
-                  for k in ("kernel", "setup", "answers", "tests")}
-        per_notebook = one_wall / len(graded)
-        narrative = statistics.mean(full.values()) - sum(phases.values())
-        print("per notebook, seconds (autograder grade, 1 worker):")
-        print(f"  floor: bare kernel + imports            {floor:6.2f}")
-        for name, seconds in phases.items():
-            print(f"  engine: {name:<31}{seconds:6.2f}")
-        print(f"  worker overhead (the rest)             {per_notebook - sum(phases.values()):6.2f}")
-        print(f"  total                                  {per_notebook:6.2f}   "
-              f"({per_notebook / floor:.2f} x the floor)")
-        print(f"  narrative cells (run by nbgrader only) {narrative:6.2f}   (solution run top to bottom: "
-              f"{statistics.mean(full.values()):.2f})")
-        print(f"  sandbox extra cost                     {(one_wall - bare_wall) / len(graded):6.2f}   "
-              f"(unsandboxed: {bare_wall / len(graded):.2f})\n")
+        cold_phases, warm_phases = per_notebook(cold), per_notebook(warm)
+        print("per notebook, median seconds (autograder grade, 1 worker):   cold    warm")
+        for phase in PHASES:
+            print(f"  engine: {phase:<48}{cold_phases[phase]:6.2f}  {warm_phases[phase]:6.2f}")
+        print(f"  the engine's whole time on the median notebook      {cold_phases['engine']:6.2f}  "
+              f"{warm_phases['engine']:6.2f}   ({cold_phases['engine'] / warm_phases['engine']:.1f} x faster warm)")
+        print(f"  the run's wall time per notebook (worker included)  {cold_wall / len(cold):6.2f}  "
+              f"{warm_wall / len(warm):6.2f}   ({cold_wall / warm_wall:.1f} x faster warm)\n")
         print("whole class, seconds:")
-        print(f"  autograder grade --jobs 1              {one_wall:7.1f}")
-        print(f"  autograder grade --jobs {args.jobs:<15}{many_wall:7.1f}   ({one_wall / many_wall:.2f} x --jobs 1)")
+        print(f"  autograder grade --jobs 1, cold kernels       {cold_wall:7.1f}")
+        print(f"  autograder grade --jobs 1, warm kernels       {warm_wall:7.1f}   ({cold_wall / warm_wall:.2f} x cold)")
+        print(f"  autograder grade --jobs {args.jobs}, warm kernels       {many_wall:7.1f}   "
+              f"({warm_wall / many_wall:.2f} x --jobs 1)")
         if base is not None:
-            print(f"  nbgrader autograde, sequential         {base:7.1f}")
-            print(f"  speed-up vs nbgrader: {base / many_wall:.2f} x with --jobs {args.jobs}, "
-                  f"{base / one_wall:.2f} x with --jobs 1")
-        print(f"\none student's whole course ({len(lessons(ROOT))} notebooks): {one_wall / len(students):.1f} s "
-              f"with 1 worker, {many_wall / len(students):.1f} s of a {args.jobs}-worker run")
+            print(f"  nbgrader autograde, sequential                {base:7.1f}")
+            print(f"  speed-up against nbgrader: {base / many_wall:.1f} x with --jobs {args.jobs}, "
+                  f"{base / warm_wall:.1f} x with --jobs 1 warm, {base / cold_wall:.1f} x with --jobs 1 cold")
+
+
+def scale_mode(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work, out = Path(tmp), Path(tmp) / "out"
+        start = time.perf_counter()
+        made = synthetic_class.build(work, args.scale, 1, [out])
+        for student in made.students[: args.real]:  # these are graded for real, on the local cluster
+            shutil.rmtree(out / "results" / student)
+        print(f"{args.scale} students x 1 notebook (the fixture lesson), {args.real} graded for real, the rest "
+              f"kept; built in {time.perf_counter() - start:.0f} s; {usable_cpus()} usable CPUs, --jobs {args.jobs}\n")
+        for label in ("first run", "run again (everything kept)"):
+            start = time.perf_counter()
+            graded = grade_class(made.submitted, out, made.course, Options(), jobs=args.jobs,
+                                 duedates=made.duedates)
+            wall, n = time.perf_counter() - start, len(graded.results)
+            stages = graded.seconds
+            print(f"{label}: {wall:.1f} s for {n} notebooks, {1000 * wall / n:.2f} ms per notebook")
+            for stage in ("intake", "kept", "grading", "recording", "outputs"):
+                print(f"  {stage:<10} {stages[stage]:7.2f} s  {1000 * stages[stage] / n:7.2f} ms per notebook")
+            bookkeeping = stages["recording"]
+            print(f"  bookkeeping (recording; grades.csv is part of outputs): {bookkeeping:.2f} s\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", help="comma-separated demo students (default: the whole demo class)")
+    parser.add_argument("--jobs", type=int, default=usable_cpus())
+    parser.add_argument("--skip-nbgrader", action="store_true", help="leave out the (slow) nbgrader baseline")
+    parser.add_argument("--scale", type=int, help="scale mode: a synthetic class of this many students")
+    parser.add_argument("--real", type=int, default=100, help="scale mode: students graded for real (default 100)")
+    args = parser.parse_args()
+    use_tool_env()
+    scale_mode(args) if args.scale else class_mode(args)
 
 
 if __name__ == "__main__":

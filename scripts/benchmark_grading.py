@@ -96,7 +96,8 @@ def class_mode(args) -> None:
               f"{warm_wall / len(warm):6.2f}   ({cold_wall / warm_wall:.1f} x faster warm)\n")
         print("whole class, seconds:")
         print(f"  autograder grade --jobs 1, cold kernels       {cold_wall:7.1f}")
-        print(f"  autograder grade --jobs 1, warm kernels       {warm_wall:7.1f}   ({cold_wall / warm_wall:.2f} x cold)")
+        print(f"  autograder grade --jobs 1, warm kernels       {warm_wall:7.1f}   "
+              f"({cold_wall / warm_wall:.2f} x cold)")
         print(f"  autograder grade --jobs {args.jobs}, warm kernels       {many_wall:7.1f}   "
               f"({warm_wall / many_wall:.2f} x --jobs 1)")
         if base is not None:

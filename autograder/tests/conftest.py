@@ -16,13 +16,16 @@ FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
 use_tool_env()  # nbgrader's gradebook runs `alembic` by name
 
 
-@pytest.fixture
-def tiny_course(tmp_path: Path) -> Path:
-    """A course folder with the fixture assignment's solution and nbgrader_config.py (no release yet)."""
-    course = tmp_path / "course"
+def copy_fixture_course(course: Path) -> Path:
+    """A course folder at `course` with the fixture assignment's solution and nbgrader_config.py (no release yet)."""
     shutil.copytree(FIXTURE_COURSE, course)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     return course
+
+
+@pytest.fixture
+def tiny_course(tmp_path: Path) -> Path:
+    return copy_fixture_course(tmp_path / "course")
 
 
 @pytest.fixture

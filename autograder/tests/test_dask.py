@@ -29,9 +29,9 @@ from autograder import gradebook, pool
 from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options
-from autograder.environment import ROOT, tool_env
+from autograder.environment import tool_env
 from autograder.pipeline import grade_class
-from autograder.tests.conftest import FIXTURE_COURSE
+from autograder.tests.conftest import copy_fixture_course
 from autograder.tests.gradebook_rows import count_rows, rows
 from mlcourse.lessons import lesson_names
 
@@ -84,9 +84,7 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """(course, submitted, the results of grading the class on this machine with two workers, its gradebook URL)."""
-    course = tmp_path_factory.mktemp("fixture") / "course"
-    shutil.copytree(FIXTURE_COURSE, course)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course = copy_fixture_course(tmp_path_factory.mktemp("fixture") / "course")
     submitted = build_demo_class(course, course / "var" / "submitted").submitted
     results, db_url = _grade(course, submitted, course / "var" / "local", scheduler=None)
     return course, submitted, results, db_url

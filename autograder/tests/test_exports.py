@@ -22,11 +22,11 @@ from autograder.cli import main
 from autograder.course import Course
 from autograder.demo_class import build_demo_class
 from autograder.engine import Options
-from autograder.environment import ROOT, tool_env
+from autograder.environment import tool_env
 from autograder.exports import cell, export_nbgrader
 from autograder.pipeline import grade_class
 from autograder.release import generate
-from autograder.tests.conftest import FIXTURE_COURSE
+from autograder.tests.conftest import copy_fixture_course
 
 HOSTILE = '=1+2, "Points Possible" <img src=x onerror=alert(1)>'  # a student id: printable, so intake takes it
 ROSTER = ('id,first_name,last_name,email,lms_user_id\n'
@@ -86,9 +86,7 @@ def semester(tmp_path_factory):
 
     Late work scores 0 (nbgrader's "zero" policy); `mistakes_1` commits week 1's typical mistakes; the student
     HOSTILE hands in `partial`'s answers in week 1 and nothing in week 2."""
-    course = tmp_path_factory.mktemp("semester") / "course"
-    shutil.copytree(FIXTURE_COURSE, course)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course = copy_fixture_course(tmp_path_factory.mktemp("semester") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write('c.LateSubmissionPlugin.penalty_method = "zero"\n')
     generate(course, WEEKS[0], course / "notebooks")  # week 2 is week 1 again, released once (nbgrader takes seconds)

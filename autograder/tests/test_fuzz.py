@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 
@@ -104,23 +105,50 @@ def trees(draw):
     return entries
 
 
+def _within(root: Path, path: Path) -> bool:
+    """Whether planting at `path` stays below `root`: no existing component on the way is a link (an earlier
+    entry may have planted one to /etc/passwd or the course's solutions) and no file is in place of a folder."""
+    here = root
+    for part in path.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink() or (here != path and here.exists() and not here.is_dir()):
+            return False
+    return True
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a regular file, never through a link nor into a FIFO (opening one to write would wait for a reader)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(path)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def plant(root: Path, entries, course: Path) -> None:
+    """Plant the entries below `root` and nowhere else: the tests run as root, and a write through a planted
+    link would land in /etc/passwd."""
     for parts, kind, data, mtime in entries:
         path = root.joinpath(*parts)
+        zipped, stamp = path.with_name(path.name + ".zip"), path.parent / "timestamp.txt"
+        if not _within(root, {"zip": zipped, "stamp": stamp}.get(kind, path)):
+            continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if kind == "notebook":
                 notebook = json.loads(json.dumps(HONEST))
                 notebook["cells"][len(data) % len(notebook["cells"])]["metadata"] = json.loads(
                     json.dumps({"nbgrader": {"grade_id": data.decode("latin-1"), "points": len(data)}}))
-                path.write_text(json.dumps(notebook))
+                _write(path, json.dumps(notebook).encode())
             elif kind == "bytes":
-                path.write_bytes(data)
+                _write(path, data)
             elif kind == "dir":
                 path.mkdir(exist_ok=True)
             elif kind.startswith("link"):
                 target = {"link-in": course / "solutions", "link-out": Path("/etc/passwd"),
-                          "link-dangling": Path("/nonexistent")}[kind]
+                          "link-dangling": course.parent / "nonexistent"}[kind]
                 path.symlink_to(target)
             elif kind == "zip":
                 buffer = io.BytesIO()
@@ -128,14 +156,11 @@ def plant(root: Path, entries, course: Path) -> None:
                     zf.writestr(f"{LESSON}/{LESSON}.ipynb", json.dumps(HONEST))
                     zf.writestr(data.decode("latin-1")[:200] or "x", data)
                 raw = buffer.getvalue()
-                path.with_name(path.name + ".zip").write_bytes(raw[: len(raw) - len(data) % 7])
+                _write(zipped, raw[: len(raw) - len(data) % 7])
             elif kind == "fifo":
                 os.mkfifo(path)
             elif kind == "stamp":
-                stamp = path.parent / "timestamp.txt"
-                if stamp.is_symlink() or (stamp.exists() and not stamp.is_file()):
-                    continue  # writing into a FIFO planted there would wait for a reader
-                stamp.write_bytes(data)
+                _write(stamp, data)
             os.utime(path, (mtime, mtime), follow_symlinks=False)
         except (OSError, ValueError, OverflowError, IndexError):
             continue  # a name or time that this file system or zipfile cannot hold: nothing was planted

@@ -52,12 +52,9 @@ def _grade(course: Path, submitted: Path, out: Path, jobs: int, **kw):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The fixture course's demo class (one student zipped) graded with 2 workers and with 1."""
-    from autograder.environment import ROOT
-    from autograder.tests.conftest import FIXTURE_COURSE
+    from autograder.tests.conftest import copy_fixture_course
 
-    course = tmp_path_factory.mktemp("fixture") / "course"
-    shutil.copytree(FIXTURE_COURSE, course)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course = copy_fixture_course(tmp_path_factory.mktemp("fixture") / "course")
     submitted = build_demo_class(course, course / "var" / "submitted").submitted
     _zip_student(submitted, "alternative")
     runs = {}

@@ -18,7 +18,7 @@ from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options
 from autograder.pipeline import grade_class
-from autograder.tests.conftest import FIXTURE_COURSE
+from autograder.tests.conftest import copy_fixture_course
 from autograder.tests.gradebook_rows import count_rows, rows
 from autograder.tests.test_grading import EXPECTED
 from mlcourse.lessons import lesson_names
@@ -27,11 +27,7 @@ from mlcourse.lessons import lesson_names
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, postgres):
     """The demo class graded for real into PostgreSQL, then (from the results that run kept) into SQLite."""
-    from autograder.environment import ROOT
-
-    course = tmp_path_factory.mktemp("fixture") / "course"
-    shutil.copytree(FIXTURE_COURSE, course)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course = copy_fixture_course(tmp_path_factory.mktemp("fixture") / "course")
     submitted = build_demo_class(course, course / "var" / "submitted").submitted
     runs = {"postgresql": (course / "var" / "out-postgresql", postgres.database("demo")),
             "sqlite": (course / "var" / "out-sqlite", None)}

@@ -211,7 +211,14 @@ def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
 
 def _grading_processes() -> list[psutil.Process]:
     """This process's grading processes (the local workers' `python -m autograder.pool`)."""
-    return [p for p in psutil.Process().children() if "autograder.pool" in p.cmdline()]
+    found = []
+    for child in psutil.Process().children():
+        try:  # a child of an earlier test may be a zombie not yet reaped, or gone by now
+            if "autograder.pool" in child.cmdline():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
 def _when_grading(act, within: float = 120) -> threading.Thread:
@@ -220,7 +227,10 @@ def _when_grading(act, within: float = 120) -> threading.Thread:
     def watch() -> None:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            busy = [p for p in _grading_processes() if p.children()]
+            try:
+                busy = [p for p in _grading_processes() if p.children()]
+            except psutil.Error:  # one ended between the two looks
+                continue
             if busy:
                 act(busy[0])
                 return

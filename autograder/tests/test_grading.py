@@ -230,7 +230,7 @@ def _when_grading(act, within: float = 120) -> threading.Thread:
             try:
                 busy = [p for p in _grading_processes() if p.children()]
             except psutil.Error:  # one ended between the two looks
-                continue
+                busy = []
             if busy:
                 act(busy[0])
                 return

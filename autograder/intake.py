@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import nbformat
+from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
 from nbgrader.utils import parse_utc
 
 from autograder.course import Course
@@ -394,7 +396,10 @@ def parse_notebook(raw: bytes, name: str) -> nbformat.NotebookNode:
     if data.get("nbformat") not in (3, 4):
         raise IntakeError(f"{name} has nbformat {data.get('nbformat')!r:.20}; the tools read versions 3 and 4")
     try:
-        return nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # nbformat mends repeated or missing cell ids; grading goes by grade id
+            warnings.simplefilter("ignore", DuplicateCellId)
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            return nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat's own errors vary by version
         raise IntakeError(f"{name} is a notebook nbformat cannot read ({type(error).__name__}: "
                           f"{str(error)[:200]})") from None

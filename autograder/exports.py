@@ -39,8 +39,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from nbgrader.api import Assignment, Grade, Gradebook, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import Assignment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from autograder.feedback import copy_mathjax, environment
 from autograder.report import misconception_counts
@@ -268,25 +269,26 @@ def _feedback_link(out: Path, student: str, assignment: str, notebook: str) -> s
     return None
 
 
-def student_page(gb: Gradebook, student, out: Path, kept: dict, assignments: list[str]) -> str:
-    """A student's grades across `assignments` (graded ones) as HTML, from the gradebook and the kept results."""
-    rows, own = [], [r for (s, _, _), r in kept.items() if s == student.id]
-    for name in assignments:
-        assignment = gb.find_assignment(name)
+def student_page(student, out: Path, own: list[NotebookResult], assignments: list[Assignment],
+                 submissions: dict[tuple[str, str], SubmittedAssignment], scores: dict[tuple[str, str], dict]) -> str:
+    """A student's grades across `assignments` (graded ones) as HTML, from the gradebook's `submissions` and
+    `scores` (rows of `nbgrader_rows`), both by (student id, assignment), and the student's `own` kept results."""
+    rows, kept = [], {(r.assignment, r.notebook): r for r in own}
+    for assignment in assignments:
+        name = assignment.name
         row = {"name": name, "due": _when(assignment.duedate), "max": assignment.max_score, "score": 0.0,
                "raw": 0.0, "penalty": 0.0, "late": "", "pending": 0, "submitted": None, "links": []}
-        try:
-            submission = gb.find_submission(name, student.id)
-        except MissingEntry:
+        submission = submissions.get((student.id, name))
+        if submission is None:
             rows.append(row)
             continue
-        row["penalty"] = submission.late_submission_penalty or 0.0
-        row.update(raw=submission.score, score=max(0.0, submission.score - row["penalty"]),
+        scored = scores[student.id, name]
+        row.update(raw=scored["raw_score"], penalty=scored["late_submission_penalty"], score=scored["score"],
                    submitted=_when(submission.timestamp) or "time unknown",
                    late=_late(submission.total_seconds_late) if submission.total_seconds_late > 0 else "",
                    pending=sum(g.needs_manual_grade for n in submission.notebooks for g in n.grades))
         for notebook in submission.notebooks:
-            result = kept.get((student.id, name, notebook.name))
+            result = kept.get((name, notebook.name))
             if result is not None and not result.submitted:
                 row["submitted"] = "not submitted"
             link = _feedback_link(out, student.id, name, notebook.name)
@@ -311,15 +313,24 @@ def student_page(gb: Gradebook, student, out: Path, kept: dict, assignments: lis
 
 def write_student_pages(gb: Gradebook, out: Path) -> list[Path]:
     """OUT/feedback/<student>/index.html for every student with results in OUT, over every graded assignment."""
-    kept = kept_results(out)
-    graded_here = {student for student, _, _ in kept}
-    assignments = graded_assignments(gb)
+    own: dict[str, list[NotebookResult]] = {}
+    for (student, _, _), result in kept_results(out).items():
+        own.setdefault(student, []).append(result)
+    graded = set(graded_assignments(gb))
+    assignments = [a for a in gb.assignments if a.name in graded]
+    # The whole gradebook in a few queries, not a few per student: a class of thousands has thousands of pages
+    # (nbgrader's scores are correlated subqueries, one query each per submission when read from the objects).
+    query = gb.db.query(SubmittedAssignment).options(
+        joinedload(SubmittedAssignment.assignment), joinedload(SubmittedAssignment.student),
+        selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades))
+    submissions = {(s.student.id, s.assignment.name): s for s in query}
+    scores = {(row["student_id"], row["assignment"]): row for row in nbgrader_rows(gb, sorted(graded))}
     copy_mathjax(out / "feedback")
     written = []
     for student in gb.students:
-        if student.id in graded_here:
+        if student.id in own:
             path = out / "feedback" / student.id / "index.html"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(student_page(gb, student, out, kept, assignments))
+            path.write_text(student_page(student, out, own[student.id], assignments, submissions, scores))
             written.append(path)
     return written

@@ -8,6 +8,7 @@ for its formgrader), OUT/report.md with its figures, and OUT/intake.json (the fi
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import nbformat
@@ -22,9 +23,17 @@ from autograder.results import NotebookResult
 from mlcourse.lessons import parse_lesson
 
 
-def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str,
-                  found: Intake) -> dict[str, Path]:
-    """Every output of a graded class; {name: path} of what was written."""
+def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_url: str, found: Intake,
+                  seconds: dict[str, float] | None = None) -> dict[str, Path]:
+    """Every output of a graded class; {name: path} of what was written. `seconds`, if given, gets the time
+    of each part (the benchmark's figures)."""
+    seconds = {} if seconds is None else seconds
+    start = time.perf_counter()
+
+    def done(part: str) -> None:
+        nonlocal start
+        seconds[f"outputs: {part}"], start = time.perf_counter() - start, time.perf_counter()
+
     with Gradebook(db_url) as gb:
         export_nbgrader(gb, out / "grades.csv", course.assignments, found.students)  # exactly what this run graded
         duedates = {a.name: a.duedate for a in gb.assignments}
@@ -32,16 +41,21 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
                       for s in gb.assignment_submissions(a.name)}
         penalties = {(n.assignment.student.id, n.assignment.assignment.name, n.name): n.late_submission_penalty
                      for n in gb.db.query(SubmittedNotebook).filter(SubmittedNotebook.late_submission_penalty > 0)}
+    done("grades.csv")
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
     write_feedback(results, out, timestamps, duedates, objectives, penalties)
+    done("feedback")
     with Gradebook(db_url) as gb:  # every graded assignment, earlier runs' included: after this run's feedback
         write_student_pages(gb, out)
     write_release_files(out, found)
+    done("student pages")
     write_autograded(results, out, course)
+    done("autograded")
     sources = {f"{student}/{assignment}": t.source for (student, assignment), t in sorted(found.times.items())}
     (out / "intake.json").write_text(json.dumps({"problems": found.problems, "time_sources": sources}, indent=1))
     report = write_report(results, out, objectives, intake_problems=found.problems, timestamps=timestamps,
                           duedates=duedates, time_sources={k: t.source for k, t in found.times.items()})
+    done("report")
     return {"grades": out / "grades.csv", "feedback": out / "feedback", "autograded": out / "autograded",
             "report": report}
 

@@ -64,7 +64,7 @@ class Graded:
 
     results: list[NotebookResult]
     outputs: dict[str, Path]
-    seconds: dict[str, float]  # by stage: intake, kept (results reused), grading, recording, outputs
+    seconds: dict[str, float]  # by stage: intake, kept (results reused), grading, recording, outputs (and its parts)
 
 
 def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
@@ -121,7 +121,7 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         recorder.flush()
         clock.lap("grading")
     ordered = [results[s.name] for s in found.submissions]
-    outputs = write_outputs(ordered, out, course, db_url, found)
+    outputs = write_outputs(ordered, out, course, db_url, found, clock.seconds)
     clock.lap("outputs")
     # Recording happens while results arrive: its own time is counted apart from the stages it overlaps.
     return Graded(ordered, outputs, {**clock.seconds, "recording": recorder.busy})

@@ -123,9 +123,12 @@ def scale_mode(args) -> None:
             stages = graded.seconds
             print(f"{label}: {wall:.1f} s for {n} notebooks, {1000 * wall / n:.2f} ms per notebook")
             for stage in ("intake", "kept", "grading", "recording", "outputs"):
-                print(f"  {stage:<10} {stages[stage]:7.2f} s  {1000 * stages[stage] / n:7.2f} ms per notebook")
-            bookkeeping = stages["recording"]
-            print(f"  bookkeeping (recording; grades.csv is part of outputs): {bookkeeping:.2f} s\n")
+                print(f"  {stage:<26} {stages[stage]:7.2f} s  {1000 * stages[stage] / n:7.2f} ms per notebook")
+                for part in (k for k in stages if k.startswith(f"{stage}: ")):
+                    print(f"    {part:<24} {stages[part]:7.2f} s  {1000 * stages[part] / n:7.2f} ms per notebook")
+            bookkeeping = stages["recording"] + stages["outputs: grades.csv"]
+            print(f"  bookkeeping (recording, and exporting grades.csv): {bookkeeping:.2f} s, "
+                  f"{1000 * bookkeeping / n:.2f} ms per notebook\n")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import sys
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -76,8 +77,15 @@ def _fresh_writable_folders(disk_bytes: int, readonly_below_tmp: list[str]) -> N
     options = f"size={disk_bytes},mode=1777"
     for folder in ("/scratch", "/tmp"):
         _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    # Every mount point first, on the new (writable) /tmp: a folder for a folder, an empty file for a file
+    # (the grader's own modules are bound one file at a time); then the binds, a parent before its children.
     for path, fd in kept:
-        os.makedirs(path, mode=0o755, exist_ok=True)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+    for path, fd in sorted(kept, key=lambda kept: kept[0].count("/")):
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.close(fd)

@@ -63,13 +63,19 @@ def test_the_give_away_rule_catches_a_value_or_a_key_in_plain_sight():
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_every_written_question_is_visible_to_the_student(lesson):
+    """nbgrader replaces a written answer's cell with "YOUR ANSWER HERE": the question must stand in the
+    markdown cell before it (first edition's lesson 3 had its question, heading and all, inside the answer)."""
     cells = read_lesson(student_path(lesson)).cells
+    answers = {c.grade_id: c.source for c in read_lesson(solution_path(lesson)).cells if c.kind == "written"}
     for i, cell in enumerate(cells):
         if cell.kind == "written":
             before = cells[i - 1]
-            asked = before.kind == "narrative" and before.cell_type == "markdown" and len(before.source.split()) >= 10
-            assert asked, (f"the question of {cell.grade_id} must be in the markdown cell before it "
-                           "(nbgrader replaces its own)")
+            asked = (before.kind == "narrative" and before.cell_type == "markdown"
+                     and re.search(r"\?|\b(Explain|Answer|Say|Describe|Argue)\b|\bsentences\b", before.source))
+            assert asked, (f"the question of {cell.grade_id} (a question or an instruction) must be in the markdown "
+                           "cell before it")
+            assert not re.match(r"\s*#", answers[cell.grade_id]), (
+                f"the solution of {cell.grade_id} starts with a heading: the question is inside the answer cell")
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

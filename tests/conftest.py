@@ -28,9 +28,11 @@ def student_path(lesson: str) -> Path:
     return ROOT / "notebooks" / lesson / f"{lesson}.ipynb"
 
 
-def run_graded_cells(path: Path, answers: dict[str, str] | None = None) -> dict[str, BaseException | None]:
+def run_graded_cells(path: Path, answers: dict[str, str] | None = None,
+                     checks: dict | None = None) -> dict[str, BaseException | None]:
     """Outcome of every test cell of the notebook at `path` (None = passed) when the answer cells
-    named in `answers` (by grade_id) hold the given sources instead of the notebook's own."""
+    named in `answers` (by grade_id) hold the given sources instead of the notebook's own; `checks`
+    ({name: function}) stand in for the setup's check functions in the test cells."""
     answers = answers or {}
     lesson = read_lesson(path)
     unknown = set(answers) - {c.grade_id for c in lesson.answers + lesson.written}
@@ -44,6 +46,7 @@ def run_graded_cells(path: Path, answers: dict[str, str] | None = None) -> dict[
             except Exception:  # an unanswered or broken answer shows up in the tests that use it
                 pass
         else:
+            namespace.update(checks or {})
             try:
                 exec(cell.source, namespace)
                 outcomes[cell.grade_id] = None

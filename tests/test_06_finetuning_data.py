@@ -4,7 +4,6 @@ checked against computations of their own."""
 
 import json
 import math
-import re
 
 import numpy as np
 import pytest
@@ -118,44 +117,6 @@ def test_perfect_imitation_of_a_70_percent_teacher_self_check():
     teacher = truths[:7] + ["wrong"] * 3
     assert solution("exact_match_accuracy")(teacher, truths) == pytest.approx(0.7)
     assert solution("repeated_mistake_share")(truths, teacher, list(teacher)) == 1.0
-
-
-class Recorder:
-    """Stands in for the checks: records every (expected value, misconceptions) a test cell passes."""
-
-    def __init__(self):
-        self.calls = []
-
-    def close(self, got, want, what, *, misconceptions=None, **_):
-        self.calls.append((what, np.asarray(want, dtype=float), misconceptions or {}))
-
-    def choice(self, got, want, what, choices, *, misconceptions=None):
-        self.calls.append((what, want, misconceptions or {}))
-
-    def equal(self, got, want, what, *, misconceptions=None):
-        self.calls.append((what, want, misconceptions or {}))
-
-
-def test_no_misconception_gives_the_expected_value_and_no_message_gives_the_answer():
-    lesson = read_lesson(solution_path(LESSON))
-    namespace = {"__name__": "__main__"}
-    for cell in lesson.steps:
-        if cell.kind != "test":
-            exec(cell.source, namespace)
-    recorder = Recorder()
-    for cell in lesson.tests:
-        exec(cell.source, {**namespace, "expect_close": recorder.close, "expect_choice": recorder.choice,
-                           "expect_equal": recorder.equal, "check_format": lambda *a, **k: None})
-    assert len(recorder.calls) >= 10
-    for what, want, misconceptions in recorder.calls:
-        for text, value in misconceptions.items():
-            if isinstance(want, np.ndarray):
-                assert not np.isclose(float(value), float(want), atol=1e-3), (what, text)
-                assert f"{float(want):g}" not in text, (what, text)
-            else:
-                assert value != want, (what, text)
-                states_it = rf"\bthe (right |correct )?(answer|letter) is\b|['\"]{want}['\"]"
-                assert not re.search(states_it, str(text)), (what, text)
 
 
 # --- section 3: the experiment ----------------------------------------------------------------------

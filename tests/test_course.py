@@ -7,11 +7,13 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mlcourse.checking import as_array
 from mlcourse.lessons import read_lesson
 
-from .conftest import LESSONS, ROOT, solution_path, student_path
+from .conftest import LESSONS, ROOT, run_graded_cells, solution_path, student_path
 
 CHECKS = {"expect_close", "expect_equal", "expect_choice"}
 MAX_WORDS, MAX_CELLS, MAX_LINE, MAX_TEST_LINES = 2200, 50, 90, 30
@@ -155,3 +157,43 @@ def test_every_lesson_ends_with_the_honest_local_check(lesson):
 
 def test_the_course_paths_exist():
     assert Path(solution_path(LESSONS[0])).exists() and Path(student_path(LESSONS[0])).exists()
+
+
+class Recorder:
+    """Stands in for the checks of a test cell: records every (what, expected value, misconceptions) it passes."""
+
+    def __init__(self):
+        self.calls = []
+
+    def record(self, got, want, what, *args, misconceptions=None, **_):
+        self.calls.append((what, want, misconceptions or {}))
+
+
+def _number(value) -> float | None:
+    """`value` as one float, or None when it is not a single number (a sequence, a tensor of several, a string)."""
+    if isinstance(value, str):
+        return None
+    try:
+        array = np.asarray(as_array(value))
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 and array.dtype.kind in "fiub" else None
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_no_misconception_text_states_the_answer(lesson):
+    """A misconception's text, shown beside a failed hidden check, never gives the expected number or letter away,
+    and a multiple-choice question names no slip for its right letter. (A computed misconception may equal the
+    expected value on one example: the check names it only for an answer that is not the expected one.)"""
+    recorder = Recorder()
+    run_graded_cells(solution_path(lesson), checks=dict.fromkeys(CHECKS, recorder.record))
+    assert recorder.calls, "the test cells call no check"
+    for what, want, misconceptions in recorder.calls:
+        number = _number(want)
+        for text, value in misconceptions.items():
+            if number is not None and not isinstance(want, bool):
+                assert f"{number:g}" not in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text), (what, text)
+            elif isinstance(want, str):
+                assert value != want, (what, text)
+                assert not re.search(rf"\bthe (right |correct )?(answer|letter) is\b|['\"]{re.escape(want)}['\"]",
+                                     text, re.IGNORECASE), (what, text)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from mlcourse.checking import course_root
 from mlcourse.lessons import parse_lesson, read_lesson
+from mlcourse.notebooks import execute_notebook
 
 CHECK_CALL = re.compile(r"\bexpect_(?:close|equal|choice)\s*\(")
 
@@ -73,8 +73,7 @@ def run_in_kernel(path: Path, timeout: int) -> list[tuple[str, float, bool, str]
     kinds = [c.kind for c in parse_lesson(notebook, path.stem).cells]
     kept = nbformat.v4.new_notebook(metadata=notebook.metadata)
     kept.cells = [c for c, kind in zip(notebook.cells, kinds) if kind in ("setup", "answer", "test")]
-    NotebookClient(kept, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute_notebook(kept, path.parent, timeout=timeout, allow_errors=True)
     outcomes = []
     for cell, meta in zip(kept.cells, parse_lesson(kept, path.stem).cells):
         if meta.kind == "test":

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from tqdm.auto import tqdm
 
 from autograder.environment import tool_env
 from mlcourse.lessons import lesson_names
+from mlcourse.notebooks import execute_notebook
 
 
 def generate(root: Path, lesson: str, release_dir: Path) -> None:
@@ -62,10 +62,8 @@ def stale_files(root: Path) -> list[str]:
 def run_notebook(path: Path, timeout: int = 600) -> tuple[float, list[str]]:
     """Execute a notebook top to bottom in a fresh kernel: (seconds, the errors it raised)."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
+    execute_notebook(notebook, path.parent, timeout=timeout, allow_errors=True)
     seconds = time.perf_counter() - start
     errors = [f"cell {i}: {out.ename}: {out.evalue}" for i, cell in enumerate(notebook.cells)
               if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]

@@ -24,13 +24,13 @@ import jinja2
 import jupyter_server_mathjax
 import nbformat
 from markupsafe import Markup
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from nbconvert.filters import markdown2html
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from mlcourse.lessons import lesson_names, lesson_path, parse_lesson, read_lesson, solution_text
+from mlcourse.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,10 +73,8 @@ def execute(path: Path) -> str:
     Returns a string so that it crosses process boundaries cheaply."""
     notebook = nbformat.read(path, as_version=4)
     ClearHiddenTests().preprocess(notebook, {})
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute(env=KERNEL_ENV)
+        execute_notebook(notebook, path.parent, timeout=CELL_TIMEOUT, env=KERNEL_ENV)
     except CellExecutionError as error:
         raise RuntimeError(f"{path.name} failed while building the site:\n{error}") from None
     return nbformat.writes(notebook)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from mlcourse.lessons import lesson_names, parse_lesson
+from mlcourse.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = lesson_names(ROOT)
@@ -22,9 +22,7 @@ def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     # The kernel must not inherit conftest's MPLBACKEND=Agg, or it draws no inline figures.
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
-    return notebook
+    return execute_notebook(notebook, path.parent, timeout=120, allow_errors=True, env=env)
 
 
 def errors(notebook) -> list[tuple[int, str, str]]:

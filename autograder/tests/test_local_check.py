@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from autograder.local_check import check_file
 from autograder.release import release
 from mlcourse.lessons import parse_lesson
+from mlcourse.notebooks import execute_notebook
 
 
 def _student(course: Path, answers: dict[str, str]) -> Path:
@@ -47,8 +47,7 @@ def test_check_called_inside_the_notebook(tiny_course):
     path = _student(tiny_course, {"total_log_prob": "def total_log_prob(lp):\n    return sum(lp) / len(lp)"})
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("from autograder.local_check import check\nresult = check()"))
-    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute_notebook(notebook, path.parent, timeout=120, allow_errors=True)
     printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     assert "pass in 0 of 2 test cells" in printed
     assert "Likely misconception: the mean over terms instead of their sum" in printed

@@ -21,6 +21,7 @@ WRONG = [
     # the parts of the objective: each slip on its own, the other parts right
     ("answer_parts", "test_answer_parts", "not the arg max itself", 'answer_parts = ["e", "b", "d", "a", "c"]'),
     ("answer_parts", "test_answer_parts", "where the search ends", 'answer_parts = ["g", "e", "d", "a", "c"]'),
+    ("answer_parts", "test_answer_parts", "arg max is the choosing", 'answer_parts = ["b", "b", "d", "a", "c"]'),
     ("answer_parts", "test_answer_parts", "the sum over D runs over the pairs",
      'answer_parts = ["b", "d", "e", "a", "c"]'),
     ("answer_parts", "test_answer_parts", "the log is what turns", 'answer_parts = ["b", "e", "c", "a", "d"]'),

@@ -329,7 +329,6 @@ def _add_submissions(db, new: list[tuple[str, _Structure, datetime | None]]) -> 
             db.execute(insert(table.__table__), rows[name])
 
 
-
 def _scores(result: NotebookResult, missing: bool, structure: _Structure, rows: dict) -> tuple[list[dict], float]:
     """The updates of one notebook's grade rows ({cell id: row}), and the notebook's score after them: an
     autograded cell gets its points; a written answer waits for a human (0 if nothing was submitted), and keeps

@@ -121,10 +121,11 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         recorder.flush()
         clock.lap("grading")
     ordered = [results[s.name] for s in found.submissions]
-    outputs = write_outputs(ordered, out, course, db_url, found, clock.seconds)
-    clock.lap("outputs")
+    outputs = write_outputs(ordered, out, course, db_url, found, lambda part: clock.lap(f"outputs: {part}"))
+    seconds = clock.seconds
+    seconds["outputs"] = sum(t for stage, t in seconds.items() if stage.startswith("outputs: "))
     # Recording happens while results arrive: its own time is counted apart from the stages it overlaps.
-    return Graded(ordered, outputs, {**clock.seconds, "recording": recorder.busy})
+    return Graded(ordered, outputs, {**seconds, "recording": recorder.busy})
 
 
 class _Clock:

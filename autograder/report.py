@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from autograder.intake import UNKNOWN  # noqa: E402
 from autograder.results import NotebookResult  # noqa: E402
 
 TOP = 10
@@ -207,7 +208,7 @@ def _late_section(results: list[NotebookResult], timestamps: dict, duedates: dic
     lines = ["", "## Late submissions", ""]
     lines += [f"- {md(s)}: {a} submitted {t:%Y-%m-%d %H:%M} UTC, {(t - duedates[a]).total_seconds() / 3600:.1f} h "
               "after the due date" for s, a, t in late] or ["None."]
-    unknown = sum(1 for key in handed_in if key in time_sources and time_sources[key].startswith("unknown"))
+    unknown = sum(1 for key in handed_in if time_sources.get(key) == UNKNOWN)
     if unknown:
         lines += ["", f"The submission times of {unknown} handed-in assignment(s) are unknown (no timestamp.txt from "
                   "nbgrader collect, no --times file): none of them can be late."]

@@ -159,6 +159,19 @@ def test_the_course_paths_exist():
     assert Path(solution_path(LESSONS[0])).exists() and Path(student_path(LESSONS[0])).exists()
 
 
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_hidden_tests_name_their_lesson_one_way(lesson):
+    """Every `reference(...)` call in a test names its lesson by the setup cell's LESSON constant, never a literal
+    (solutions/README.md): a lesson renamed or copied keeps working, and one dialect reads everywhere."""
+    parsed = read_lesson(solution_path(lesson))
+    assert re.search(rf'^LESSON = "{lesson}"$', parsed.setup, re.MULTILINE), "the setup cell defines no LESSON"
+    for cell in parsed.tests:
+        for call in ast.walk(ast.parse(cell.source)):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "reference":
+                assert [ast.unparse(a) for a in call.args[1:]] == ["LESSON"] and not call.keywords, \
+                    (cell.grade_id, ast.unparse(call))
+
+
 class Recorder:
     """Stands in for the checks of a test cell: records every (what, expected value, misconceptions) it passes."""
 

@@ -7,6 +7,7 @@ policy). Every stage of grading gets the course as this object, never through th
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,9 +47,33 @@ class Course:
     def late_plugin(self):
         """nbgrader's late-submission penalty as the course's nbgrader_config.py sets it (default: none)."""
         from nbgrader.plugins import LateSubmissionPlugin
-        from traitlets.config.loader import PyFileConfigLoader
+        from traitlets.config import Config
 
-        config_file = self.root / "nbgrader_config.py"
-        if not config_file.exists():
-            return LateSubmissionPlugin()
-        return LateSubmissionPlugin(config=PyFileConfigLoader(config_file.name, str(self.root)).load_config())
+        return LateSubmissionPlugin(config=Config(read_settings(self.root / "nbgrader_config.py",
+                                                                "LateSubmissionPlugin")))
+
+
+def read_settings(config_file: Path, section: str) -> dict:
+    """The settings `c.<section>.<name> = <literal>` of an nbgrader config file, read without running it.
+
+    Running the course's config would import formgrader's code and patch nbgrader's Gradebook in this
+    process (the config does so for nbgrader's own commands), so the grader reads the file as a syntax
+    tree instead. A setting of `section` that is not a plain literal is an error, never a silent default."""
+    if not config_file.exists():
+        return {}
+    source = config_file.read_text()
+    settings = {}
+    for node in ast.walk(ast.parse(source, str(config_file))):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute)
+                and isinstance(target.value.value, ast.Name) and target.value.value.id == "c"
+                and target.value.attr == section):
+            try:
+                settings[target.attr] = ast.literal_eval(node.value)
+            except ValueError:
+                raise ValueError(f"{config_file}, line {node.lineno}: c.{section}.{target.attr} must be a plain "
+                                 f"value (a string, number, list...), not {ast.get_source_segment(source, node.value)}"
+                                 ) from None
+    return {section: settings} if settings else {}

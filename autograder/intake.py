@@ -14,6 +14,11 @@ Everything below SUBMISSIONS is the students' and treated as hostile:
 - whatever one student's files raise (archives, names, encodings, times) becomes a problem line
   for that student, and the class goes on;
 - a zip is checked whole before anything is written, and unpacked into the grader's own folder;
+- a student id (a folder's, a zip's or an LMS file's name) is letters, digits and `. _ - @ +`, or it is
+  refused with a problem line that shows it escaped; nothing is graded for it;
+- one assignment handed in twice (a folder and a zip of one id, a flat LMS download beside them, or
+  an LMS file uploaded again) gives one submission, always with a problem line: the later by the
+  collecting side's evidence, or, with none, no submission at all (never whichever was read last);
 - file times are never evidence: a submission time comes from the collecting side only, a
   `timestamp.txt` that `nbgrader collect` left in nbgrader's layout, or an LMS's file of
   submission times (`--times`); otherwise the time is unknown (and no late penalty applies).
@@ -44,13 +49,17 @@ MAX_NOTEBOOK_BYTES = 50 << 20
 MAX_ZIP_BYTES = 200 << 20  # unpacked, all members together
 MAX_ZIP_MEMBERS = 2000
 MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
-# Canvas's "Download submissions": <login>[_late]_<user id>_<submission id>_<file name>, and a "-N" before
-# the extension when the student handed in the same file name again.
-LMS_NAME = re.compile(r"^(?P<student>[^_]+?)(?:_late)?_(?P<user>\d+)_(?P<submission>\d+)"
-                      r"_(?P<file>.+?)(?:-\d+)?\.ipynb$")
+# Canvas's "Download submissions": <login>[_late]_<user id>_<file number>_<file name>. Canvas numbers every
+# uploaded file in order, and names a file handed in again under the same name <name>-1, -2, ...
+LMS_NAME = re.compile(r"^(?P<student>[^_]+?)(?:_late)?_(?P<user>\d+)_(?P<number>\d+)_(?P<file>.+)\.ipynb$")
 FLAT_HELP = ("a notebook at the top of SUBMISSIONS must be named as an LMS downloads it, "
              "<login>_<id>_<submission>_<notebook>.ipynb, or be moved to <student>/<assignment>/<notebook>.ipynb")
 MAX_STUDENT_ID = 128  # characters: nbgrader's gradebook column (a database server refuses longer ones)
+# A student id names folders and gradebook rows and is shown in formgrader, feedback and the report: letters
+# and digits (any script), and the . _ - @ + of nbgrader's and LMS logins and emails; no leading . or -.
+STUDENT_ID = re.compile(rf"\w[\w.@+-]{{0,{MAX_STUDENT_ID - 1}}}")
+ID_HELP = f"a student id is 1 to {MAX_STUDENT_ID} letters, digits and . _ - @ +, not starting with . or -"
+SHOWN = re.compile(r"[\w.@+\-,() ]")  # shown as they are in problem lines; anything else is escaped
 CLOCK_SKEW = timedelta(minutes=5)
 COLLECTED = "timestamp.txt, as nbgrader collect left it"
 UNKNOWN = "unknown (no timestamp.txt and no times file)"
@@ -181,44 +190,82 @@ def _entries(base: Path, parts: tuple[str, ...]) -> dict[str, str]:
 
 # --- discovery ---------------------------------------------------------------------------------------
 
+@dataclass
+class _Source:
+    """One entry of SUBMISSIONS that holds a student's work (a folder, a zip, or their files of a flat LMS
+    download), read as if it were their only one; `_reconcile` then keeps one source per assignment."""
+
+    entry: str | None  # the folder or zip as SUBMISSIONS lists it; None: the student's flat LMS files
+    found: Intake = field(default_factory=Intake)  # its submissions, problems and secrets
+    collected: dict[str, datetime] = field(default_factory=dict)  # assignment: collect's timestamp.txt
+
+    def holds(self, assignment: str) -> bool:
+        return any(s.submitted for s in self.found.submissions if s.assignment == assignment)
+
+    def files(self, assignment: str) -> tuple[str, ...]:
+        """The names in SUBMISSIONS a times file's `file` column gives the time of this hand-in by."""
+        if self.entry is not None:
+            return (self.entry,)
+        return tuple(s.parts[0] for s in self.found.submissions if s.assignment == assignment and s.parts)
+
+    def label(self, assignment: str) -> str:
+        if self.entry is None:
+            return ", ".join(self.files(assignment))
+        return self.entry if self.entry.endswith(".zip") else f"{self.entry}/"
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A file of a flat LMS download, by its name."""
+
+    name: str
+    student: str
+    user: str  # the LMS's user id
+    number: int  # Canvas numbers uploaded files in order
+    notebook: str  # the file name the student handed in, without Canvas's -N ...
+    copy: int  # ... which was that N (0: none)
+
+
 def discover(submissions: Path, course: Course, unpack_to: Path, times_file: Path | None = None) -> Intake:
     """Every notebook of the course for every student found in SUBMISSIONS (zips unpacked into `unpack_to`)."""
     if not submissions.is_dir():
         raise FileNotFoundError(f"no submissions folder {submissions}")
     intake = Intake()
     lms_times = read_times_file(times_file) if times_file else {}
-    flat: dict[str, dict[str, str]] = {}  # student -> {notebook file name: the downloaded file's name}
-    for name, kind in sorted(_entries(submissions, ()).items()):
+    notebooks = {s.name for a in course.assignments for s in course.sources(a)}
+    sources: dict[str, list[_Source]] = {}
+    uploads: dict[str, list[_Upload]] = {}
+    # Sorted: what is graded never depends on the order the file system lists entries in.
+    for number, (name, kind) in enumerate(sorted(_entries(submissions, ()).items())):
         student = name[: -len(".zip")] if kind == "file" and name.endswith(".zip") else name
         if name.startswith("."):
             continue
         if name.endswith(".ipynb"):
-            match = LMS_NAME.match(name)
-            if match is None or not _valid_id(match["student"]):
-                intake.problems.append(f"{name}: ignored ({FLAT_HELP})")
-            else:  # a later copy (Canvas's -N) replaces an earlier one: sorted order puts it last
-                flat.setdefault(match["student"], {})[f"{match['file']}.ipynb"] = name
-        elif not _valid_id(student):
-            intake.problems.append(f"{name!r}: ignored (a student id is 1 to {MAX_STUDENT_ID} printable characters)")
+            upload = _lms_upload(name, notebooks)
+            if upload is None:
+                intake.problems.append(f"{shown(name)}: ignored ({FLAT_HELP})")
+            elif not valid_id(upload.student):
+                intake.problems.append(f"{shown(name)}: ignored (its login is not a student id: {ID_HELP})")
+            else:
+                uploads.setdefault(upload.student, []).append(upload)
+        elif not valid_id(student):
+            intake.problems.append(f"{shown(name)}: ignored (not a student id: {ID_HELP})")
         elif kind == "link":
             intake.problems.append(f"{name}: ignored (a symbolic link; links are not followed)")
         elif kind == "dir":
-            _student(intake, course, name, submissions, (name,), lms_times, collected=True)
+            sources.setdefault(student, []).append(_student(course, student, name, submissions, (name,), True))
         elif kind == "file" and name.endswith(".zip"):
             try:
-                folder = _unpack(submissions / name, unpack_to / f"zip-{len(intake.problems)}-{student[:100]}")
+                folder = _unpack(submissions / name, unpack_to / f"zip-{number}-{student[:100]}")
             except IntakeError as error:
                 intake.problems.append(f"{name}: not graded: {error}")
                 continue
-            _student(intake, course, student, folder, (), lms_times, collected=False)
+            sources.setdefault(student, []).append(_student(course, student, name, folder, (), False))
         else:
             intake.problems.append(f"{name}: ignored (neither a student folder nor a .zip)")
-    for student, files in sorted(flat.items()):
-        if student in intake.students:
-            intake.problems.append(f"{student}: the files {', '.join(sorted(files.values()))} were ignored "
-                                   "(the student also has a folder or a zip)")
-        else:
-            _flat_student(intake, course, submissions, student, files, lms_times)
+    for student in sorted(sources.keys() | uploads.keys()):
+        flat = [_flat(course, submissions, student, uploads[student], lms_times)] if student in uploads else []
+        _reconcile(intake, course, student, sources.get(student, []) + flat, lms_times)
     if not intake.submissions:
         raise ValueError(f"{submissions} holds no submissions: expected nbgrader's <student>/<assignment>/<notebook>"
                          ".ipynb, <student>.zip files, or an LMS download" + (f" ({len(intake.problems)} other "
@@ -226,71 +273,179 @@ def discover(submissions: Path, course: Course, unpack_to: Path, times_file: Pat
     return intake
 
 
-def _valid_id(student: str) -> bool:
-    return 0 < len(student) <= MAX_STUDENT_ID and student.isprintable() and not student.startswith(".")
+def valid_id(student: str) -> bool:
+    return STUDENT_ID.fullmatch(student) is not None
 
 
-def _student(intake: Intake, course: Course, student: str, base: Path, parts: tuple[str, ...],
-             lms_times: dict, collected: bool) -> None:
-    """One student's notebooks (a Submission for each of the course's), times and stray files.
+def shown(name: str, limit: int = 160) -> str:
+    """A name from SUBMISSIONS as a problem line shows it: every character outside SHOWN (markup, quotes,
+    slashes, control and format characters) written as a Python escape, \\x3c for <."""
+    text = "".join(c if SHOWN.fullmatch(c) else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in name)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reconcile(intake: Intake, course: Course, student: str, sources: list[_Source], lms_times: dict) -> None:
+    """One submission per assignment from a student's sources: the only one that holds it, else the later by
+    the collecting side's evidence; with none, every copy is refused. Each choice is a problem line."""
+    for source in sources:
+        intake.problems += source.found.problems
+    for assignment in course.assignments:
+        holders = [s for s in sources if s.holds(assignment)]
+        chosen = holders[0] if len(holders) == 1 else None if holders else sources[0]
+        if len(holders) > 1:
+            chosen, line = _later(student, assignment, holders, lms_times)
+            intake.problems.append(line)
+        if chosen is None:
+            reason = (f"handed in {len(holders)} times ({'; '.join(s.label(assignment) for s in holders)}) with "
+                      "nothing to say which is the later; none was graded")
+            intake.submissions += [Submission(student, assignment, notebook, problem=reason)
+                                   for notebook in course.sources(assignment)]
+            intake.times[student, assignment] = _time(lms_times, student, assignment, None)
+            continue
+        intake.submissions += [s for s in chosen.found.submissions if s.assignment == assignment]
+        intake.times[student, assignment] = _time(lms_times, student, assignment, chosen)
+        if (student, assignment) in chosen.found.secrets:
+            intake.secrets[student, assignment] = chosen.found.secrets[student, assignment]
+
+
+def _later(student: str, assignment: str, holders: list[_Source], lms_times: dict) -> tuple[_Source | None, str]:
+    """The source whose hand-in of the assignment is the latest by evidence (the times file's rows for its
+    files, or collect's timestamp.txt), or None when one has none or two tie; and the problem line."""
+    evidence = [_evidence(s, student, assignment, lms_times) for s in holders]
+    said = "; ".join(f"{s.label(assignment)} " + (f"at {e[0]:%Y-%m-%d %H:%M:%S} UTC by {e[1]}" if e else "at an "
+                                                   "unknown time") for s, e in zip(holders, evidence))
+    known = sorted(e[0] for e in evidence if e)
+    if len(known) == len(holders) and known[-1] > known[-2]:
+        chosen = holders[[e[0] if e else None for e in evidence].index(known[-1])]
+        return chosen, (f"{student}/{assignment}: handed in {len(holders)} times ({said}); the latest, "
+                        f"{chosen.label(assignment)}, is graded")
+    return None, (f"{student}/{assignment}: not graded: handed in {len(holders)} times ({said}), and nothing says "
+                  "which is the later (collect's timestamp.txt, or a times file with a `file` column); "
+                  "keep one, or give their times")
+
+
+def _evidence(source: _Source, student: str, assignment: str, lms_times: dict) -> tuple[datetime, str] | None:
+    """When the source's hand-in of the assignment was made, by the collecting side: the times file's rows
+    for its files, else collect's timestamp.txt (a student-wide row of the times file tells no copy apart)."""
+    own = _file_time(lms_times, student, assignment, source.files(assignment))
+    if own is None and assignment in source.collected:
+        return source.collected[assignment], COLLECTED
+    return own
+
+
+def _student(course: Course, student: str, entry: str, base: Path, parts: tuple[str, ...], collected: bool) -> _Source:
+    """A student folder or zip: a Submission for each of the course's notebooks, times, secrets, stray files.
 
     Isolated: whatever this student's files raise is recorded for this student, and grading goes on."""
+    source = _Source(entry)
     found: list[Submission] = []
     try:
-        problems = [f"{student}/{p}" for p in links_below(base, parts)]
+        problems = [f"{entry}/{p}" for p in links_below(base, parts)]
         entries = _entries(base, parts)
-        problems += [f"{student}/{name}: ignored (no assignment of that name)" for name, kind in sorted(entries.items())
+        problems += [f"{entry}/{shown(name)}: ignored (no assignment of that name)"
+                     for name, kind in sorted(entries.items())
                      if kind == "dir" and not course.is_assignment(name) and not name.startswith(".")]
         for assignment in course.assignments:
             sources = course.sources(assignment)
             kind = entries.get(assignment)
             if kind is None:
                 found += [Submission(student, assignment, s) for s in sources]
-                intake.times[student, assignment] = _time(lms_times, student, assignment, None)
                 continue
             if kind != "dir":
                 reason = (f"{assignment} is a symbolic link; links in submissions are not followed" if kind == "link"
                           else f"{assignment} is not a folder")
                 found += [Submission(student, assignment, s, problem=reason) for s in sources]
-                intake.times[student, assignment] = _time(lms_times, student, assignment, None)
                 continue
             folder = (*parts, assignment)
             notebooks = _entries(base, folder)
             expected = {s.name for s in sources}
-            problems += [f"{student}/{assignment}/{name}: ignored (not a notebook of {assignment})"
+            problems += [f"{entry}/{assignment}/{shown(name)}: ignored (not a notebook of {assignment})"
                          for name in sorted(notebooks) if name.endswith(".ipynb") and name not in expected]
-            for source in sources:
-                present = source.name in notebooks  # a link or a folder is read_file's to refuse, with a record
-                found.append(Submission(student, assignment, source, base if present else None,
-                                        (*folder, source.name) if present else ()))
+            for notebook in sources:
+                present = notebook.name in notebooks  # a link or a folder is read_file's to refuse, with a record
+                found.append(Submission(student, assignment, notebook, base if present else None,
+                                        (*folder, notebook.name) if present else ()))
             stamp = _collected_time(base, folder, notebooks) if collected else (None, None)
-            problems += [f"{student}/{assignment}: {stamp[1]}"] if stamp[1] else []
+            problems += [f"{entry}/{assignment}: {stamp[1]}"] if stamp[1] else []
+            if stamp[0] is not None:
+                source.collected[assignment] = stamp[0]
             secret = _collected_secret(base, folder, notebooks) if collected else (None, None)
-            problems += [f"{student}/{assignment}: {secret[1]}"] if secret[1] else []
+            problems += [f"{entry}/{assignment}: {secret[1]}"] if secret[1] else []
             if secret[0]:
-                intake.secrets[student, assignment] = secret[0]
-            intake.times[student, assignment] = _time(lms_times, student, assignment, stamp[0])
+                source.found.secrets[student, assignment] = secret[0]
     except Exception as error:  # noqa: BLE001 - one student's files never stop the class
         found = [Submission(student, a, s, problem=f"the submission could not be read ({type(error).__name__}: "
                                                    f"{str(error)[:200]})")
                  for a in course.assignments for s in course.sources(a)]
-        problems = [f"{student}: not graded: its files could not be read ({type(error).__name__}: {str(error)[:200]})"]
-    intake.submissions += found
-    intake.problems += problems
+        problems = [f"{entry}: not graded: its files could not be read ({type(error).__name__}: {str(error)[:200]})"]
+    source.found.submissions, source.found.problems = found, problems
+    return source
 
 
-def _flat_student(intake: Intake, course: Course, base: Path, student: str, files: dict[str, str],
-                  lms_times: dict) -> None:
-    """A student of a flat LMS download: their files, matched to the course's notebooks by name."""
-    notebooks = {s.name: (a, s) for a in course.assignments for s in course.sources(a)}
-    for name in sorted(set(files) - set(notebooks)):
-        intake.problems.append(f"{files[name]}: ignored (no notebook of the course is named {name})")
-    for notebook, (assignment, source) in notebooks.items():
-        present = notebook in files
-        intake.submissions.append(Submission(student, assignment, source, base if present else None,
-                                             (files[notebook],) if present else ()))
+def _lms_upload(name: str, notebooks: set[str]) -> _Upload | None:
+    """A flat LMS file by its name (None when it is not named as Canvas names files), Canvas's -N set apart
+    from the notebook's name unless the course has a notebook of the name with it."""
+    match = LMS_NAME.match(name)
+    if match is None:
+        return None
+    file, copy = match["file"], 0
+    again = re.fullmatch(r"(?P<file>.+)-(?P<copy>\d{1,9})", file)
+    if again and f"{file}.ipynb" not in notebooks:
+        file, copy = again["file"], int(again["copy"])
+    return _Upload(name, match["student"], match["user"], int(match["number"]), f"{file}.ipynb", copy)
+
+
+def _flat(course: Course, base: Path, student: str, uploads: list[_Upload], lms_times: dict) -> _Source:
+    """A student's files of a flat LMS download: for each notebook of the course, the latest upload."""
+    source = _Source(None)
+    users = sorted({u.user for u in uploads})
+    by_notebook: dict[str, list[_Upload]] = {}
+    for upload in sorted(uploads, key=lambda u: u.name):
+        by_notebook.setdefault(upload.notebook, []).append(upload)
+    known = {s.name for a in course.assignments for s in course.sources(a)}
+    source.found.problems += [f"{shown(u.name)}: ignored (no notebook of the course is named {shown(notebook)})"
+                              for notebook in sorted(set(by_notebook) - known) for u in by_notebook[notebook]]
+    if len(users) > 1:
+        source.found.problems.append(f"{student}: not graded: the LMS download holds the files of {len(users)} users "
+                                     f"({', '.join(users)}) under this one name; grade them apart")
     for assignment in course.assignments:
-        intake.times[student, assignment] = _time(lms_times, student, assignment, None)
+        for notebook in course.sources(assignment):
+            candidates = by_notebook.get(notebook.name, [])
+            if not candidates:
+                source.found.submissions.append(Submission(student, assignment, notebook))
+            elif len(users) > 1:
+                source.found.submissions.append(Submission(
+                    student, assignment, notebook, problem=f"the LMS download holds the files of {len(users)} users "
+                                                           "under this student's name; none was graded"))
+            else:
+                latest, problems = _latest(student, assignment, candidates, lms_times)
+                source.found.problems += problems
+                source.found.submissions.append(
+                    Submission(student, assignment, notebook, base, (latest.name,)) if latest else
+                    Submission(student, assignment, notebook, problem=f"uploaded {len(candidates)} times with "
+                               "nothing to say which is the latest; none was graded"))
+    return source
+
+
+def _latest(student: str, assignment: str, uploads: list[_Upload], lms_times: dict) -> tuple[_Upload | None, list[str]]:
+    """The latest of a student's uploads of one notebook (None when two tie) and a problem line for each other.
+
+    By the times file when it gives every upload a time (its `file` column), else in the LMS's order: Canvas
+    numbers uploaded files in order, then -N (numerically: -10 after -2) for a name handed in again."""
+    if len(uploads) == 1:
+        return uploads[0], []
+    times = [_file_time(lms_times, student, assignment, (u.name,)) for u in uploads]
+    timed = all(times)
+    key = lambda pair: ((pair[1][0],) if timed else ()) + (pair[0].number, pair[0].copy)  # noqa: E731
+    ranked = sorted(zip(uploads, times), key=key)
+    names = ", ".join(u.name for u in uploads)
+    if key(ranked[-1]) == key(ranked[-2]):
+        return None, [f"{student}/{assignment}: not graded: {names} are uploads of one notebook and nothing says "
+                      "which is the latest"]
+    latest = ranked[-1][0]
+    why = f"later by {ranked[-1][1][1]}" if timed else "a later upload, by the LMS's numbering"
+    return latest, [f"{u.name}: not graded: {latest.name} replaces it ({why})" for u, _ in ranked[:-1]]
 
 
 def _unpack(archive: Path, into: Path) -> Path:
@@ -316,14 +471,21 @@ def links_below(base: Path, parts: tuple[str, ...]) -> list[str]:
 
 # --- submission times --------------------------------------------------------------------------------
 
-def _time(lms_times: dict, student: str, assignment: str, collected: datetime | None) -> SubmissionTime:
-    """The LMS's time when its file names this submission, else collect's, else unknown."""
-    if (student, assignment) in lms_times or (student, None) in lms_times:
-        when, source = lms_times.get((student, assignment)) or lms_times[student, None]
-        return SubmissionTime(when, source)
-    if collected is not None:
-        return SubmissionTime(collected, COLLECTED)
+def _time(lms_times: dict, student: str, assignment: str, source: _Source | None) -> SubmissionTime:
+    """The times file's time for the source's own files, else for the student, else collect's, else unknown."""
+    own = _file_time(lms_times, student, assignment, source.files(assignment)) if source else None
+    row = own or lms_times.get((student, assignment, None)) or lms_times.get((student, None, None))
+    if row is not None:
+        return SubmissionTime(*row)
+    if source is not None and assignment in source.collected:
+        return SubmissionTime(source.collected[assignment], COLLECTED)
     return SubmissionTime(None, UNKNOWN)
+
+
+def _file_time(lms_times: dict, student: str, assignment: str, files: tuple[str, ...]) -> tuple[datetime, str] | None:
+    """The latest of the times file's rows for these files of SUBMISSIONS; None unless each has one."""
+    rows = [lms_times.get((student, assignment, f)) or lms_times.get((student, None, f)) for f in files]
+    return max(rows) if rows and all(rows) else None
 
 
 def _collected_time(base: Path, folder: tuple[str, ...], entries: dict[str, str],
@@ -356,11 +518,12 @@ def _collected_secret(base: Path, folder: tuple[str, ...], entries: dict[str, st
     return None, "submission_secret.txt is not nbgrader's; this feedback cannot be released through the exchange"
 
 
-def read_times_file(path: Path) -> dict[tuple[str, str | None], tuple[datetime, str]]:
-    """An LMS's submission times: a CSV with the columns `student`, `time` and optionally `assignment`.
+def read_times_file(path: Path) -> dict[tuple[str, str | None, str | None], tuple[datetime, str]]:
+    """An LMS's submission times: a CSV with the columns `student`, `time`, and optionally `assignment` and
+    `file` (a name in SUBMISSIONS: a downloaded file, a zip or a folder, to tell one student's copies apart).
 
-    {(student, assignment or None): (naive UTC time, where it came from)}; ValueError naming the
-    line that cannot be read (the instructor's file: a clear error, before any grading)."""
+    {(student, assignment or None, file or None): (naive UTC time, where it came from)}; ValueError naming
+    the line that cannot be read (the instructor's file: a clear error, before any grading)."""
     with open(path, newline="", encoding="utf-8-sig") as file:
         rows = list(csv.DictReader(file))
     times = {}
@@ -372,7 +535,8 @@ def read_times_file(path: Path) -> dict[tuple[str, str | None], tuple[datetime, 
             parsed = parse_utc(when).replace(tzinfo=None)
         except (ValueError, OverflowError):
             raise ValueError(f"{path.name}, line {line}: {when!r} is not a time nbgrader can read") from None
-        times[student, (row.get("assignment") or "").strip() or None] = parsed, f"the times file {path.name}"
+        key = (student, (row.get("assignment") or "").strip() or None, (row.get("file") or "").strip() or None)
+        times[key] = parsed, f"the times file {path.name}"
     return times
 
 

@@ -1,6 +1,8 @@
 """Reading submitted files safely: each fault is a clear problem, nothing outside is read or touched, no
-link is followed anywhere in a path, one student's files never stop the class, and file times are
-never evidence of when a submission was made."""
+link is followed anywhere in a path, one student's files never stop the class, file times are never
+evidence of when a submission was made, a student id is of a safe alphabet or refused, and one
+assignment handed in twice gives one submission (the later by evidence, or none), always with a reason,
+whatever order the files were written in."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autograder.course import Course
 from autograder.intake import (
     COLLECTED,
+    SHOWN,
     UNKNOWN,
     IntakeError,
     discover,
@@ -24,6 +29,7 @@ from autograder.intake import (
     parse_notebook,
     read_file,
     read_times_file,
+    shown,
     unpack_zip,
 )
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
@@ -193,7 +199,9 @@ def test_a_flat_lms_download_is_matched_by_its_file_names(tmp_path, course):
                                                                    ("smithjane", NOTEBOOK.encode())]
     assert found.problems == ["notes.ipynb: ignored (a notebook at the top of SUBMISSIONS must be named as an LMS "
                               "downloads it, <login>_<id>_<submission>_<notebook>.ipynb, or be moved to "
-                              "<student>/<assignment>/<notebook>.ipynb)"]
+                              "<student>/<assignment>/<notebook>.ipynb)",
+                              "smithjane_12345_678901_00_fixture.ipynb: not graded: smithjane_late_12345_678902_"
+                              "00_fixture-1.ipynb replaces it (a later upload, by the LMS's numbering)"]
     assert found.times["smithjane", "00_fixture"].source == UNKNOWN
 
 
@@ -203,3 +211,229 @@ def test_a_missing_or_empty_folder_is_one_clear_error(tmp_path, course, make, sa
     make(tmp_path / "class")
     with pytest.raises((FileNotFoundError, ValueError), match=says):
         discover(tmp_path / "class", course, tmp_path / "unpacked")
+
+
+# --- student ids -------------------------------------------------------------------------------------------
+
+MARKUP = '"><img src=x onerror=alert(document.domain)>'
+BAD_IDS = [MARKUP, "a'b", "a=b", "a&b", "a`b", "a b", "tab\there", "new\nline", "bell\x07", "-rf", "a\u202eb",
+           "e\u0301", "a\\b", "a%2Fb", "x" * 129]
+
+
+@pytest.mark.parametrize("layout", ["folder", "zip", "lms"])
+@pytest.mark.parametrize("student", BAD_IDS, ids=ascii)
+def test_a_student_id_outside_the_safe_alphabet_is_refused_and_named_escaped(tmp_path, course, make_zip, layout,
+                                                                             student):
+    root = submitted(tmp_path, {"honest": None})
+    entry = {"folder": student, "zip": f"{student}.zip", "lms": f"{student}_7_900_00_fixture.ipynb"}[layout]
+    if layout == "folder":
+        write(NOTEBOOK, root / student / "00_fixture" / "00_fixture.ipynb")
+    elif layout == "zip":
+        make_zip(root / entry, {"00_fixture/00_fixture.ipynb": NOTEBOOK.encode()})
+    else:
+        (root / entry).write_text(NOTEBOOK)
+    found = discover(root, course, tmp_path / "unpacked")
+    assert found.students == ["honest"]  # nothing is graded for it
+    [line] = found.problems
+    assert line.startswith(f"{shown(entry)}: ignored (") and "not a student id" in line
+    named = line.split(": ignored (")[0]
+    assert all(SHOWN.fullmatch(c) or c == "\\" for c in named), named  # no markup, quote, control character
+    assert not set(line) & set("<>\"'&=`\t\n\x07\u202e\u0301")
+
+
+def test_markup_in_a_name_is_shown_as_escapes():
+    assert shown(MARKUP) == "\\x22\\x3e\\x3cimg src\\x3dx onerror\\x3dalert(document.domain)\\x3e"
+    assert shown("a\u202eb\U0001f600/") == "a\\u202eb\\U0001f600\\x2f"
+
+
+@pytest.mark.parametrize("student", ["jane.doe@uni.example", "071-attacker-zip-file-and-folder", "müller",
+                                     "a+b@x.example", "s_1", "_x", "0"])
+def test_ids_as_nbgrader_and_lms_logins_have_them_are_accepted(tmp_path, course, student):
+    found = discover(submitted(tmp_path, {student: None}), course, tmp_path / "unpacked")
+    assert found.students == [student] and found.problems == []
+
+
+# --- one assignment handed in twice ---------------------------------------------------------------------------
+
+def copy_of(label: str) -> str:
+    """The fixture notebook marked as one copy of a student's work, to tell which copy was chosen."""
+    notebook = json.loads(NOTEBOOK)
+    notebook["metadata"]["handed_in"] = label
+    return json.dumps(notebook)
+
+
+def handed_in(submission) -> str | None:
+    """Which copy a submission is, "refused: <why>", or None when nothing was handed in."""
+    try:
+        raw = submission.read()
+    except IntakeError as refused:
+        return f"refused: {refused}"
+    return None if raw is None else json.loads(raw)["metadata"]["handed_in"]
+
+
+def times_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """A times file with the `file` column: (student, time, file) rows."""
+    path.write_text("student,assignment,time,file\n" + "".join(f"{s},,{t},{f}\n" for s, t, f in rows))
+    return path
+
+
+LATER = "a later upload, by the LMS's numbering"
+
+
+@pytest.mark.parametrize("files, graded", [
+    ({"ada_7_900_00_fixture.ipynb": "first", "ada_7_900_00_fixture-1.ipynb": "second"}, "second"),  # - before .
+    ({"ada_7_900_00_fixture-2.ipynb": "third", "ada_7_900_00_fixture-10.ipynb": "eleventh",
+      "ada_7_900_00_fixture-9.ipynb": "tenth"}, "eleventh"),  # -10 sorts before -2 and -9
+    ({"ada_7_900_00_fixture-1.ipynb": "earlier", "ada_7_901_00_fixture.ipynb": "later"}, "later"),  # Canvas's number
+    ({"ada_7_900_00_fixture.ipynb": "on time", "ada_late_7_905_00_fixture-1.ipynb": "late"}, "late"),
+])
+def test_an_lms_file_handed_in_again_is_graded_from_the_latest_upload_with_a_line_for_each_other(
+        tmp_path, course, files, graded):
+    root = tmp_path / "download"
+    root.mkdir()
+    for name, label in files.items():
+        (root / name).write_text(copy_of(label))
+    found = discover(root, course, tmp_path / "unpacked")
+    assert [(s.student, handed_in(s)) for s in found.submissions] == [("ada", graded)]
+    latest = next(name for name, label in files.items() if label == graded)
+    assert sorted(found.problems) == sorted(f"{name}: not graded: {latest} replaces it ({LATER})"
+                                            for name, label in files.items() if label != graded)
+
+
+def test_a_times_file_that_names_the_files_decides_between_uploads(tmp_path, course):
+    root = tmp_path / "download"
+    root.mkdir()
+    (root / "ada_7_900_00_fixture.ipynb").write_text(copy_of("first"))
+    (root / "ada_7_901_00_fixture-1.ipynb").write_text(copy_of("second"))
+    times = times_csv(tmp_path / "times.csv", [("ada", "2026-03-01 12:00:00", "ada_7_900_00_fixture.ipynb"),
+                                               ("ada", "2026-03-01 11:00:00", "ada_7_901_00_fixture-1.ipynb")])
+    found = discover(root, course, tmp_path / "unpacked", times)
+    assert [handed_in(s) for s in found.submissions] == ["first"]
+    assert found.problems == ["ada_7_901_00_fixture-1.ipynb: not graded: ada_7_900_00_fixture.ipynb replaces it "
+                              "(later by the times file times.csv)"]
+    assert found.times["ada", "00_fixture"].when == datetime(2026, 3, 1, 12, 0)
+
+
+@pytest.mark.parametrize("stamp, rows, graded, says", [
+    (None, [], None, "(ada/ at an unknown time; ada.zip at an unknown time), and nothing says which is the later"),
+    ("2026-03-01 12:00:00 UTC", [], None, "(ada/ at 2026-03-01 12:00:00 UTC by timestamp.txt, as nbgrader collect "
+                                          "left it; ada.zip at an unknown time), and nothing says"),
+    (None, [("ada", "2026-03-01 12:00:00", "")], None, "nothing says"),  # a student-wide time tells no copy apart
+    (None, [("ada", "2026-03-01 12:00:00", "ada"), ("ada", "2026-03-01 13:00:00", "ada.zip")], "zip",
+     "the latest, ada.zip, is graded"),
+    ("2026-03-01 14:00:00 UTC", [("ada", "2026-03-01 13:00:00", "ada.zip")], "folder",
+     "the latest, ada/, is graded"),
+    ("2026-03-01 13:00:00 UTC", [("ada", "2026-03-01 13:00:00", "ada.zip")], None, "nothing says"),  # a tie
+])
+def test_a_folder_and_a_zip_of_one_id_give_one_submission_the_later_by_evidence_or_none(
+        tmp_path, course, make_zip, stamp, rows, graded, says):
+    root = submitted(tmp_path, {"bob": None})
+    write(copy_of("folder"), root / "ada" / "00_fixture" / "00_fixture.ipynb")
+    if stamp:
+        (root / "ada" / "00_fixture" / "timestamp.txt").write_text(stamp)
+    make_zip(root / "ada.zip", {"00_fixture/00_fixture.ipynb": copy_of("zip").encode()})
+    found = discover(root, course, tmp_path / "unpacked", times_csv(tmp_path / "times.csv", rows) if rows else None)
+    [ada] = [s for s in found.submissions if s.student == "ada"]
+    [line] = [p for p in found.problems if p.startswith("ada/00_fixture: ")]
+    assert says in line
+    if graded:
+        assert handed_in(ada) == graded and "not graded" not in line
+    else:
+        assert handed_in(ada).startswith("refused: handed in 2 times (ada/; ada.zip) with nothing to say which is "
+                                         "the later") and line.startswith("ada/00_fixture: not graded: handed in 2")
+    assert [s.read() for s in found.submissions if s.student == "bob"] == [NOTEBOOK.encode()]
+
+
+def test_an_lms_file_beside_a_folder_of_the_same_id_is_one_more_copy(tmp_path, course):
+    root = submitted(tmp_path, {})
+    write(copy_of("folder"), root / "ada" / "00_fixture" / "00_fixture.ipynb")
+    (root / "ada" / "00_fixture" / "timestamp.txt").write_text("2026-03-01 12:00:00 UTC")
+    (root / "ada_7_900_00_fixture.ipynb").write_text(copy_of("lms"))
+    found = discover(root, course, tmp_path / "unpacked")
+    assert handed_in(found.submissions[0]).startswith("refused: handed in 2 times (ada/; ada_7_900_00_fixture.ipynb)")
+    times = times_csv(tmp_path / "times.csv", [("ada", "2026-03-01 12:30:00", "ada_7_900_00_fixture.ipynb")])
+    found = discover(root, course, tmp_path / "unpacked-2", times)
+    assert [handed_in(s) for s in found.submissions] == ["lms"]
+    assert found.times["ada", "00_fixture"].when == datetime(2026, 3, 1, 12, 30)
+
+
+def test_copies_that_hold_different_assignments_are_both_graded(tmp_path, make_zip):
+    for lesson in ("00_fixture", "01_fixture"):
+        (tmp_path / "course" / "solutions" / lesson).mkdir(parents=True)
+        shutil.copy(FIXTURE, tmp_path / "course" / "solutions" / lesson / f"{lesson}.ipynb")
+    root = submitted(tmp_path, {})
+    write(copy_of("folder"), root / "ada" / "00_fixture" / "00_fixture.ipynb")
+    make_zip(root / "ada.zip", {"01_fixture/01_fixture.ipynb": copy_of("zip").encode()})
+    found = discover(root, Course(tmp_path / "course"), tmp_path / "unpacked")
+    assert [(s.assignment, handed_in(s)) for s in found.submissions] == [("00_fixture", "folder"),
+                                                                          ("01_fixture", "zip")]
+    assert found.problems == []
+
+
+def test_two_lms_users_under_one_name_are_refused_not_mixed(tmp_path, course):
+    root = tmp_path / "download"
+    root.mkdir()
+    (root / "smithjane_101_900_00_fixture.ipynb").write_text(copy_of("one Jane"))
+    (root / "smithjane_202_901_00_fixture.ipynb").write_text(copy_of("another Jane"))
+    found = discover(root, course, tmp_path / "unpacked")
+    assert handed_in(found.submissions[0]).startswith("refused: the LMS download holds the files of 2 users")
+    assert found.problems == ["smithjane: not graded: the LMS download holds the files of 2 users (101, 202) under "
+                              "this one name; grade them apart"]
+
+
+STAMPS = ["2026-03-01 12:00:00 UTC", "2026-03-01 13:00:00 UTC"]
+
+
+@st.composite
+def hand_ins(draw):
+    """Files of one class as (path below SUBMISSIONS, bytes) and times-file rows: for each student any of a
+    folder (with or without collect's timestamp.txt), a zip and LMS uploads, each a distinct copy."""
+    files, rows = [], []
+    for student in ("ada", "bob"):
+        if draw(st.booleans()):
+            files.append((f"{student}/00_fixture/00_fixture.ipynb", copy_of(f"{student} folder")))
+            stamp = draw(st.sampled_from([None, *STAMPS]))
+            files += [(f"{student}/00_fixture/timestamp.txt", stamp)] if stamp else []
+        if draw(st.booleans()):
+            files.append((f"{student}.zip", copy_of(f"{student} zip")))
+        for number, copy in draw(st.sets(st.tuples(st.integers(1, 3), st.integers(0, 11)), max_size=3)):
+            name = f"{student}_7_{number}_00_fixture{f'-{copy}' if copy else ''}.ipynb"
+            files.append((name, copy_of(f"{student} {name}")))
+        for name in {path.split("/")[0] for path, _ in files if path.startswith(student)}:
+            if draw(st.booleans()):
+                rows.append((student, draw(st.sampled_from(STAMPS)).removesuffix(" UTC"), name))
+    return files, rows
+
+
+def _plant(root: Path, files: list[tuple[str, str]]) -> None:
+    for path, content in files:
+        if path.endswith(".zip"):
+            with zipfile.ZipFile(root / path, "w") as archive:
+                archive.writestr("00_fixture/00_fixture.ipynb", content)
+        else:
+            write(content, root / path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hand_ins(), st.randoms(use_true_random=False))
+def test_what_is_graded_does_not_depend_on_the_order_files_were_written_in(tmp_path_factory, course, class_, rnd):
+    files, rows = class_
+    if not files:
+        return
+    outcomes = []
+    for order in (files, rnd.sample(files, len(files)), files[::-1]):
+        tmp = tmp_path_factory.mktemp("order")
+        (tmp / "submitted").mkdir()
+        _plant(tmp / "submitted", order)
+        times = times_csv(tmp / "times.csv", rnd.sample(rows, len(rows))) if rows else None
+        found = discover(tmp / "submitted", course, tmp / "unpacked", times)
+        outcomes.append(([(s.student, s.notebook, handed_in(s)) for s in found.submissions], found.problems,
+                         sorted((k, t.when, t.source) for k, t in found.times.items())))
+        # One submission per student and notebook, and a reason for every copy set aside.
+        assert len({(s.student, s.notebook) for s in found.submissions}) == len(found.submissions)
+        for student in found.students:
+            copies = {path.split("/")[0] for path, _ in files if path.startswith(student)}
+            if len(copies) > 1:
+                assert any(p.startswith(student) for p in found.problems), (student, copies)
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+

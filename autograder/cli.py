@@ -68,6 +68,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.gradebook import GradebookError, default_db_url, failure, redacted
     from autograder.pipeline import Busy, grade_class
     from autograder.pool import ClusterError
+    from autograder.report import grader_errors
 
     try:
         course = Course(args.root, tuple(args.assignment or ()))
@@ -97,6 +98,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"grade: {failure(error, args.db or default_db_url(out))}", file=sys.stderr)
         return 2
     results = graded.results
+    for line in grader_errors(results):  # first: these are not grades, and the run fails because of them
+        print(line, file=sys.stderr)
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
     manual = sum(len(r.manual) for r in results if r.submitted)
     print(f"graded {len(results)} notebooks of {len({r.student for r in results})} students in "
@@ -107,7 +110,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back "
           f"({out / 'feedback'}/<student>/index.html: each student's grades, with links to the rest)."
           + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual else ""))
-    return 0
+    failed = sum(1 for r in results if r.grader_error is not None)
+    if failed:
+        print(f"grade: {failed} notebook(s) NOT GRADED because the grader failed on them (listed first above and "
+              f"in {graded.outputs['report']}); exit code 3", file=sys.stderr)
+    return 3 if failed else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -8,8 +8,12 @@
    data fetched from the kernel. Its verdict is what `mlcourse.checking` decides; feedback on a
    failed hidden check leaves out the expected value.
 
-When a notebook-wide limit is reached (total time, or too many restarts), the remaining tests
-score 0 with the reason. Nothing in a submission makes this function raise.
+Reading and planning the submission count against the notebook's own time limit (and a file larger
+than MAX_NOTEBOOK_BYTES is not read at all). When a notebook-wide limit is reached (total time, or
+too many restarts), the remaining tests score 0 with the reason. When the grader itself fails (the
+kernel cannot be started, the setup cell fails), the result says so in `grader_error` and carries no
+points: it is not a grade, and the pipeline grades the notebook again. Nothing in a submission makes
+this function raise.
 """
 
 from __future__ import annotations
@@ -24,15 +28,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.execution import KernelSession, NotebookLimit
+from autograder import sandbox as sandboxes
+from autograder.execution import GraderFault, KernelSession, NotebookLimit
 from autograder.intake import IntakeError, parse_notebook
 from autograder.plan import Plan, rebuild
-from autograder.results import CheckResult, NotebookResult
+from autograder.results import CheckResult, NotebookResult, bounded
 from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_available
 from autograder.verdicts import TestRunner, Verdict
 from mlcourse.lessons import Cell, modules_imported, read_lesson
 
 UNSANDBOXED = "graded WITHOUT the sandbox (--no-sandbox): the student's code could read and change this machine's files"
+# The lessons' notebooks weigh about 0.1 MB, a few MB with every figure's output: a submission of more is not read
+# (parsing JSON costs about 35 times its size in memory, in the grading process).
+MAX_NOTEBOOK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,11 @@ class Options:
     timeout: float = 300.0  # seconds per notebook, the whole of it: kernel, answers and tests
     sandbox: bool = True
     warm: bool = True  # kernels forked from a template that imported the setup's modules (sandbox.ForkedKernel)
+    fresh_template: bool = False  # a retry after a grader error: the grading process starts a new template first
+
+    def key(self) -> dict:
+        """What a kept result depends on: how a retry starts its kernels changes no grade."""
+        return {name: value for name, value in self.__dict__.items() if name != "fresh_template"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,8 @@ def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:
         source.write_bytes(task.source)
     scratch = workdir / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)  # each notebook starts from an empty folder
+    if options.fresh_template:
+        _discard_template()
     return grade_notebook(source, task.submission, student=task.student, scratch=scratch,
                           limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox, warm=options.warm)
 
@@ -92,27 +107,56 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     result = NotebookResult.blank(lesson, student, source.parent.name, sandboxed=sandbox)
     if submission is None:
         return result.not_submitted(source.name)
-    try:
-        plan = rebuild(lesson, parse_notebook(submission, source.name))
-    except IntakeError as error:
-        return result.not_graded(str(error), f"not graded: {error}")
-    result.problems += plan.problems
-    result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"}, **plan.written}
-    if sandbox:
-        try:
-            check_available()
-        except SandboxUnavailable as error:
-            return result.not_graded(str(error), "not graded: the sandbox cannot run on the grading machine")
-    else:
-        result.problems.append(UNSANDBOXED)
-    scratch.mkdir(parents=True, exist_ok=True)
-    modules = tuple(sorted(modules_imported(lesson.setup))) if warm else None
-    session = KernelSession(scratch, limits, sandbox, result.timings, modules)
+    if len(submission) > MAX_NOTEBOOK_BYTES:
+        return result.not_graded(f"{source.name} is {len(submission) / 2**20:.1f} MB, more than the "
+                                 f"{MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be; it was not read",
+                                 "not graded: the notebook is too large to be read")
     start = time.monotonic()
-    runner = TestRunner(lesson, source.resolve().parents[2])
-    session.tick("tests", start)
-    _run(plan, result, session, runner)
+    deadline, session, fault = start + limits.notebook_seconds, None, False
+    try:
+        # The notebook's own time bounds the grader's work on it, reading and planning the submission included.
+        with _alarm(deadline + 1.0, limits.notebook_seconds):
+            try:
+                plan = rebuild(lesson, parse_notebook(submission, source.name))
+            except IntakeError as error:
+                return result.not_graded(str(error), f"not graded: {error}")
+            result.problems += plan.problems
+            result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"}, **plan.written}
+            if sandbox:
+                try:
+                    check_available()
+                except SandboxUnavailable as error:
+                    return result.grader_failed(f"the sandbox cannot run on the grading machine: {error}")
+            else:
+                result.problems.append(UNSANDBOXED)
+            scratch.mkdir(parents=True, exist_ok=True)
+            modules = tuple(sorted(modules_imported(lesson.setup))) if warm else None
+            session = KernelSession(scratch, limits, sandbox, result.timings, modules, deadline)
+            begin = time.monotonic()
+            runner = TestRunner(lesson, source.resolve().parents[2])
+            session.tick("tests", begin)
+            _steps(plan, result, session, runner, {check.grade_id: check for check in result.checks}, {})
+    except GraderFault as error:
+        result.grader_failed(str(error))
+        fault = session is not None and session.warm_modules is not None
+    except NotebookLimit as limit:
+        result.problems.append(f"{limit}; the remaining checks score 0")
+        result.mark_not_run(f"not run: {limit}")
+        result.timed_out = session is None  # it ran out of time while the submission was read
+    finally:
+        if session is not None:
+            result.timed_out |= session.timed_out
+            session.close()
+    if fault:  # a warm kernel that failed to start or to run the setup: perhaps its template's fault
+        _discard_template()
+    result.problems = bounded(result.problems)
     return result
+
+
+def _discard_template() -> None:
+    """The next warm kernel of this process forks from a new template (a grader fault may have been the old one's)."""
+    if sandboxes._template is not None:
+        sandboxes._template.close()
 
 
 @contextlib.contextmanager
@@ -134,21 +178,6 @@ def _alarm(deadline: float, limit: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _run(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner) -> None:
-    """Run the plan's steps in order: cells in the kernel, tests here; stop at a notebook-wide limit."""
-    checks = {check.grade_id: check for check in result.checks}
-    failed_answers: dict[str, tuple[Cell, str]] = {}  # grade id -> (the answer as run, the error it raised)
-    try:
-        with _alarm(session.deadline + 1.0, session.limits.notebook_seconds):
-            _steps(plan, result, session, runner, checks, failed_answers)
-    except NotebookLimit as limit:
-        result.problems.append(f"{limit}; the remaining checks score 0")
-        result.mark_not_run(f"not run: {limit}")
-    finally:
-        result.timed_out = session.timed_out
-        session.close()
 
 
 def _steps(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner, checks: dict,

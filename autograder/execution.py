@@ -3,7 +3,9 @@
 A `KernelSession` owns the kernel of one notebook. A kernel lost to a crash or a per-cell limit
 costs the step it was running: the session starts a new kernel, replays the earlier steps and
 grading goes on. Limits on the whole notebook (its total time, the number of restarts) raise
-`NotebookLimit`, which ends the notebook's grading.
+`NotebookLimit`, which ends the notebook's grading. A kernel that cannot be started, or a setup cell
+(the instructor's code, run before any of the student's) that fails, raise `GraderFault`: the
+grader failed, not the student, and the notebook is graded again (autograder/pipeline.py).
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ class NotebookLimit(Interrupted):
     """A limit on the whole notebook was reached; the remaining tests are not run."""
 
 
+class GraderFault(NotebookLimit):
+    """The grader failed on this notebook (its kernel would not start, the setup cell failed), not the student."""
+
+
 class KernelSession:
     """The kernel of one notebook, restarted (with the earlier steps replayed) when it is lost."""
 
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool, timings: dict[str, float],
-                 warm_modules: tuple[str, ...] | None = None):
+                 warm_modules: tuple[str, ...] | None = None, deadline: float | None = None):
         self.scratch, self.limits, self.sandbox, self.timings = scratch, limits, sandbox, timings
         # Warm kernels, forked from a template that imported these modules, where the machine allows them.
         self.warm_modules = warm_modules if warm_modules is not None and warm_available(sandbox) else None
-        self.deadline = time.monotonic() + limits.notebook_seconds
+        # The notebook's (time.monotonic()); reading and planning the submission already counted against it.
+        self.deadline = deadline if deadline is not None else time.monotonic() + limits.notebook_seconds
         self.kernel: Kernel | None = None
         self.done: list[Cell] = []  # setup and answer steps that ran in this notebook, to replay after a restart
         self.starts = 0
@@ -62,9 +69,8 @@ class KernelSession:
                   else SandboxedKernel(self.scratch, self.limits, self.sandbox))
         try:
             kernel.start()
-        except KernelDied as error:
-            self.timed_out |= bool(kernel.timed_out)
-            raise NotebookLimit(str(error)) from None
+        except (KernelDied, OSError) as error:  # before any student code runs in it: the grader's failure
+            raise GraderFault(f"the student's kernel could not be started ({error})") from None
         finally:
             self.tick("kernel", start)
         self.kernel = kernel
@@ -80,16 +86,21 @@ class KernelSession:
         try:
             # The setup (the instructor's imports) gets the start-up allowance, not a student's cell limit.
             seconds = self.limits.startup_seconds if step.kind == "setup" else None
-            reply = bridge.kernel.request({"op": "run", "source": step.source}, self.timeout(seconds))
+            allowed = self.timeout(seconds)
+            reply = bridge.kernel.request({"op": "run", "source": step.source}, allowed)
         except KernelDied as error:
             self.lost()
             if step.kind == "setup":  # the instructor's code, before any of the student's: nothing to skip
-                raise NotebookLimit(f"the setup cell did not finish ({error})") from None
+                if self.timed_out and seconds is not None and allowed < seconds:  # the notebook's own time ran out
+                    raise NotebookLimit(f"the setup cell did not finish ({error})") from None
+                raise GraderFault(f"the setup cell did not finish ({error})") from None
             if replay:
                 self.done.remove(step)
             return str(error)
         finally:
             self.tick("setup" if step.kind == "setup" else "answers", start)
+        if step.kind == "setup" and not reply["ok"]:
+            raise GraderFault(f"the setup cell raised {str(reply.get('error'))[:300]}")
         if not replay:
             self.done.append(step)
         return None if reply["ok"] else str(reply.get("error"))[:500]

@@ -339,7 +339,10 @@ def _scores(result: NotebookResult, missing: bool, structure: _Structure, rows: 
             raise MissingEntry(f"No such grade: {result.assignment}/{result.notebook}/{grade_id} for {result.student}")
         return rows[cell]
 
-    auto = {row(check.grade_id).id: (check.points, False) for check in result.checks}
+    # A notebook the grader failed on is not graded: no autograded score, and nbgrader's "needs manual grade" flag
+    # (formgrader lists it; exports leave its score empty), never a 0 that reads as a grade.
+    failed = result.grader_error is not None
+    auto = {row(check.grade_id).id: (None, True) if failed else (check.points, False) for check in result.checks}
     for grade_id in result.manual:
         written = row(grade_id)
         auto[written.id] = (0.0 if missing else None, written.manual_score is None and not missing)

@@ -1,6 +1,7 @@
 """Outputs, the last stage: what the instructor and the students get from a graded class.
 
-OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets), OUT/feedback/ (a page per
+OUT/grades.csv (nbgrader's export columns, read from the gradebook, safe for spreadsheets; the score of an
+assignment with a notebook the grader failed on is left empty), OUT/feedback/ (a page per
 notebook, and OUT/feedback/<student>/index.html across every graded assignment), OUT/autograded/ (nbgrader's layout,
 for its formgrader), OUT/report.md with its figures, and OUT/intake.json (the files that were not graded, and why).
 """
@@ -16,11 +17,12 @@ from nbgrader.api import Assignment, Gradebook, Notebook, SubmittedAssignment, S
 from sqlalchemy import select
 
 from autograder.course import Course
-from autograder.exports import export_nbgrader, write_student_pages
+from autograder.exports import NBGRADER_COLUMNS, nbgrader_rows, write_csv, write_student_pages
 from autograder.feedback import write_feedback
 from autograder.intake import Intake
 from autograder.report import write_report
 from autograder.results import NotebookResult
+from autograder.sanitise import safe_notebook
 from mlcourse.lessons import parse_lesson
 
 
@@ -29,7 +31,12 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
     """Every output of a graded class; {name: path} of what was written. `done(part)` is called as each part
     is written (the pipeline's clock: the benchmark's figures)."""
     with Gradebook(db_url) as gb:
-        export_nbgrader(gb, out / "grades.csv", course.assignments, found.students)  # exactly what this run graded
+        rows = nbgrader_rows(gb, course.assignments, found.students)  # exactly what this run graded
+        failed = {(r.student, r.assignment) for r in results if r.grader_error is not None}
+        for row in rows:  # not graded (grader error): an empty score, never a 0 that reads as a grade
+            if (row["student_id"], row["assignment"]) in failed:
+                row.update(raw_score=None, score=None)
+        write_csv(rows, NBGRADER_COLUMNS, out / "grades.csv")
         # Read as plain rows in three queries: through nbgrader's objects, each submission loads its student and
         # assignment one query at a time.
         duedates = dict(gb.db.execute(select(Assignment.name, Assignment.duedate)).all())
@@ -98,6 +105,7 @@ def write_autograded(results: list[NotebookResult], out: Path, course: Course) -
                 check = checks[meta.grade_id]
                 text = f"{check.status}: {check.points:g} of {check.max_points:g} points\n{check.message}".strip()
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
+        safe_notebook(notebook, {i for i, meta in enumerate(kinds) if meta.kind == "written"})  # nothing runs
         path = out / "autograded" / result.student / result.assignment / f"{result.notebook}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")  # as nbformat writes it

@@ -4,7 +4,9 @@ by the worker pool, then recording in the gradebook, then the outputs.
     intake.discover        SUBMISSIONS -> a Submission per (student, notebook), times, problems
     results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
     pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
-                           that reached a time limit is graded again alone before its result counts
+                           that reached a time limit beside others is graded again (those together, up to
+                           one per CPU) before its result counts; one the grader failed on is graded again
+                           on a fresh kernel template, then on a cold kernel, else recorded NOT GRADED
     gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs may
                            write into the same gradebook at once)
     outputs.write_outputs  grades.csv, feedback pages, the class report
@@ -20,7 +22,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,10 +30,11 @@ from autograder import gradebook, intake, pool
 from autograder.course import Course
 from autograder.engine import Options, Task
 from autograder.outputs import write_outputs
-from autograder.results import NotebookResult, ResultStore, result_key
+from autograder.results import NotebookResult, ResultStore, bounded, result_key
 from mlcourse.lessons import read_lesson
 
-RETRIED = "it reached a time limit while other notebooks were graded beside it; it was graded again alone"
+RETRIED = ("it reached a time limit while other notebooks were graded beside it; it was graded again, beside "
+           "only notebooks that had reached theirs")
 
 
 class Busy(RuntimeError):
@@ -87,7 +90,8 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         keys: dict[str, str] = {}
 
         def keep(submission: intake.Submission, result: NotebookResult, new: bool = True) -> None:
-            if new:  # a kept result is in the store already
+            result.problems = bounded(result.problems)  # the pipeline's own lines too
+            if new and result.grader_error is None:  # a kept result is in the store already; a failure is no result
                 store.put(submission.name, keys[submission.name], result)
             recorder.add(result, found.times[submission.student, submission.assignment].when,
                          missing=not submission.submitted)
@@ -97,7 +101,7 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         for submission in found.submissions:
             content, problem = _read(submission)
             keys[submission.name] = result_key(submission.source.read_bytes(), content, submission.student,
-                                               options.__dict__)
+                                               options.key())
             kept = None if regrade or content is None else store.get(submission.name, keys[submission.name])
             if content is None:  # not submitted, or refused: recorded without starting a kernel
                 keep(submission, _ungraded(submission, problem, options))
@@ -109,14 +113,8 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         if unchanged:
             print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
         clock.lap("kept")
-        again = []
-        for submission, result in _graded(to_grade, options, jobs, Path(tmp) / "logs", scheduler):
-            if result.timed_out and jobs != 1:  # perhaps a neighbour's load, not the student's code
-                again.append(submission)
-            else:
-                keep(submission, result)
-        for submission, result in _graded(again, options, 1, Path(tmp) / "logs-alone", scheduler):
-            result.problems.append(RETRIED)
+        logs = Path(tmp) / "logs"
+        for submission, result in _graded_with_retries(to_grade, options, jobs, logs, scheduler):
             keep(submission, result)
         recorder.flush()
         clock.lap("grading")
@@ -141,9 +139,47 @@ class _Clock:
         self.last = now
 
 
+def _graded_with_retries(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
+                         scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
+    """Each submission with the result that counts. A grader failure is never a grade: a notebook the grader
+    failed on is graded again on a fresh kernel template, then on a cold kernel, and if it still fails its
+    result says so (`grader_error`: not graded). A notebook that reached a wall-clock limit while others were
+    graded beside it (perhaps their load, not its code) is graded again, beside only such notebooks, at most
+    one per CPU here (each kernel is held to one core), before its result counts."""
+    failed: list[tuple[intake.Submission, NotebookResult]] = []
+    slow = []
+    for submission, result in _graded(submissions, options, jobs, logs / "1", scheduler):
+        if result.grader_error is not None:
+            failed.append((submission, result))
+        elif result.timed_out and jobs != 1 and len(submissions) > 1:
+            slow.append(submission)
+        else:
+            yield submission, result
+    at_once = jobs if scheduler is not None else min(jobs or pool.usable_cpus(), pool.usable_cpus())
+    for submission, result in _graded(slow, options, at_once, logs / "slow", scheduler):
+        if result.grader_error is not None:
+            failed.append((submission, result))
+        else:
+            result.problems.append(RETRIED)
+            yield submission, result
+    retries = [replace(options, fresh_template=True), replace(options, warm=False, fresh_template=False)]
+    for attempt, again in enumerate(retries):
+        if not failed:
+            return
+        earlier = {s.name: [*r.retried, r.grader_error] for s, r in failed}
+        failed = []
+        for submission, result in _graded([s for s in submissions if s.name in earlier], again, jobs,
+                                          logs / f"retry{attempt + 1}", scheduler):
+            result.retried = earlier[submission.name]
+            if result.grader_error is not None and attempt < len(retries) - 1:
+                failed.append((submission, result))
+            else:
+                yield submission, result
+
+
 def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
             scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
-    """Each submission with its result, as the pool finishes them (a worker's failure scores 0 with the reason)."""
+    """Each submission with its result, as the pool finishes them (a worker's failure: a grader error)."""
     by_name = {s.name: s for s in submissions}
     unreadable = []
 
@@ -158,8 +194,8 @@ def _graded(submissions: list[intake.Submission], options: Options, jobs: int | 
 
     for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions), scheduler=scheduler):
         submission = by_name[task.name]
-        if isinstance(outcome, str):
-            outcome = _blank(submission, options).not_graded(outcome, outcome, "error")
+        if isinstance(outcome, str):  # the grading process, the pool or the result's check failed, not the student
+            outcome = _blank(submission, options).grader_failed(outcome)
         yield submission, outcome
     for submission, problem in unreadable:  # it changed after intake read it
         yield submission, _ungraded(submission, problem, options)

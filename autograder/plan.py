@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from autograder.results import MAX_PROBLEMS
 from mlcourse.lessons import Cell, Lesson, SubmittedCell, submitted_cells
+
+SHOWN = MAX_PROBLEMS // 2  # unknown grade ids named one by one; the rest are counted
 
 
 @dataclass
@@ -43,18 +46,25 @@ def rebuild(lesson: Lesson, submission: dict) -> Plan:
         found = [c for c in by_id.get(cell.grade_id, []) if c.cell_type == "markdown"]
         plan.written[cell.grade_id] = "\n\n".join(c.source for c in found)
     known = {c.grade_id for c in lesson.cells if c.grade_id is not None}
+    by_source: dict[str, list[SubmittedCell]] = {}  # a renamed cell is found by its code, once for all cells
     for cell in lesson.cells:
         if cell.grade_id is None:
             continue
         found = by_id.get(cell.grade_id, [])
         if cell.kind == "test" or (cell.kind not in ("answer", "written") and cell.locked):
-            plan.problems += _read_only(cell, found, cells)
+            if not found and not by_source:
+                for submitted in cells:
+                    by_source.setdefault(_normal(submitted.source), []).append(submitted)
+            plan.problems += _read_only(cell, found, by_source)
         # A student may not change what a cell is or is worth: the source's metadata is what counts.
         if any(c.graded.get(k) != cell.graded.get(k) for c in found for k in c.graded):
             plan.problems.append(f"the nbgrader metadata of cell `{cell.grade_id}` was changed (points or cell "
                                  "kind); the source's was used")
-    plan.problems += [f"a cell carries nbgrader metadata with the unknown grade id `{grade_id}` (a changed id or "
-                      "metadata of the student's own); it was ignored" for grade_id in by_id if grade_id not in known]
+    unknown = [grade_id for grade_id in by_id if grade_id not in known]
+    plan.problems += [f"a cell carries nbgrader metadata with the unknown grade id `{grade_id[:100]}` (a changed id "
+                      "or metadata of the student's own); it was ignored" for grade_id in unknown[:SHOWN]]
+    if len(unknown) > SHOWN:  # a notebook's problems are bounded (results.bounded); so is the work on them
+        plan.problems.append(f"... and {len(unknown) - SHOWN} more cells with unknown grade ids; they were ignored")
     return plan
 
 
@@ -76,15 +86,16 @@ def _answer(grade_id: str, found: list[SubmittedCell]) -> tuple[str, str | None]
     return "\n\n".join(c.source for c in code), problem
 
 
-def _read_only(cell: Cell, found: list[SubmittedCell], cells: list[SubmittedCell]) -> list[str]:
-    """Problems with a test or read-only cell of the source in the submission (graded from the source anyway)."""
+def _read_only(cell: Cell, found: list[SubmittedCell], by_source: dict[str, list[SubmittedCell]]) -> list[str]:
+    """Problems with a test or read-only cell of the source in the submission (graded from the source anyway);
+    `by_source`: the submitted cells by their normalised code (filled when a cell is not found by its id)."""
     what = f"the {'test' if cell.kind == 'test' else 'read-only'} cell `{cell.grade_id}`"
     fixed = "; it was graded from the source version"
     released = _normal(cell.visible)  # a test cell as students receive it: nbgrader removes the hidden part
     if not found:
-        renamed = next((c for c in cells if _normal(c.source) == released and c.grade_id != cell.grade_id), None)
+        renamed = next((c for c in by_source.get(released, []) if c.grade_id != cell.grade_id), None)
         if renamed is not None and renamed.grade_id:
-            return [f"{what} has its grade id changed to `{renamed.grade_id}`{fixed}"]
+            return [f"{what} has its grade id changed to `{renamed.grade_id[:100]}`{fixed}"]
         return [f"{what} was deleted{fixed}"]
     problems = []
     if len(found) > 1:

@@ -1,6 +1,7 @@
 """The class report: what an instructor can act on, as Markdown with PNG figures.
 
-OUT/report.md and OUT/report/*.png: autograded score distributions per assignment and per
+OUT/report.md and OUT/report/*.png: first, every notebook that is NOT GRADED because the grader failed
+on it (these are no grades, and count in no figure); then autograded score distributions per assignment and per
 exercise, pass rates per learning objective, the exercises failed most often, the misconceptions
 named most often in failed checks (counted across the class), late submissions and where the
 submission times came from, and every notebook that was missing or had a problem. Everything a
@@ -21,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from autograder.intake import UNKNOWN  # noqa: E402
-from autograder.results import NotebookResult  # noqa: E402
+from autograder.results import NotebookResult, bounded  # noqa: E402
 
 TOP = 10
 
@@ -106,14 +107,15 @@ def write_report(results: list[NotebookResult], out: Path, objectives: dict[str,
     `timestamps` and `duedates` as the gradebook holds them; `time_sources`: where each time came from."""
     figures = out / "report"
     figures.mkdir(parents=True, exist_ok=True)
-    exercises = _exercises(results)
+    graded = [r for r in results if r.grader_error is None]  # a grader failure is no grade: in no figure
+    exercises = _exercises(graded)
     sections = [
         _summary(results),
-        _scores_section(results, figures),
+        _scores_section(graded, figures),
         _exercises_section(exercises, figures),
         _objectives_section(objectives, exercises, figures),
         _failed_section(exercises),
-        _misconceptions_section(results, figures),
+        _misconceptions_section(graded, figures),
         _late_section(results, timestamps or {}, duedates or {}, time_sources or {}),
         _times_section(results, time_sources or {}),
         _problems_section(results, intake_problems),
@@ -125,7 +127,7 @@ def write_report(results: list[NotebookResult], out: Path, objectives: dict[str,
 
 def _summary(results: list[NotebookResult]) -> list[str]:
     students = {r.student for r in results}
-    lines = ["# Class report", "",
+    lines = ["# Class report", "", *grader_errors(results),
              f"{len(students)} students, {len({r.assignment for r in results})} assignments, {len(results)} "
              f"notebooks graded ({datetime.now():%Y-%m-%d %H:%M}). Scores are autograded points; written answers "
              "are graded by hand.", ""]
@@ -133,6 +135,24 @@ def _summary(results: list[NotebookResult]) -> list[str]:
     if unsandboxed:
         lines += [f"**Graded WITHOUT the sandbox** (opt-out): {len(unsandboxed)} notebooks; these grades are marked "
                   "as unsandboxed in their feedback.", ""]
+    return lines
+
+
+def grader_errors(results: list[NotebookResult]) -> list[str]:
+    """The notebooks the grader failed on (not graded: no score recorded), first in the report and the command's
+    summary; and how many a retry got past."""
+    failed = [r for r in results if r.grader_error is not None]
+    retried = sum(1 for r in results if r.retried and r.grader_error is None)
+    lines = []
+    if failed:
+        lines += [f"**NOT GRADED (grader error): {len(failed)} notebook(s).** The grader failed on each, on a fresh "
+                  "kernel template and on a cold kernel too; no autograded score is recorded (the gradebook flags "
+                  "them as needing a grade, grades.csv leaves their score empty). Grade them again once the cause "
+                  "is fixed.", ""]
+        lines += [f"- {md(r.student)} / {r.assignment} / {r.notebook}: {md(r.grader_error)}" for r in failed] + [""]
+    if retried:
+        lines += [f"The grader failed on {retried} notebook(s) at first and graded them on a retry; their grades "
+                  "count (the failures are listed with the problems below).", ""]
     return lines
 
 
@@ -226,7 +246,8 @@ def _times_section(results: list[NotebookResult], time_sources: dict) -> list[st
 
 
 def _problems_section(results: list[NotebookResult], intake_problems: list[str]) -> list[str]:
-    problems = [f"- {md(r.student)} / {r.assignment} / {r.notebook}: {md(p)}" for r in results for p in r.problems]
+    problems = [f"- {md(r.student)} / {r.assignment} / {r.notebook}: {md(p)}" for r in results
+                for p in bounded(r.problems) + [f"graded again after a grader error: {e}" for e in r.retried]]
     problems += [f"- submissions: {md(p)}" for p in intake_problems]
     return ["", "## Missing notebooks and problems", ""] + (
         problems or ["None: every notebook of every student was submitted and graded normally."])

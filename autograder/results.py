@@ -18,6 +18,9 @@ from typing import Literal
 from mlcourse.lessons import Cell, Lesson, names_read
 
 Status = Literal["passed", "failed", "error", "not-run"]
+MAX_PROBLEMS = 20  # problem lines kept per notebook: one notebook cannot bury the report or its own feedback
+MAX_PROBLEM_CHARS = 500  # each of them (a student's grade id quoted in one may be megabytes long)
+NOT_GRADED = "not graded: the grader failed on this notebook (not the student's doing); it will be graded again"
 
 
 @dataclass
@@ -51,8 +54,15 @@ class NotebookResult:
     timings: dict[str, float] = field(default_factory=dict)
     sandboxed: bool = True
     submitted: bool = True  # False: the student handed in no file for this notebook
-    # A wall-clock limit was reached: the pipeline grades the notebook again, alone, before it counts.
+    # A wall-clock limit was reached: the pipeline grades the notebook again before it counts.
     timed_out: bool = False
+    # Why the grader itself failed on this notebook (kernel template, sandbox, grading process, pool, an invalid
+    # result), never the student's doing: the notebook is NOT GRADED, its checks carry no points, the gradebook
+    # records no autograded score for it, and the run says so first (autograder/README.md, "A grader failure").
+    grader_error: str | None = None
+    # Grader failures on earlier tries that a retry (a fresh kernel template, then a cold kernel) got past; for
+    # the instructor's report, not the student's feedback (they did not cost the student anything).
+    retried: list[str] = field(default_factory=list)
 
     @classmethod
     def blank(cls, lesson: Lesson, student: str, assignment: str, sandboxed: bool = True) -> NotebookResult:
@@ -73,6 +83,15 @@ class NotebookResult:
         self.mark_not_run(message, status)
         return self
 
+    def grader_failed(self, reason: str) -> NotebookResult:
+        """This result, recorded as not graded because the grader failed (`reason`): no check keeps a point."""
+        self.grader_error = reason[:MAX_PROBLEM_CHARS]
+        self.problems = bounded([f"not graded (grader error): {self.grader_error}", *self.problems])
+        for check in self.checks:
+            check.status, check.points, check.misconception = "not-run", 0.0, None
+            check.message = NOT_GRADED
+        return self
+
     def not_submitted(self, filename: str) -> NotebookResult:
         self.submitted = False
         return self.not_graded(f"{filename} was not submitted", "not graded: the notebook was not submitted")
@@ -90,7 +109,20 @@ class NotebookResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> NotebookResult:
-        return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]]})
+        error = data.get("grader_error")
+        return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]],
+                      "problems": bounded(data.get("problems", [])), "retried": bounded(data.get("retried", [])),
+                      "grader_error": None if error is None else str(error)[:MAX_PROBLEM_CHARS]})
+
+
+def bounded(problems: list[str]) -> list[str]:
+    """At most MAX_PROBLEMS lines of at most MAX_PROBLEM_CHARS each, the last saying how many more there were
+    (applying it again changes nothing)."""
+    cut = [p if len(p) <= MAX_PROBLEM_CHARS else p[:MAX_PROBLEM_CHARS - 3] + "..." for p in problems[:MAX_PROBLEMS]]
+    if len(problems) <= MAX_PROBLEMS:
+        return cut
+    return [*cut[:MAX_PROBLEMS - 1], f"... and {len(problems) - MAX_PROBLEMS + 1} more problem(s) of the same "
+                                     "notebook, not listed"]
 
 
 def uses(lesson: Lesson, test: Cell) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.results import NotebookResult
+from autograder.results import NotebookResult, bounded
 from autograder.sandbox import Limits
 from autograder.tests.catalogue.kit import FIXTURE, grade_file, student_copy, write
 
@@ -181,3 +182,53 @@ def test_an_error_names_the_call_and_the_types_of_its_arguments(tmp_path):
     result = grade(tmp_path, student_copy(FIXTURE, raises), "typo")
     message = result.checks[-1].message
     assert message.startswith("`log_softmax(Tensor (") and "float32)` raised TypeError: softmax()" in message, message
+
+
+def test_a_kernel_that_cannot_start_is_a_grader_error_never_a_grade(tmp_path):
+    """The grader's own failure (here: no kernel answers within a start-up allowance too short for any) leaves
+    the notebook not graded, with the reason in `grader_error`, and not a point or a verdict on any check."""
+    for warm in (True, False):
+        result = grade(tmp_path, student_copy(FIXTURE), f"unstarted-{warm}", limits=Limits(startup_seconds=0.001),
+                       warm=warm)
+        assert result.grader_error is not None and "the student's kernel could not be started" in result.grader_error
+        assert result.problems[0] == f"not graded (grader error): {result.grader_error}"
+        assert {(c.status, c.points) for c in result.checks} == {("not-run", 0.0)}
+        assert not result.timed_out  # a failure of the grader is retried as such, not as the student's time
+    assert NotebookResult.from_dict(result.to_dict()) == result
+
+
+def test_a_notebook_too_large_to_read_is_refused_with_its_size(tmp_path):
+    from autograder.engine import MAX_NOTEBOOK_BYTES
+
+    notebook = student_copy(FIXTURE)
+    notebook.metadata["padding"] = "x" * MAX_NOTEBOOK_BYTES
+    result = grade(tmp_path, notebook, "huge")
+    assert result.grader_error is None and result.score == 0 and len(result.problems) == 1
+    assert f"more than the {MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be" in result.problems[0]
+
+
+def _with_stray_ids(count: int):
+    notebook = student_copy(FIXTURE)
+    stray = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
+    notebook.cells += [nbformat.v4.new_code_cell("pass", metadata={"nbgrader": {**stray, "grade_id": f"g{i}"}})
+                       for i in range(count)]
+    return notebook
+
+
+def test_a_notebooks_problems_are_capped_with_how_many_more(tmp_path, results):
+    result = grade(tmp_path, _with_stray_ids(3000), "stray-ids")
+    assert points(result) == points(results["perfect"])  # its answers still count
+    assert len(result.problems) == 11 and result.problems[-1].startswith("... and 2990 more cells with unknown")
+    assert len(json.dumps(result.to_dict())) < 20_000
+    many = [f"problem {i}: " + "x" * 1000 for i in range(50)]
+    assert bounded(many)[-1] == "... and 31 more problem(s) of the same notebook, not listed"
+    assert len(bounded(many)) == 20 and {len(p) for p in bounded(many)[:-1]} == {500} and bounded(bounded(many)) \
+        == bounded(many)
+
+
+def test_reading_and_planning_count_against_the_notebooks_time(tmp_path):
+    """A submission that takes longer to read than the notebook may take is stopped by the notebook's own limit
+    (it is not the grader's free time), and marked as a wall-clock limit (so it is graded again under load)."""
+    result = grade(tmp_path, _with_stray_ids(40_000), "slow-to-read", limits=Limits(notebook_seconds=0.5))
+    assert result.timed_out and result.grader_error is None and result.score == 0
+    assert result.problems == ["the notebook's time limit of 0.5 s was reached; the remaining checks score 0"]

@@ -81,6 +81,14 @@ class Task:
         return cls(**{**data, "source": decode(data["source"]), "submission": decode(data["submission"])})
 
 
+def too_large(name: str, size: int) -> str | None:
+    """Why a submitted file of `size` bytes is not read (None: it is read)."""
+    if size <= MAX_NOTEBOOK_BYTES:
+        return None
+    return (f"{name} is {size / 2**20:.1f} MB, more than the {MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be; "
+            "it was not read")
+
+
 def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:
     """Grade a task in `workdir`, where its source notebook is written as a one-lesson course."""
     course = workdir / f"course-{hashlib.sha256(task.source).hexdigest()[:16]}"  # one per version of the source
@@ -107,10 +115,8 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     result = NotebookResult.blank(lesson, student, source.parent.name, sandboxed=sandbox)
     if submission is None:
         return result.not_submitted(source.name)
-    if len(submission) > MAX_NOTEBOOK_BYTES:
-        return result.not_graded(f"{source.name} is {len(submission) / 2**20:.1f} MB, more than the "
-                                 f"{MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be; it was not read",
-                                 "not graded: the notebook is too large to be read")
+    if (large := too_large(source.name, len(submission))) is not None:
+        return result.not_graded(large, f"not graded: {large}")
     start = time.monotonic()
     deadline, session, fault = start + limits.notebook_seconds, None, False
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from autograder import gradebook, intake, pool
 from autograder.course import Course
-from autograder.engine import Options, Task
+from autograder.engine import Options, Task, too_large
 from autograder.outputs import write_outputs
 from autograder.results import NotebookResult, ResultStore, bounded, result_key
 from mlcourse.lessons import read_lesson
@@ -102,6 +102,8 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
             content, problem = _read(submission)
             keys[submission.name] = result_key(submission.source.read_bytes(), content, submission.student,
                                                options.key())
+            if content is not None and (problem := too_large(submission.source.name, len(content))) is not None:
+                content = None  # refused here, as the engine would: it never travels to a worker
             kept = None if regrade or content is None else store.get(submission.name, keys[submission.name])
             if content is None:  # not submitted, or refused: recorded without starting a kernel
                 keep(submission, _ungraded(submission, problem, options))

@@ -97,7 +97,37 @@ def mixed(tmp_path_factory):
         changed = before != fingerprint(protected)
         shutil.rmtree(submitted.parent)
     return dict(alone=alone, results=results, ranks=ranks, honest=honest, tmp=tmp, changed=changed,
-                unpickled=(tmp / "unpickled").exists())
+                unpickled=(tmp / "unpickled").exists(), course=course, demo=demo, source=source)
+
+
+@pytest.fixture(scope="module")
+def attackers_first(mixed) -> dict:
+    """Every catalogue entry graded BEFORE the demo students, in the same grading processes and warm kernels'
+    templates (students are graded in name order: `attacker-*` before `z-*`), with --jobs 1 and with --jobs 2:
+    {jobs: (results, whether a protected file changed)}."""
+    course, source, lesson, tmp = mixed["course"], mixed["source"], mixed["source"].parent.name, mixed["tmp"]
+    shm = Path("/dev/shm")
+    submitted = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp)) / "submitted"
+    for student in mixed["honest"]:
+        shutil.copytree(mixed["demo"].submitted / student, submitted / f"z-{student}")
+    fill = placeholders(source, course=course, gradebook=tmp / "first-1" / "gradebook.db", marker=tmp / "unpickled",
+                        other=submitted / f"z-{sorted(mixed['honest'])[0]}")
+    server = serve(fill["solution"])
+    fill["port"] = server.server_address[1]
+    for entry in ENTRIES:
+        submit(entry, submitted / f"attacker-{entry.name}" / lesson, source, fill["name"], fill)
+    protected = [course, *(submitted / f"z-{s}" for s in mixed["honest"])]
+    runs = {}
+    try:
+        for jobs in (1, 2):
+            before = fingerprint(protected)
+            results = grade_class(submitted, tmp / f"first-{jobs}", Course(course), Options(timeout=TIMEOUT),
+                                  jobs=jobs, duedates=mixed["demo"].duedates).results
+            runs[jobs] = (results, before != fingerprint(protected))
+    finally:
+        server.shutdown()
+        shutil.rmtree(submitted.parent)
+    return runs
 
 
 def _by_student(results, rename=lambda s: s) -> dict:
@@ -108,11 +138,39 @@ def test_a_shuffled_class_of_demo_students_and_attackers_leaves_the_demo_student
     strip = lambda student: student.split("-", 1)[1]  # noqa: E731 - "017-perfect" -> "perfect"
     demo_results = [r for r in mixed["results"] if strip(r.student) in mixed["honest"]]
     assert _by_student(demo_results, strip) == _by_student(mixed["alone"])
-    # Refused folders and zips have no result at all; every other attacker has one.
-    unlisted = {"link-student-to-solutions", "link-student-to-classmate"} | {e.name for e in INTAKE_ENTRIES
-                                                                             if e.name.startswith("zip-")}
+    # Refused folders, zips and student ids have no result at all; every other attacker has one.
+    unlisted = {"link-student-to-solutions", "link-student-to-classmate", "markup-in-student-id"} | {
+        e.name for e in INTAKE_ENTRIES if e.name.startswith("zip-")}
     assert len(mixed["results"]) == len(mixed["alone"]) + len(ENTRIES) + len(INTAKE_ENTRIES) - len(unlisted)
     assert not mixed["changed"] and not mixed["unpickled"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_attackers_graded_first_leave_every_honest_grade_as_when_graded_alone(attackers_first, mixed, jobs):
+    """Issue 20: warm kernels, every attacker before the honest students in the same grading process(es)."""
+    results, changed = attackers_first[jobs]
+    honest = [r for r in results if r.student.startswith("z-")]
+    assert len(honest) == len(mixed["alone"])
+    assert _by_student(honest, lambda student: student.removeprefix("z-")) == _by_student(mixed["alone"])
+    assert not changed and not (mixed["tmp"] / "unpickled").exists()
+    assert all(r.grader_error is None for r in results if r.student.startswith("attacker-"))
+
+
+def test_one_notebook_cannot_bury_the_report_its_feedback_or_its_result(mixed):
+    """A notebook of 120,000 cells with grade ids of their own (not read: too large) and one of 20,000 (read,
+    its problems capped): their result files, feedback pages and report lines stay the size of an honest one's."""
+    out, lesson = mixed["tmp"] / "mixed", mixed["source"].parent.name
+    report = (out / "report.md").read_text()
+    sizes = lambda student: ((out / "results" / student / lesson / f"{lesson}.json").stat().st_size,  # noqa: E731
+                             (out / "feedback" / student / lesson / f"{lesson}.html").stat().st_size)
+    honest = sizes(f"{mixed['ranks']['perfect']:03d}-perfect")
+    for name in ("huge-notebook", "many-grade-ids"):
+        student = f"{mixed['ranks']['attacker-' + name]:03d}-attacker-{name}"
+        result, feedback = sizes(student)
+        assert result < honest[0] + 20_000 and feedback < honest[1] + 20_000, (name, result, feedback, honest)
+        lines = [line for line in report.splitlines() if student in line]
+        assert len(lines) <= 20 and sum(map(len, lines)) < 20_000, name
+    assert len(report) < 200_000
 
 
 def test_the_demo_students_gradebook_rows_are_the_same_with_the_attackers(mixed):

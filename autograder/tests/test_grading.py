@@ -3,6 +3,7 @@ number of workers, idempotence, resuming, zips, missing notebooks, time limits, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -22,7 +23,7 @@ from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options, Task
 from autograder.intake import discover
-from autograder.pipeline import grade_class
+from autograder.pipeline import RETRIED, grade_class
 from autograder.pool import Grader, grade_all
 from autograder.tests.gradebook_rows import count_rows, rows
 from mlcourse.lessons import lesson_names
@@ -166,12 +167,12 @@ def test_time_limit_stops_one_notebook_only(graded, tmp_path):
     assert by["perfect"].score == 3
     assert by["mistakes_1"].score == 0
     assert any("time limit" in p for p in by["mistakes_1"].problems)
-    assert by["mistakes_1"].problems[-1].endswith("it was graded again alone")  # and lost its points alone too
+    assert by["mistakes_1"].problems[-1] == RETRIED  # and lost its points without its neighbour too
 
 
-def test_a_notebook_that_timed_out_beside_others_is_graded_again_alone(graded, tmp_path, monkeypatch):
+def test_a_notebook_that_timed_out_beside_others_is_graded_again(graded, tmp_path, monkeypatch):
     """The pipeline's rule, with the pool's first pass made to time out (a machine's load cannot be made on
-    purpose): the lone second run's result is the one kept. test_time_limit_stops_one_notebook_only shows
+    purpose): the second run's result is the one kept. test_time_limit_stops_one_notebook_only shows
     the same with a real timeout."""
     course, submitted, _ = graded
     class_ = tmp_path / "submitted"
@@ -189,9 +190,38 @@ def test_a_notebook_that_timed_out_beside_others_is_graded_again_alone(graded, t
     monkeypatch.setattr(pool, "grade_all", first_pass_under_load)
     results, _ = _grade(course, class_, tmp_path / "out", jobs=2, timeout=60)
     perfect = next(r for r in results if r.student == "perfect")
-    assert passes == [2, 1] and perfect.score == 3 and not perfect.timed_out
-    assert perfect.problems == ["it reached a time limit while other notebooks were graded beside it; it was "
-                                "graded again alone"]
+    assert passes == [2, min(2, pool.usable_cpus())] and perfect.score == 3 and not perfect.timed_out
+    assert perfect.problems == [RETRIED]
+
+
+def test_notebooks_that_timed_out_together_are_graded_again_together(graded, tmp_path, monkeypatch):
+    """Two notebooks that sleep past the limit are graded again side by side (up to --jobs, one per CPU), not
+    one after another: each pass of the pool says how many it grades at once and which notebooks."""
+    course, submitted, _ = graded
+    class_ = tmp_path / "submitted"
+    for student in ("perfect", "sleeper_1", "sleeper_2"):
+        shutil.copytree(submitted / "perfect", class_ / student)
+        if student != "perfect":
+            notebook = class_ / student / "01_fixture" / "01_fixture.ipynb"
+            text = json.loads(notebook.read_text())
+            for cell in text["cells"]:
+                if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer_objective":
+                    cell["source"] = "import time\ntime.sleep(600)"
+            notebook.write_text(json.dumps(text))
+    real, passes = pool.grade_all, []
+
+    def recorded(tasks, options, jobs, *args, **kwargs):
+        tasks = list(tasks)
+        passes.append((jobs, sorted(task.student for task in tasks)))
+        yield from real(tasks, options, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(pool, "grade_all", recorded)
+    results, _ = _grade(course, class_, tmp_path / "out", jobs=2, timeout=6)
+    assert passes == [(2, ["perfect", "sleeper_1", "sleeper_2"]), (2, ["sleeper_1", "sleeper_2"])]
+    by = {r.student: r for r in results}
+    assert by["perfect"].score == 3 and by["perfect"].problems == []
+    for sleeper in ("sleeper_1", "sleeper_2"):
+        assert by[sleeper].score == 2 and by[sleeper].problems[-1] == RETRIED  # its first answer kept its points
 
 
 def test_discover_reports_what_it_does_not_grade(graded, tmp_path):
@@ -280,3 +310,81 @@ def test_a_grading_process_that_hangs_is_stopped_at_its_limit_and_costs_only_its
     assert len(scores) == 3 and scores == {student: sum(EXPECTED[student]) for student in scores}
     assert not hung[0].is_running() and time.monotonic() - start >= 11
 
+
+
+# --- a grader failure is never a grade ---------------------------------------------------------------------
+
+def _killing(stop: threading.Event, killed: list, once: bool) -> threading.Thread:
+    """A thread that kills our grading processes in the middle of a notebook (as a crash of the grader would),
+    the first one only (`once`) or every one until `stop` is set."""
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                busy = [p for p in _grading_processes() if p.children()]
+            except psutil.Error:
+                busy = []
+            for process in busy:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                killed.append(process.pid)
+                if once:
+                    return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def test_a_grader_failure_is_retried_and_the_retry_is_the_grade(graded, tmp_path):
+    course, submitted, runs = graded
+    class_ = tmp_path / "submitted"
+    for student in ("perfect", "partial"):
+        shutil.copytree(submitted / student, class_ / student)
+    stop, killed = threading.Event(), []
+    killer = _killing(stop, killed, once=True)
+    try:
+        results, _ = _grade(course, class_, tmp_path / "out", jobs=1)
+    finally:
+        stop.set()
+        killer.join()
+    assert len(killed) == 1
+    reference = {r.student: r for r in runs[1][1]}
+    for result in results:  # the retry's grade is the grade, and the student's record says nothing of the failure
+        assert (result.checks, result.problems) == (reference[result.student].checks,
+                                                     reference[result.student].problems)
+        assert result.grader_error is None
+    retried = [r for r in results if r.retried]
+    assert len(retried) == 1 and retried[0].retried[0].startswith("the grader's worker stopped (exit code -9)")
+    assert "graded them on a retry" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_notebook_the_grader_keeps_failing_on_is_not_graded_and_the_run_fails(graded, tmp_path, capsys):
+    """Every try fails (first try, a fresh template, a cold kernel): the notebook is NOT GRADED, never a 0. No
+    autograded score in the gradebook (nbgrader's 'needs manual grade'), an empty score in grades.csv, listed
+    first in the report and in the command's output, not kept (the next run grades it), exit code 3."""
+    from autograder.cli import main
+
+    course, submitted, _ = graded
+    class_, out = tmp_path / "submitted", tmp_path / "out"
+    shutil.copytree(submitted / "perfect", class_ / "perfect")
+    stop, killed = threading.Event(), []
+    killer = _killing(stop, killed, once=False)
+    try:
+        code = main(["--root", str(course), "grade", str(class_), "--out", str(out), "--jobs", "1"])
+    finally:
+        stop.set()
+        killer.join()
+    assert code == 3 and len(killed) >= 3
+    printed = capsys.readouterr()
+    assert printed.err.startswith("**NOT GRADED (grader error): 1 notebook(s).**")
+    assert "- perfect / 01_fixture / 01_fixture: the grader's worker stopped (exit code -9)" in printed.err
+    report = (out / "report.md").read_text()
+    assert report.index("NOT GRADED (grader error)") < report.index("## Scores per assignment")
+    with open(out / "grades.csv") as f:
+        row = next(csv.DictReader(f))
+    assert (row["student_id"], row["raw_score"], row["score"]) == ("perfect", "", "")
+    autograded = [r for r in rows(gradebook.default_db_url(out)) if r[5] in ("test_total_log_prob",
+                                                                             "test_answer_objective")]
+    assert autograded and {(r[6], r[8], r[9]) for r in autograded} == {(None, True, True)}
+    assert not (out / "results" / "perfect").exists()

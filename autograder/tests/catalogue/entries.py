@@ -325,6 +325,25 @@ ENTRIES: list[Entry] = [
 ]
 
 
+
+def _cells_with_own_ids(count: int) -> Callable:
+    """An edit adding `count` code cells, each with a grade id of its own that the lesson does not know."""
+    def edit(notebook, target):
+        nbgrader = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
+        notebook.cells += [{"cell_type": "code", "id": f"c{i}", "execution_count": None, "outputs": [],
+                            "source": "pass", "metadata": {"nbgrader": {**nbgrader, "grade_id": f"cell_{i}"}}}
+                           for i in range(count)]
+    return edit
+
+
+# --- one notebook that would bury the report and the grader's time (issue 20): bounded by the notebook ----------
+ENTRIES += [
+    Entry("huge-notebook", "adds 120,000 cells, each with a grade id of its own (33 MB; not read, and never sent "
+          "to a worker)", "nothing", edit=_cells_with_own_ids(120_000)),
+    Entry("many-grade-ids", "is wrong and adds 20,000 cells, each with a grade id of its own (5 MB)", "target-zero",
+          WRONG, edit=_cells_with_own_ids(20_000)),
+]
+
 def target_of(lesson: Lesson) -> str:
     """The lesson's first answer whose test cell has hidden checks that call it."""
     return next(a.grade_id for a in lesson.answers if any(f"{a.grade_id}(" in t.hidden for t in lesson.tests))
@@ -394,6 +413,47 @@ def _backdated_zip(folder, ctx):
     os.utime(archive, (1_577_836_800, 1_577_836_800))  # 2020: the archive's own time, backdated too
 
 
+def _unanswered(perfect: bytes) -> bytes:
+    """The perfect notebook with its answer cells as handed out: what a student uploads before finishing."""
+    notebook = json.loads(perfect)
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            cell["source"] = ("# YOUR CODE HERE\nraise NotImplementedError()" if cell["cell_type"] == "code"
+                              else "YOUR ANSWER HERE")
+    return json.dumps(notebook).encode()
+
+
+def _canvas_resubmission(folder, ctx):
+    """Canvas's download names a file handed in again <name>-1, -2, ...: by name, -10 comes first and the
+    first upload last."""
+    name = f"{folder.name}_4242_90001_{ctx['lesson']}"
+    for copy, data in (("", _unanswered(ctx["perfect"])), ("-2", _unanswered(ctx["perfect"])),
+                       ("-10", ctx["perfect"])):
+        (folder.parent / f"{name}{copy}.ipynb").write_bytes(data)
+
+
+def _folder_and_zip(folder, ctx):
+    import zipfile
+
+    notebook = folder / ctx["lesson"] / f"{ctx['lesson']}.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_bytes(ctx["perfect"])
+    (notebook.parent / "timestamp.txt").write_text("2026-01-12 12:00:00.000000 UTC")
+    with zipfile.ZipFile(folder.with_name(folder.name + ".zip"), "w") as zf:
+        zf.writestr(f"{ctx['lesson']}/{ctx['lesson']}.ipynb", _unanswered(ctx["perfect"]))
+
+
+def _markup_ids(folder, ctx):
+    """A folder, a zip and an LMS file, each with a perfect notebook, whose student ids carry markup."""
+    marked = folder.with_name(folder.name + '"><img src=x onerror=alert(1)>')
+    notebook = marked / ctx["lesson"] / f"{ctx['lesson']}.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_bytes(ctx["perfect"])
+    _zip({"{lesson}/{lesson}.ipynb": b""})(folder.with_name(folder.name + "<svg onload=alert(2)>"), ctx)
+    (folder.parent / f"{folder.name}<b onmouseover=alert(3)>_4242_90003_{ctx['lesson']}.ipynb").write_bytes(
+        ctx["perfect"])
+
+
 INTAKE_ENTRIES: list[IntakeEntry] = [
     IntakeEntry("link-student-to-solutions", "the student's folder is a symbolic link to solutions/ (the instructor's "
                 "notebooks, in the submitted layout)", "refused", _link("solutions")),
@@ -413,4 +473,10 @@ INTAKE_ENTRIES: list[IntakeEntry] = [
                 "graded", _far_future_file),
     IntakeEntry("backdated-times", "its own correct notebook in a zip with a backdated timestamp.txt and file times",
                 "graded", _backdated_zip),
+    IntakeEntry("canvas-resubmission", "an honest Canvas download: the first upload and its -2 unfinished, the -10 "
+                "correct (by name, -10 sorts first and the first upload last)", "graded", _canvas_resubmission),
+    IntakeEntry("folder-and-zip-same-id", "its correct notebook in a collected folder (with timestamp.txt) and an "
+                "unfinished one in a zip of the same id: nothing says which is later", "refused", _folder_and_zip),
+    IntakeEntry("markup-in-student-id", "a folder, a zip and an LMS file whose student ids carry an <img onerror>, "
+                "an <svg onload> and a <b onmouseover>, each with a perfect notebook", "refused", _markup_ids),
 ]

@@ -158,8 +158,8 @@ def cmd_formgrader(args: argparse.Namespace) -> int:
     from autograder.formgrader import run_formgrader
 
     try:
-        run_formgrader(args.root, args.out.resolve(), args.port, args.db, args.no_browser)
-    except FileNotFoundError as error:
+        run_formgrader(args.root, args.out.resolve(), args.port, args.db, args.no_browser, args.allow_root)
+    except (FileNotFoundError, PermissionError) as error:
         print(f"formgrader: {error}", file=sys.stderr)
         return 2
     return 0  # not reached: run_formgrader becomes the server
@@ -281,6 +281,9 @@ def parser() -> argparse.ArgumentParser:
     fgr.add_argument("--port", type=int, default=8889, help="the server's port (default %(default)s)")
     fgr.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
     fgr.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    fgr.add_argument("--allow-root", action="store_true",
+                     help="run as root (by default, as root it runs as the user who ran sudo, or refuses): every "
+                          "kernel and terminal the server starts then runs as root")
     fgr.set_defaults(func=cmd_formgrader)
     return top
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pwd
 from pathlib import Path
 
 import nbformat
@@ -36,9 +37,12 @@ from nbgrader.utils import check_directory
 
 from autograder.feedback import copy_mathjax
 from autograder.gradebook import default_db_url
+from autograder.sanitise import SafeNotebook
 
 COURSE_TEMPLATES = Path(__file__).parent / "templates" / "nbconvert"
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+NBGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
+SAFE_EXTENSION = "autograder.formgrader_server"  # nbgrader's formgrader in which nothing a student sends runs
 HIDDEN_OUTPUT_LEFT_OUT = ("This cell's tests include hidden ones: its output is left out here, as it could show "
                           "them. The score above counts them.\n")
 
@@ -65,28 +69,53 @@ def class_config(root: Path, out: Path, db_url: str) -> str:
         "c.ExchangeFactory.list = 'autograder.formgrader.ExchangeListWithoutAlarm'", ""])
 
 
-def formgrader_command(root: Path, port: int, no_browser: bool) -> list[str]:
+def formgrader_command(root: Path, port: int, no_browser: bool, allow_root: bool = False) -> list[str]:
     """The `jupyter lab` command line: the course folder as the lab's root (formgrader needs nbgrader's root inside
-    it), exactly `port` (a busy port is an error, not another port)."""
+    it), exactly `port` (a busy port is an error, not another port), and the course's formgrader
+    (autograder/formgrader_server.py) in place of nbgrader's."""
     command = ["jupyter", "lab", f"--ServerApp.root_dir={root}", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0"]
+               "--ServerApp.port_retries=0", "--ServerApp.jpserver_extensions",
+               f"{NBGRADER_EXTENSION}=False", "--ServerApp.jpserver_extensions", f"{SAFE_EXTENSION}=True"]
     command += ["--no-browser"] if no_browser else []
-    return command + (["--allow-root"] if os.geteuid() == 0 else [])  # containers and CI often run as root
+    return command + (["--allow-root"] if allow_root else [])
 
 
-def run_formgrader(root: Path, out: Path, port: int, db_url: str | None, no_browser: bool) -> None:
-    """Become JupyterLab with formgrader on the class graded into OUT (stopping this process stops the server)."""
+def leave_root(out: Path, db_url: str | None) -> None:
+    """As root, become the user who ran sudo (SUDO_USER); refuse (PermissionError) without one, or when that user
+    cannot write OUT. A Jupyter server run as root starts every kernel and terminal as root, and formgrader's pages
+    show what students wrote: with `--allow-root` the instructor accepts that."""
+    user = os.environ.get("SUDO_USER")
+    if not user or user == "root":
+        raise PermissionError("will not run as root (a Jupyter server as root runs every kernel and terminal it "
+                              "starts as root): run it as your own user, or with sudo from it, or pass --allow-root")
+    account = pwd.getpwnam(user)
+    os.initgroups(user, account.pw_gid)
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    os.environ.update(HOME=account.pw_dir, USER=user, LOGNAME=user)
+    if not os.access(out, os.W_OK) or db_url is None and not os.access(out / "gradebook.db", os.W_OK):
+        raise PermissionError(f"{user} (who ran sudo) cannot write {out}, where formgrader saves scores: "
+                              f"chown -R {user} {out}, or pass --allow-root")
+
+
+def run_formgrader(root: Path, out: Path, port: int, db_url: str | None, no_browser: bool,
+                   allow_root: bool = False) -> None:
+    """Become JupyterLab with formgrader on the class graded into OUT (stopping this process stops the server).
+    As root, first become the user who ran sudo, unless `allow_root`."""
     if not (out / "autograded").is_dir():
         raise FileNotFoundError(f"no {out / 'autograded'}: grade the class first (autograder grade SUBMISSIONS "
                                 f"--out {out})")
     if db_url is None and not (out / "gradebook.db").is_file():
         raise FileNotFoundError(f"no {out / 'gradebook.db'}: give the gradebook the class was graded into with --db")
+    as_root = os.geteuid() == 0
+    if as_root and not allow_root:
+        leave_root(out, db_url)
     config = out / "nbgrader_config.py"
     config.unlink(missing_ok=True)
     with open(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:  # it may hold a password
         file.write(class_config(root, out, db_url or default_db_url(out)))
     os.chdir(out)
-    os.execvpe("jupyter", formgrader_command(root, port, no_browser), os.environ)
+    os.execvpe("jupyter", formgrader_command(root, port, no_browser, as_root and allow_root), os.environ)
 
 
 class ExchangeListWithoutAlarm(ExchangeList):
@@ -156,8 +185,10 @@ def sanitize_preprocessors() -> list:
 
 
 def feedback_preprocessors() -> list:
-    """`nbgrader generate_feedback`'s preprocessors, then the hidden tests and their outputs left out, and MathJax."""
-    return [*GenerateFeedback.class_traits()["preprocessors"].default(), LeaveOutHiddenTests, OfflineMathJax]
+    """`nbgrader generate_feedback`'s preprocessors, then the hidden tests and their outputs left out, MathJax, and
+    the student's Markdown and every output made safe (autograder/sanitise.py)."""
+    return [*GenerateFeedback.class_traits()["preprocessors"].default(), LeaveOutHiddenTests, OfflineMathJax,
+            SafeNotebook]
 
 
 def template_basedirs() -> list[str]:

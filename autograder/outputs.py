@@ -105,7 +105,7 @@ def write_autograded(results: list[NotebookResult], out: Path, course: Course) -
                 check = checks[meta.grade_id]
                 text = f"{check.status}: {check.points:g} of {check.max_points:g} points\n{check.message}".strip()
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
-        safe_notebook(notebook, {i for i, meta in enumerate(kinds) if meta.kind == "written"})  # nothing runs
+        safe_notebook(notebook)  # a student's Markdown and any output can hold script: made inert
         path = out / "autograded" / result.student / result.assignment / f"{result.notebook}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")  # as nbformat writes it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -30,6 +31,7 @@ AUTOGRADER = str(Path(sys.executable).parent / "autograder")
 TOKEN = secrets.token_hex(16)
 WRITTEN = "written_why"  # the fixture's written answer (1 point)
 STARTUP_SECONDS = 120  # JupyterLab imports every server extension at start; the machine is shared
+ALLOW_ROOT = ["--allow-root"] if os.geteuid() == 0 else []  # CI runs as root, with no user to become
 
 
 def _autograder(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -60,7 +62,8 @@ def _formgrader(course: Path, out: Path):
     port, log = _free_port(), out.parent / "formgrader.log"
     with open(log, "w") as sink:
         server = subprocess.Popen([AUTOGRADER, "--root", str(course), "formgrader", str(out), "--port", str(port),
-                                   "--no-browser"], env=tool_env(JUPYTER_TOKEN=TOKEN), stdout=sink, stderr=sink)
+                                   "--no-browser", *ALLOW_ROOT], env=tool_env(JUPYTER_TOKEN=TOKEN), stdout=sink,
+                                  stderr=sink)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -170,6 +170,33 @@ def test_an_lms_times_file_gives_the_times_of_a_flat_lms_download(course, tmp_pa
     assert "- 2 submission(s): the times file times.csv" in (out / "report.md").read_text()
 
 
+def test_a_resubmission_is_graded_from_the_latest_upload_and_late_by_its_own_time(course, tmp_path, make_zip):
+    """ivy uploaded a wrong notebook on time and the right one (Canvas names it -1) after the due date; the
+    times file (with its `file` column) gives each upload's time: her later upload counts, and it is late.
+    jo handed in a folder and a zip, with no time for either: refused, with a reason in the report."""
+    download = tmp_path / "download"
+    download.mkdir()
+    (download / "ivy_103_9003_01_fixture.ipynb").write_bytes(notebook(course, wrong=True))
+    (download / "ivy_103_9003_01_fixture-1.ipynb").write_bytes(notebook(course))
+    (download / "jo" / "01_fixture").mkdir(parents=True)
+    (download / "jo" / "01_fixture" / "01_fixture.ipynb").write_bytes(notebook(course))
+    make_zip(download / "jo.zip", {"01_fixture/01_fixture.ipynb": notebook(course, wrong=True)})
+    times = tmp_path / "times.csv"
+    times.write_text("student,time,file\n"
+                     f"ivy,{DUE - timedelta(hours=1):%Y-%m-%d %H:%M:%S}+00:00,ivy_103_9003_01_fixture.ipynb\n"
+                     f"ivy,{DUE + timedelta(hours=1):%Y-%m-%d %H:%M:%S}+00:00,ivy_103_9003_01_fixture-1.ipynb\n")
+
+    out = tmp_path / "out"
+    set_due_date(course, out, DUE)
+    grade(course, download, out, "--times", str(times))
+    assert outcome(out) == {"ivy": ("3.0", "3.0", "0.0"), "jo": ("0.0", "0.0", "0.0")}
+    assert late_in_report(out) == late_in_feedback(out) == ["ivy"]
+    report = (out / "report.md").read_text()
+    assert ("- submissions: ivy_103_9003_01_fixture.ipynb: not graded: ivy_103_9003_01_fixture-1.ipynb replaces "
+            "it (later by the times file times.csv)") in report
+    assert "- submissions: jo/01_fixture: not graded: handed in 2 times (jo/ at an unknown time; jo.zip" in report
+
+
 def test_without_time_evidence_nobody_is_late_and_the_report_says_the_times_are_unknown(course, tmp_path):
     """Folders in nbgrader's layout without timestamp.txt (copied by hand with `cp -r`, so every file
     time is after the due date): the times are unknown, and no penalty applies."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import unicodedata
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from autograder.intake import (
     read_times_file,
     shown,
     unpack_zip,
+    valid_id,
 )
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
 
@@ -244,6 +246,15 @@ def test_a_student_id_outside_the_safe_alphabet_is_refused_and_named_escaped(tmp
 def test_markup_in_a_name_is_shown_as_escapes():
     assert shown(MARKUP) == "\\x22\\x3e\\x3cimg src\\x3dx onerror\\x3dalert(document.domain)\\x3e"
     assert shown("a\u202eb\U0001f600/") == "a\\u202eb\\U0001f600\\x2f"
+
+
+@given(st.text(max_size=200))
+def test_an_accepted_id_is_letters_digits_and_five_marks_and_a_shown_name_has_no_markup(text):
+    if valid_id(text):
+        assert 1 <= len(text) <= 128 and not text.startswith((".", "-"))
+        assert all(unicodedata.category(c)[0] in "LN" or c in "_.@+-" for c in text), ascii(text)
+    assert all(SHOWN.fullmatch(c) or c == "\\" for c in shown(text))
+    assert all(unicodedata.category(c)[0] in "LN" or c in "_.@+-,() \\" for c in shown(text))
 
 
 @pytest.mark.parametrize("student", ["jane.doe@uni.example", "071-attacker-zip-file-and-folder", "müller",

@@ -10,9 +10,11 @@ file as passed file descriptors) forks a child, which waits for "go" (the grader
 into the notebook's cgroup), then gives itself what a cold kernel gets from bubblewrap:
 
 - new mount, PID, network, IPC and UTS namespaces; fresh in-memory /scratch and /tmp of the
-  notebook's size (the read-only folders below /tmp bound again); a /proc showing only its own;
+  notebook's size (the read-only folders below /tmp bound again); a /proc showing only its own; a
+  devpts of its own, of a few pseudo-terminals;
 - its own user, one per notebook (so process limits count its processes only), its resource
-  limits, System V shared memory capped in its IPC namespace, and no capabilities left;
+  limits, System V shared memory capped in its IPC namespace, no capabilities left, and the
+  seccomp filter of autograder/syscalls.py;
 
 then serves the notebook as the kernel, below a PID 1 of its own, so that every process it starts
 dies with it. No
@@ -91,6 +93,13 @@ def _fresh_writable_folders(disk_bytes: int, readonly_below_tmp: list[str]) -> N
         os.close(fd)
 
 
+def private_ptys(count: int) -> None:
+    """A devpts of this (new) mount namespace's own on /dev/pts, of at most `count` pseudo-terminals: a
+    kernel's ptys are capped and do not use up the host's (bubblewrap's /dev/ptmx links to pts/ptmx)."""
+    options = f"newinstance,ptmxmode=0666,mode=0620,max={count}"
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, options)
+
+
 def _confine(spec: dict) -> None:
     """In the kernel, before any student code: its IPC namespace's limits, resource limits, its own user."""
     page = os.sysconf("SC_PAGE_SIZE")
@@ -132,9 +141,11 @@ def _init(spec: dict, fds: list[int]) -> None:
 
 def _kernel(spec: dict, request_fd: int, reply_fd: int, output_fd: int) -> None:
     """The kernel: confine itself, then serve the grader like a cold kernel."""
+    from autograder import syscalls
     from autograder.student_kernel import Channel, serve
 
     _confine(spec)
+    syscalls.install()
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
@@ -156,6 +167,7 @@ def _child(spec: dict, gate: int, fds: list[int]) -> None:
         os._exit(1)
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _fresh_writable_folders(spec["disk"], spec["readonly_below_tmp"])
+    private_ptys(spec["ptys"])
     init = os.fork()
     if init == 0:
         try:
@@ -169,25 +181,46 @@ def _child(spec: dict, gate: int, fds: list[int]) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
+def _stop(child: int) -> int:
+    """Kill a notebook's first process and its process group (before its setsid too), reap it: its exit code."""
+    for kill in (os.kill, os.killpg):
+        try:
+            kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+
+
 def _serve(control: socket.socket) -> None:
-    """One notebook at a time: start, go, then report its exit (or kill it when the grader says stop)."""
-    child, gate = None, None
+    """One notebook at a time: start, go, then report its exit (or kill it when the grader says stop).
+
+    Every message names the kernel it is about (the grader's number for it), so that a reply the
+    grader stopped waiting for (its start or stop was interrupted) is never taken for another's; a
+    kernel the grader abandoned is killed when the next one starts; and every child is reaped."""
+    kernel, child, gate = None, None, None  # the grader's number of the current kernel, its first process
     while True:
-        timeout = 0.05 if child else None
-        if child is not None:
-            done, status = os.waitpid(child, os.WNOHANG)
-            if done:
-                _send(control, {"exit": os.waitstatus_to_exitcode(status)})
+        while True:  # reap whatever ended, not only the current kernel: no zombie is left behind
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == child:
+                _send(control, {"kernel": kernel, "exit": os.waitstatus_to_exitcode(status)})
                 child = None
-                continue
-        if not select.select([control], [], [], timeout)[0]:
+        if not select.select([control], [], [], 0.05 if child else None)[0]:
             continue
         message, fds = _receive(control)
         if message is None:
             return
         if message["op"] == "start":
+            if child is not None:
+                _stop(child)
+            if gate is not None:
+                os.close(gate)
             read_gate, gate = os.pipe()
-            child = os.fork()
+            kernel, child = message["kernel"], os.fork()
             if child == 0:
                 control.close()
                 os.close(gate)
@@ -198,16 +231,16 @@ def _serve(control: socket.socket) -> None:
             os.close(read_gate)
             for fd in fds:
                 os.close(fd)
-            _send(control, {"pid": child})
+            _send(control, {"kernel": kernel, "pid": child})
+        elif message.get("kernel") != kernel or child is None:
+            continue  # about a kernel that has already ended
         elif message["op"] == "go" and gate is not None:
             os.write(gate, b"g")
             os.close(gate)
             gate = None
-        elif message["op"] == "stop" and child is not None:
-            try:
-                os.killpg(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        elif message["op"] == "stop":
+            _send(control, {"kernel": kernel, "exit": _stop(child)})
+            child = None
 
 
 def main() -> None:

@@ -6,9 +6,11 @@ they cannot be signalled); a read-only root holding only Python, the virtual env
 course library and system libraries; write access only to its scratch folder /scratch and its
 /tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be filled.
 `solutions/`, the gradebook and other submissions are simply not in its file system. As root the
-grader sets the mounts up privileged and the kernel then drops to an unprivileged user of its own
-(`sandbox_uid()`), so process limits apply and count per grading process; as any other user
-bubblewrap uses a user namespace.
+grader sets the mounts up privileged (a devpts of the kernel's own among them, of `Limits.ptys`
+pseudo-terminals) and the kernel then drops to an unprivileged user of its own (`new_uid()`), so
+process limits apply and count per kernel; as any other user bubblewrap uses a user namespace. Before
+any student code, every kernel installs a seccomp filter that denies the system calls it never needs
+(autograder/syscalls.py: keyrings, namespaces, mounts, ptrace, bpf, ...).
 
 Memory: where the machine allows it, the sandbox runs in a cgroup of its own (autograder/cgroups.py)
 that caps the memory of all its processes together, shared and System V memory included, its
@@ -46,9 +48,10 @@ import mlcourse
 from autograder.cgroups import Cgroup
 from autograder.codec import dumps, loads
 
-# As root, each grading process's kernels run as a user of their own (this base + the grader's pid):
-# the process limit counts per user, so one student's fork flood cannot starve a kernel graded beside it.
+# As root, each kernel runs as a user of its own (new_uid): the process limit counts per user, so one
+# student's fork flood cannot starve a kernel graded beside it.
 SANDBOX_UID_BASE = 2_000_000_000
+UID_END = 4_294_967_294  # (uid_t) -1 and -2 mean "no user"
 OUTPUT_FILE = "output.txt"
 
 
@@ -64,6 +67,7 @@ class Limits:
     output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
     result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
     disk_bytes: int = 256 << 20  # files the student's code writes (its /scratch and /tmp, in memory)
+    ptys: int = 8  # pseudo-terminals open at once (a devpts of the kernel's own, as root)
     restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
     startup_seconds: float = 60.0  # starting the kernel, and running the setup cell (the imports)
 
@@ -94,26 +98,28 @@ def _readonly_paths() -> list[Path]:
               Path(mlcourse.__file__).parent]
     # Only the kernel's own modules of the grader: its tests and fixtures stay invisible.
     paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py",
-              package / "kernel_template.py"]
+              package / "kernel_template.py", package / "syscalls.py"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
 def bwrap_command(disk_bytes: int, privileged: bool | None = None, template: bool = False,
-                  info_fd: int | None = None) -> list[str]:
+                  info_fd: int | None = None, ptys: int = Limits.ptys) -> list[str]:
     """The bubblewrap command line that runs the kernel with a scratch folder of `disk_bytes` as its only
     writable place (`privileged`: set up as root, the default when running as root, else in a user namespace).
 
     `template`: for the warm kernels' template, which keeps CAP_SYS_ADMIN to give each kernel namespaces
-    and fresh mounts of its own (every kernel drops it with root before any student code runs);
+    and fresh mounts of its own (every kernel drops it with root before any student code runs); a cold
+    kernel keeps it to mount its own devpts of `ptys` pseudo-terminals, then drops it with root (student_kernel.py);
     `info_fd`: where bubblewrap writes the sandbox's PID."""
     bwrap = shutil.which("bwrap") or "bwrap"
     # Set up as root: the kernel then drops root, which ignores process limits.
     if os.geteuid() == 0 if privileged is None else privileged:
         # No --unshare-ipc: the grader makes the IPC namespace itself, to cap its shared memory (_own_ipc).
         namespaces = ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                      "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        namespaces += ["--cap-add", "CAP_SYS_ADMIN", "--unshare-ipc"] if template else []
-        drop = [] if template else ["--drop-to", str(sandbox_uid())]
+                      "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                      "--cap-add", "CAP_SYS_ADMIN"]
+        namespaces += ["--unshare-ipc"] if template else []
+        drop = [] if template else ["--ptys", str(ptys), "--drop-to", str(new_uid())]
     else:
         namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
     paths = _readonly_paths()
@@ -131,8 +137,20 @@ def bwrap_command(disk_bytes: int, privileged: bool | None = None, template: boo
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
 
 
-def sandbox_uid() -> int:
-    return SANDBOX_UID_BASE + os.getpid()
+_uids = itertools.count()
+
+
+@functools.cache
+def _uid_block() -> int:
+    """Users per grading process: its block is its PID's, so two processes running at once share none."""
+    return (UID_END - SANDBOX_UID_BASE) // int(Path("/proc/sys/kernel/pid_max").read_text())
+
+
+def new_uid() -> int:
+    """A user for one kernel that no earlier kernel of this process had (until it has started `_uid_block()`
+    kernels: 547 at the largest pid_max, 70,036 at Linux's default of 32768). Nothing of a user outlives its
+    kernel (keyrings, the one thing that would, are denied: autograder/syscalls.py)."""
+    return SANDBOX_UID_BASE + os.getpid() * _uid_block() + next(_uids) % _uid_block()
 
 
 def _own_processes() -> int:
@@ -324,7 +342,7 @@ class SandboxedKernel(Kernel):
         output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
         env = kernel_environment(self.sandbox, self.scratch)
         if self.sandbox:
-            command = bwrap_command(self.limits.disk_bytes)
+            command = bwrap_command(self.limits.disk_bytes, ptys=self.limits.ptys)
             processes = self.limits.processes + (0 if os.geteuid() == 0 else _own_processes())
         else:
             command, processes = _python_command(), self.limits.processes + _own_processes()
@@ -379,10 +397,15 @@ def warm_available(sandbox: bool) -> bool:
 
 class KernelTemplate:
     """The template process (autograder/kernel_template.py) in a sandbox of its own, one per worker
-    process and set of modules; it has imported them and never runs student code."""
+    process and set of modules; it has imported them and never runs student code.
+
+    Each kernel has a number, named in every message about it both ways: a reply this process
+    stopped waiting for (a start or stop interrupted by the notebook's alarm) is skipped, never
+    taken for the next kernel's."""
 
     def __init__(self, modules: tuple[str, ...], limits: Limits):
         self.modules = modules
+        self.numbers = itertools.count(1)
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_read, info_write = os.pipe()
         command = bwrap_command(limits.disk_bytes, privileged=True, template=True, info_fd=info_write)
@@ -394,47 +417,46 @@ class KernelTemplate:
         os.close(info_write)
         with os.fdopen(info_read) as info:
             self.sandbox_pid = json.loads(info.read() or "{}").get("child-pid")
-        self.control.settimeout(limits.startup_seconds + 60)
-        ready = self._receive()  # the imports take a few seconds, once
+        ready = self._receive(None, limits.startup_seconds + 60)  # the imports take a few seconds, once
         self.pid = _host_pid(self.sandbox_pid, ready["ready"])
-        self.control.settimeout(None)
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def _receive(self, timeout: float | None = None) -> dict:
-        if timeout is not None:
-            self.control.settimeout(timeout)
-        try:
-            data = self.control.recv(1 << 16)
-        except (TimeoutError, OSError):
-            data = b""
-        finally:
-            self.control.settimeout(None)
-        if not data:
-            raise KernelDied("the kernel template did not answer")
-        return json.loads(data)
+    def _receive(self, kernel: int | None, timeout: float) -> dict:
+        """The next message about `kernel` (None: the template's own), within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.control.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                data = self.control.recv(1 << 16)
+            except (TimeoutError, OSError):
+                data = b""
+            finally:
+                self.control.settimeout(None)
+            if not data:
+                raise KernelDied("the kernel template did not answer")
+            message = json.loads(data)
+            if message.get("kernel") == kernel:
+                return message
 
-    def start(self, spec: dict, fds: list[int]) -> int:
-        """Fork a kernel for one notebook, stopped before its namespaces; the host PID of its first process."""
-        self.control.sendmsg([json.dumps({"op": "start", **spec}).encode()],
+    def start(self, number: int, spec: dict, fds: list[int]) -> int:
+        """Fork kernel `number` for one notebook, stopped before its namespaces; the host PID of its first process."""
+        self.control.sendmsg([json.dumps({"op": "start", "kernel": number, **spec}).encode()],
                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
-        self._receive(30)  # {"pid": ...}: the child exists, stopped at its gate
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        if len(children) != 1:
-            raise KernelDied(f"the kernel template has {len(children)} children, not 1")
-        return int(children[0])
+        reply = self._receive(number, 30)  # the child exists, stopped at its gate
+        return _host_pid(self.pid, reply["pid"])
 
-    def go(self) -> None:
-        self.control.send(json.dumps({"op": "go"}).encode())
+    def go(self, number: int) -> None:
+        self.control.send(json.dumps({"op": "go", "kernel": number}).encode())
 
-    def stop_kernel(self) -> None:
-        self.control.send(json.dumps({"op": "stop"}).encode())
+    def stop_kernel(self, number: int) -> None:
+        self.control.send(json.dumps({"op": "stop", "kernel": number}).encode())
 
-    def exit_code(self, timeout: float) -> int | None:
-        """The running kernel's exit code as it ends (within `timeout` seconds), or None."""
+    def exit_code(self, number: int, timeout: float) -> int | None:
+        """Kernel `number`'s exit code as it ends (within `timeout` seconds), or None."""
         try:
-            return self._receive(timeout).get("exit")
+            return self._receive(number, timeout).get("exit")
         except KernelDied:
             return None
 
@@ -447,14 +469,15 @@ class KernelTemplate:
         self.control.close()
 
 
-def _host_pid(sandbox_pid: int | None, inner_pid: int) -> int:
-    """The host PID of the process whose PID in the sandbox is `inner_pid` (at or below `sandbox_pid`)."""
-    todo = [sandbox_pid] if sandbox_pid else []
-    while todo:
-        pid = todo.pop()
+def _host_pid(top: int | None, inner_pid: int) -> int:
+    """The host PID of the process at or below `top` whose PID in the sandbox is `inner_pid` (NSpid lists a
+    process's PIDs from the host's namespace down: the sandbox's is the second, a kernel's own the third)."""
+    todo = [top] if top else []
+    while todo:  # breadth first: the template's own children before its kernels' processes
+        pid = todo.pop(0)
         status = Path(f"/proc/{pid}/status").read_text()
         nspid = next(line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:"))
-        if int(nspid[-1]) == inner_pid:
+        if len(nspid) > 1 and int(nspid[1]) == inner_pid:
             return pid
         for task in Path(f"/proc/{pid}/task").iterdir():
             todo += [int(child) for child in (task / "children").read_text().split()]
@@ -462,7 +485,6 @@ def _host_pid(sandbox_pid: int | None, inner_pid: int) -> int:
 
 
 _template: KernelTemplate | None = None
-_uids = itertools.count()
 
 
 def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
@@ -477,6 +499,14 @@ def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
     return _template
 
 
+def _discard(old: KernelTemplate) -> None:
+    """Close a template that could not stop its kernel: the next kernel is forked from a new one."""
+    global _template
+    old.close()
+    if _template is old:
+        _template = None
+
+
 class ForkedKernel(Kernel):
     """A warm kernel: forked from the template, then given a sandbox of its own (see kernel_template.py)."""
 
@@ -484,31 +514,37 @@ class ForkedKernel(Kernel):
         super().__init__(scratch, limits, sandbox=True)
         self.modules = modules
         self.template: KernelTemplate | None = None
+        self.number = 0  # the template's number for this kernel
         self.exit: int | None = None
 
     def start(self) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.timed_out, self.exit = None, None
         self.template = template(self.modules, self.limits)
+        self.number = next(self.template.numbers)
         kernel_request, self.request_fd = os.pipe()
         self.reply_fd, kernel_reply = os.pipe()
         output = os.open(self.scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        # A user of its own per kernel, so that RLIMIT_NPROC counts this notebook's processes only.
-        uid = SANDBOX_UID_BASE + (os.getpid() % 100_000) * 20 + next(_uids) % 20
         below_tmp = [str(p) for p in _readonly_paths() if Path("/tmp") in p.parents]
-        spec = {"uid": uid, "memory": self.limits.memory_bytes, "cpu": self.limits.cpu_seconds,
+        spec = {"uid": new_uid(), "memory": self.limits.memory_bytes, "cpu": self.limits.cpu_seconds,
                 "processes": self.limits.processes, "output": self.limits.output_bytes,
-                "disk": self.limits.disk_bytes, "readonly_below_tmp": below_tmp}
+                "disk": self.limits.disk_bytes, "ptys": self.limits.ptys, "readonly_below_tmp": below_tmp}
+        # Whatever interrupts the start (the notebook's alarm, a cgroup that cannot be made) stops the kernel:
+        # none is left to the template.
         try:
-            host_pid = self.template.start(spec, [kernel_request, kernel_reply, output])
-        finally:
-            for fd in (kernel_request, kernel_reply, output):
-                os.close(fd)
-        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
-        if self.cgroup is not None:
-            self.cgroup.add(host_pid)  # before it runs anything: every process it starts is counted
-        self.template.go()
-        self._wait_ready()
+            try:
+                host_pid = self.template.start(self.number, spec, [kernel_request, kernel_reply, output])
+            finally:
+                for fd in (kernel_request, kernel_reply, output):
+                    os.close(fd)
+            self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+            if self.cgroup is not None:
+                self.cgroup.add(host_pid)  # before it runs anything: every process it starts is counted
+            self.template.go(self.number)
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def running(self) -> bool:
         return self.template is not None and self.exit is None
@@ -517,13 +553,14 @@ class ForkedKernel(Kernel):
         if self.template is None:
             return None
         template, self.template = self.template, None
-        code = template.exit_code(wait) if wait else None
+        code = template.exit_code(self.number, wait) if wait else None
         if code is None:
             if self.cgroup is not None:
                 self.cgroup.remove()
                 self.cgroup = None
-            template.stop_kernel()
-            template.exit_code(10)  # the template reports the kill; the next kernel starts clean
+            template.stop_kernel(self.number)
+            if template.exit_code(self.number, 10) is None:  # the template reports the kill, or is replaced
+                _discard(template)
         self.exit = code if code is not None else -signal.SIGKILL
         self._close_pipes()
         return code

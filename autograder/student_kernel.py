@@ -1,6 +1,6 @@
 """The student's kernel: runs inside the sandbox and answers the grader over a pipe.
 
-    python -I -m autograder.student_kernel [--drop-to UID]
+    python -I -m autograder.student_kernel [--ptys COUNT] [--drop-to UID]
 
 Frames on the inherited stdin/stdout are an 8-byte length and a JSON message (autograder.codec).
 Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 
+from autograder import syscalls
 from autograder.codec import decode, dumps, encode, loads
 
 MAX_FRAME = 1 << 30
@@ -118,8 +119,13 @@ def _describe(error: BaseException) -> str:
 
 def main() -> None:
     """A cold kernel: started fresh in its own sandbox, its pipe to the grader on fds 0 and 1."""
+    if "--ptys" in sys.argv:  # as root in the sandbox (privileged): its own, capped, pseudo-terminals
+        from autograder.kernel_template import private_ptys
+
+        private_ptys(int(sys.argv[sys.argv.index("--ptys") + 1]))
     if "--drop-to" in sys.argv:
         _drop_privileges(int(sys.argv[sys.argv.index("--drop-to") + 1]))
+    syscalls.install()
     # The pipe to the grader moves off fds 0 and 1: the student's prints go to fd 2 (a size-limited file).
     channel = Channel(os.dup(0), os.dup(1))
     devnull = os.open(os.devnull, os.O_RDONLY)

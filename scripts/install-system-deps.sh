@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: bubblewrap (the grading sandbox), chromium and its driver
+# Debian packages the tests need: bubblewrap and libseccomp2 (the grading sandbox and its kernels'
+# system-call filter), chromium and its driver
 # (the reader's edition browser test), git and unzip (test_lateness copies submissions with them),
 # postgresql (the gradebook tests start a throw-away server of their own: its initdb and postgres,
 # which Debian keeps in /usr/lib/postgresql/<version>/bin).
@@ -8,6 +9,7 @@
 set -u
 needed=()
 command -v bwrap >/dev/null || needed+=(bubblewrap)
+compgen -G "/usr/lib/*/libseccomp.so.2" >/dev/null || needed+=(libseccomp2)
 command -v chromium >/dev/null || needed+=(chromium)
 command -v chromedriver >/dev/null || needed+=(chromium-driver)
 command -v git >/dev/null || needed+=(git)

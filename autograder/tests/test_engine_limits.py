@@ -78,7 +78,8 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "['.venv', 'autograder', 'shared'] ['__init__.py', 'codec.py', 'kernel_template.py', 'student_kernel.py']",
+        "['.venv', 'autograder', 'shared'] "
+        "['__init__.py', 'codec.py', 'kernel_template.py', 'student_kernel.py', 'syscalls.py']",
         "False True", "No space left on device", "ConnectionRefusedError"]
 
 

@@ -4,6 +4,7 @@ with namespaces, files, a user and limits of its own; nothing of one notebook re
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -78,3 +79,37 @@ def test_a_warm_kernel_starts_in_a_fraction_of_a_cold_ones_time(tmp_path):
     run(tmp_path, "warm", "import torch\nx = torch.ones(3).sum().item()")
     warm = time.monotonic() - start
     assert warm < 10  # a correctness bound, not a benchmark: scripts/benchmark_grading.py measures
+
+
+class Alarm(sandbox.Interrupted):
+    """The engine's notebook alarm (engine._alarm raises NotebookLimit wherever the grader is)."""
+
+
+def test_a_start_or_stop_cut_off_anywhere_leaves_the_template_ready_for_the_next_kernel(tmp_path):
+    """Issue 20: once one start was cut off (its reply left unread, its kernel never stopped), the
+    template held a child the grader did not know of, and every later kernel failed with "the kernel
+    template has 2 children, not 1" (then 3, ...): every check of every later notebook scored 0."""
+    run(tmp_path, "warm-up", "x = 1")
+
+    def ring(signum, frame):
+        raise Alarm
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    try:
+        for step in range(16):  # the alarm at 1 ms to 0.6 s: within the start, the request or the stop
+            kernel = ForkedKernel(tmp_path / f"cut-{step}", Limits(), MODULES)
+            signal.setitimer(signal.ITIMER_REAL, 0.001 + 0.04 * step)
+            try:
+                kernel.start()
+                kernel.request({"op": "run", "source": "x = 1"}, 30)
+                kernel.stop()
+            except (Alarm, sandbox.KernelDied):
+                pass  # what the engine does: the notebook ends, its kernel is not stopped again
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            reply, _ = run(tmp_path, f"next-{step}", "import torch\nx = int(torch.ones(2).sum())")
+            assert reply["ok"], f"after an alarm at {0.001 + 0.04 * step:.3f} s: {reply}"
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    template = sandbox.template(MODULES, Limits())
+    assert Path(f"/proc/{template.pid}/task/{template.pid}/children").read_text().split() == []

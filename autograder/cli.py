@@ -7,6 +7,7 @@
     autograder export OUT --format F --to FILE   the grades for Canvas, Moodle, Gradescope or as nbgrader's CSV
     autograder lab                  JupyterLab 4 on notebooks/, with nbgrader's validate
     autograder formgrader OUT       JupyterLab with nbgrader's formgrader on a graded class: written answers
+    autograder cluster-certs DIR    the TLS certificates of a Dask cluster only trusted machines can join
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.engine import Options
     from autograder.gradebook import GradebookError, default_db_url, failure, redacted
     from autograder.pipeline import Busy, grade_class
-    from autograder.pool import ClusterError
+    from autograder.pool import Cluster, ClusterError
     from autograder.report import grader_errors
 
     try:
@@ -89,7 +90,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     try:
         options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels)
-        graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=args.scheduler,
+        if (args.tls or args.insecure) and not args.scheduler:
+            raise ValueError("--tls and --insecure go with --scheduler")
+        cluster = Cluster(args.scheduler, args.tls and args.tls.resolve(), args.insecure) if args.scheduler else None
+        graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=cluster,
                              db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
     except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:
         print(f"grade: {error}", file=sys.stderr)
@@ -99,7 +103,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     results = graded.results
     for line in grader_errors(results):  # first: these are not grades, and the run fails because of them
-        print(line, file=sys.stderr)
+        print(line)
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
     manual = sum(len(r.manual) for r in results if r.submitted)
     print(f"graded {len(results)} notebooks of {len({r.student for r in results})} students in "
@@ -110,6 +114,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back "
           f"({out / 'feedback'}/<student>/index.html: each student's grades, with links to the rest)."
           + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual else ""))
+    if cluster is not None and cluster.warning:
+        print(cluster.warning, file=sys.stderr)
     failed = sum(1 for r in results if r.grader_error is not None)
     if failed:
         print(f"grade: {failed} notebook(s) NOT GRADED because the grader failed on them (listed first above and "
@@ -163,6 +169,21 @@ def cmd_formgrader(args: argparse.Namespace) -> int:
         print(f"formgrader: {error}", file=sys.stderr)
         return 2
     return 0  # not reached: run_formgrader becomes the server
+
+
+def cmd_cluster_certs(args: argparse.Namespace) -> int:
+    from autograder.cluster import make_certificates
+
+    try:
+        written = make_certificates(args.dir.resolve(), args.days)
+    except FileExistsError as error:
+        print(f"cluster-certs: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"{oct(path.stat().st_mode & 0o777)[2:]}  {path}")
+    print(f"ca.pem goes to every machine; scheduler*.pem to the scheduler's, worker*.pem to each worker's, client*.pem "
+          f"stays here: autograder grade ... --scheduler tls://HOST:8786 --tls {args.dir}")
+    return 0
 
 
 def positive(text: str) -> int:
@@ -219,7 +240,12 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--jobs", type=positive, help="notebooks graded at once (default: one per CPU this process may "
                                                    "use, counting its affinity and cgroup quota; with --scheduler, "
                                                    "as many as the cluster's workers have threads)")
-    grd.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+    grd.add_argument("--tls", type=Path, metavar="DIR",
+                     help="the TLS certificates of `autograder cluster-certs DIR`, for a tls:// --scheduler")
+    grd.add_argument("--insecure", action="store_true",
+                     help="allow a plain tcp:// --scheduler on another machine (unencrypted, unauthenticated: "
+                          "anyone who reaches it can join a worker); the summary repeats the warning")
+    grd.add_argument("--scheduler", metavar="tls://HOST:PORT",
                      help="grade on this running Dask cluster (autograder/README.md, 'Grading on a cluster'); "
                           "default: workers on this machine")
     grd.add_argument("--timeout", type=float, default=300.0,
@@ -238,6 +264,16 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--times", type=Path, help="an LMS's submission times: a CSV with the columns student, time "
                                                 "and optionally assignment (file times are never evidence)")
     grd.set_defaults(func=cmd_grade)
+
+    crt = sub.add_parser("cluster-certs", help="the TLS certificates of a Dask cluster only trusted machines can join",
+                         description="Make a certificate authority for one Dask cluster and sign a key and "
+                                     "certificate for its scheduler, its workers and `autograder grade` (the "
+                                     "client) into DIR (new, or empty; keys readable by their owner only). The "
+                                     "CA's own key is not kept: to trust other machines, make a new DIR. "
+                                     "autograder/README.md, 'Grading on a cluster', says which files go where.")
+    crt.add_argument("dir", type=Path, help="the folder to write (e.g. ~/.autograder-certs)")
+    crt.add_argument("--days", type=positive, default=365, help="how long the certificates are valid (default 365)")
+    crt.set_defaults(func=cmd_cluster_certs)
 
     exp = sub.add_parser("export", help="the gradebook's grades for an LMS: nbgrader, Canvas, Moodle or Gradescope",
                          description="Write the grades of the gradebook of OUT (every graded assignment, earlier "

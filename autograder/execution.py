@@ -63,6 +63,7 @@ class KernelSession:
         if self.starts > self.limits.restarts:
             raise NotebookLimit(f"the kernel stopped once more after {self.limits.restarts} restarts, "
                                 "the most a notebook may have")
+        self.timeout()  # no kernel is started for a notebook whose time is up (NotebookLimit: the student's time)
         self.starts += 1
         start = time.monotonic()
         kernel = (ForkedKernel(self.scratch, self.limits, self.warm_modules) if self.warm_modules is not None

@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/benchmark_grading.py [--students perfect,empty,...] [--jobs N] [--skip-nbgrader]
     .venv/bin/python scripts/benchmark_grading.py --scale 2000 [--real 100] [--jobs N]
+    .venv/bin/python scripts/benchmark_grading.py --sleepers 30 [--jobs N]
+    .venv/bin/python scripts/benchmark_grading.py --huge
 
 Class mode (default), on the bundled demo class (or the students named), in one run:
 - sequential `nbgrader autograde` of every lesson (one kernel per notebook, every cell run, narrative
@@ -14,6 +16,11 @@ Scale mode: a synthetic class of SCALE students on the fixture lesson, every res
 earlier run but for REAL students', whose notebooks are graded for real on the local Dask cluster;
 the run's stages per notebook (intake, reusing kept results, grading, recording into the gradebook,
 outputs), then the same run again with everything kept (what a re-run costs).
+Sleepers mode: two students whose answer sleeps past --timeout SLEEPERS beside two honest ones, on the
+fixture lesson: the run's wall time (notebooks that time out beside others are graded again together).
+Huge mode: the fixture lesson's perfect student beside one who added 300,000 cells with grade ids of their
+own (about 43 MB) and one who added 80,000 (under the size cap, read within the notebook's time): the
+run's time and the size of each one's result, feedback page and report lines.
 It prints ratios from one run; nothing here is a test.
 """
 
@@ -131,6 +138,67 @@ def scale_mode(args) -> None:
                   f"{1000 * bookkeeping / n:.2f} ms per notebook\n")
 
 
+def _fixture_class(work: Path, answers: dict[str, str], extra_cells: dict[str, int]) -> tuple[Path, Course]:
+    """The fixture course and a class of it: `perfect`, students with `answers[student]` as their objective
+    answer, and students with `extra_cells[student]` code cells of grade ids of their own added."""
+    import json
+
+    from autograder.tests.conftest import copy_fixture_course
+
+    course = copy_fixture_course(work / "course")
+    submitted = build_demo_class(course, work / "demo").submitted
+    folder = submitted / "perfect" / "01_fixture"
+    for student in [*answers, *extra_cells]:
+        notebook = json.loads((folder / "01_fixture.ipynb").read_text())
+        for cell in notebook["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer_objective" and student in answers:
+                cell["source"] = answers[student]
+        nbgrader = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
+        notebook["cells"] += [{"cell_type": "code", "id": f"c{i}", "execution_count": None, "outputs": [],
+                               "source": "pass", "metadata": {"nbgrader": {**nbgrader, "grade_id": f"cell_{i}"}}}
+                              for i in range(extra_cells.get(student, 0))]
+        (work / "class" / student / "01_fixture").mkdir(parents=True)
+        (work / "class" / student / "01_fixture" / "01_fixture.ipynb").write_text(json.dumps(notebook))
+    for student in ("perfect", "partial"):
+        shutil.copytree(submitted / student, work / "class" / student)
+    return work / "class", Course(course)
+
+
+def sleepers_mode(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sleep = f"import time\ntime.sleep({10 * args.sleepers:g})"
+        submitted, course = _fixture_class(Path(tmp), {"sleeper_1": sleep, "sleeper_2": sleep}, {})
+        start = time.perf_counter()
+        graded = grade_class(submitted, Path(tmp) / "out", course, Options(timeout=args.sleepers), jobs=args.jobs)
+        print(f"2 sleepers and 2 honest students, --timeout {args.sleepers:g}, --jobs {args.jobs}: "
+              f"{time.perf_counter() - start:.1f} s (grading {graded.seconds['grading']:.1f} s); scores "
+              + ", ".join(f"{r.student} {r.score:g}" for r in graded.results))
+
+
+def huge_mode(args) -> None:
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        submitted, course = _fixture_class(Path(tmp), {}, {"huge": 300_000, "large": 80_000})
+        for student in ("huge", "large"):
+            size = (submitted / student / "01_fixture" / "01_fixture.ipynb").stat().st_size
+            print(f"{student}: a notebook of {size / 2**20:.1f} MB")
+        out, start = Path(tmp) / "out", time.perf_counter()
+        graded = grade_class(submitted, out, course, Options(), jobs=args.jobs)
+        print(f"graded in {time.perf_counter() - start:.1f} s (grading {graded.seconds['grading']:.1f} s); this "
+              f"process's peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        report = (out / "report.md").read_text()
+        for result in graded.results:
+            name = f"{result.student}/01_fixture/01_fixture"
+            sizes = [(out / folder / f"{name}.{ext}").stat().st_size for folder, ext in
+                     (("results", "json"), ("feedback", "html"))]
+            lines = [line for line in report.splitlines() if f"- {result.student} /" in line]
+            print(f"  {result.student}: score {result.score:g}, engine {sum(result.timings.values()):.1f} s, result "
+                  f"{sizes[0] / 1024:.0f} KB, feedback {sizes[1] / 1024:.0f} KB, {len(lines)} report lines; "
+                  f"{result.problems[0][:90] if result.problems else 'no problem'}")
+        print(f"report.md: {len(report) / 1024:.0f} KB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", help="comma-separated demo students (default: the whole demo class)")
@@ -138,9 +206,12 @@ def main() -> None:
     parser.add_argument("--skip-nbgrader", action="store_true", help="leave out the (slow) nbgrader baseline")
     parser.add_argument("--scale", type=int, help="scale mode: a synthetic class of this many students")
     parser.add_argument("--real", type=int, default=100, help="scale mode: students graded for real (default 100)")
+    parser.add_argument("--sleepers", type=float, metavar="TIMEOUT", help="sleepers mode, with this --timeout")
+    parser.add_argument("--huge", action="store_true", help="huge mode: notebooks of 300,000 and 80,000 cells")
     args = parser.parse_args()
     use_tool_env()
-    scale_mode(args) if args.scale else class_mode(args)
+    mode = scale_mode if args.scale else sleepers_mode if args.sleepers else huge_mode if args.huge else class_mode
+    mode(args)
 
 
 if __name__ == "__main__":

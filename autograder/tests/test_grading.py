@@ -377,8 +377,9 @@ def test_a_notebook_the_grader_keeps_failing_on_is_not_graded_and_the_run_fails(
         killer.join()
     assert code == 3 and len(killed) >= 3
     printed = capsys.readouterr()
-    assert printed.err.startswith("**NOT GRADED (grader error): 1 notebook(s).**")
-    assert "- perfect / 01_fixture / 01_fixture: the grader's worker stopped (exit code -9)" in printed.err
+    assert printed.out.startswith("**NOT GRADED (grader error): 1 notebook(s).**")
+    assert "- perfect / 01_fixture / 01_fixture: the grader's worker stopped (exit code -9)" in printed.out
+    assert "1 notebook(s) NOT GRADED because the grader failed on them" in printed.err
     report = (out / "report.md").read_text()
     assert report.index("NOT GRADED (grader error)") < report.index("## Scores per assignment")
     with open(out / "grades.csv") as f:

@@ -93,6 +93,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if (args.tls or args.insecure) and not args.scheduler:
             raise ValueError("--tls and --insecure go with --scheduler")
         cluster = Cluster(args.scheduler, args.tls and args.tls.resolve(), args.insecure) if args.scheduler else None
+        if cluster is not None:
+            cluster.security()  # refused before any work: a plain address off this machine, missing certificates
         graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=cluster,
                              db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
     except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:

@@ -1,7 +1,8 @@
 """Many notebooks graded at once, by Dask distributed: on this machine, or on an existing cluster.
 
 `grade_all` is the one scheduling path for both. It starts a Dask `LocalCluster` of `jobs` one-thread
-workers in this process, or connects to a running cluster (`scheduler`, e.g. tcp://host:8786); then it
+workers in this process, or connects to a running cluster (`scheduler`, e.g. tls://host:8786 with the
+certificates of `autograder cluster-certs`: Dask's TLS, both ends authenticated); then it
 submits the tasks a window at a time (the class need not fit in memory) and yields each result as
 it completes, to this process, the only one that writes the gradebook. A task carries its
 notebooks as bytes, so a worker needs the course's environment and bubblewrap, not this machine's
@@ -17,9 +18,14 @@ plus GRACE_SECONDS: a grading process that overruns that, or dies, is killed wit
 and replaced, and only its notebook gets the reason. Student code never runs in it (the engine runs
 that in a sandboxed kernel), so nothing a student does carries over. A worker and its grading
 process speak in frames on the grading process's stdin and stdout: an 8-byte length and JSON (tasks
-carry their notebooks as base64), never pickle. Between this process and the Dask workers, Dask's
-own protocol carries the same plain dicts: the cluster is trusted grader code (autograder/README.md,
-"Grading on a cluster").
+carry their notebooks as base64), never pickle.
+
+A worker's result comes back to this process as JSON text. On a cluster, this process unpickles
+nothing a peer sends that names a function or class (`_plain_data_only`: Dask's protocol would), and
+`checked` holds each result to the lesson this process knows: the task's student and notebook, the
+lesson's checks, each check's points within [0, its maximum]. Anything else is the grader's failure
+on that notebook (a reason, never a grade). A worker with other grading code is retired, and its
+notebooks go to the others (autograder/README.md, "Grading on a cluster").
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ import ctypes
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
+import ipaddress
 import json
 import math
 import os
+import pickle
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,16 +51,23 @@ import traceback
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
+import nbformat
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
 from distributed.client import FutureCancelledError
+from distributed.comm.addressing import parse_address, parse_host_port
+from distributed.protocol import pickle as dask_pickle
 from distributed.scheduler import KilledWorker
+from distributed.security import Security
 from tqdm.auto import tqdm
 
+from autograder.cluster import client_security
 from autograder.environment import tool_env
-from autograder.results import NotebookResult
+from autograder.results import NotebookResult, Status
+from mlcourse.lessons import Lesson, parse_lesson
 
 if TYPE_CHECKING:  # the engine (and torch) is imported by grading processes only, never by a Dask worker itself
     from autograder.engine import Options, Task
@@ -58,11 +75,55 @@ if TYPE_CHECKING:  # the engine (and torch) is imported by grading processes onl
 GRACE_SECONDS = 20.0  # beyond the engine's own notebook limit, before a grading process is killed
 IDLE_SECONDS = 600.0  # a grading process with no work this long exits (its run ended without stopping it)
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
-Scheduler = str | Client  # a Dask cluster: its scheduler's address (tcp://HOST:PORT), or a Client of it
 
 
 class ClusterError(RuntimeError):
-    """The Dask cluster cannot grade this run (unreachable, lost, or a worker with other code)."""
+    """The Dask cluster cannot grade this run (unreachable, lost, refused as unsafe)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A running Dask cluster: its scheduler's address, the folder of `autograder cluster-certs` (for a tls://
+    address), and whether an unencrypted address on another machine is allowed (--insecure)."""
+
+    address: str
+    tls: Path | None = None
+    insecure: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        """What the instructor must read when this run grades over plain tcp:// off this machine."""
+        scheme, location = parse_address(self.address)
+        if scheme == "tls" or _loopback(parse_host_port(location)[0]):
+            return None
+        return (f"WARNING (--insecure): graded over {scheme}://, unencrypted and unauthenticated, to another machine: "
+                "anyone who could reach the scheduler could join a worker, read every submission and hidden test, "
+                "and send results")
+
+    def security(self) -> Security | None:
+        """Dask's TLS settings for this client, or None for plain tcp:// where it is allowed; ClusterError (before
+        any connection) where it is not."""
+        scheme, _ = parse_address(self.address)
+        if scheme == "tls":
+            if self.tls is None:
+                raise ClusterError(f"{self.address} is a TLS scheduler: give --tls DIR, the folder of "
+                                   "`autograder cluster-certs DIR` (its ca.pem, client.pem and client-key.pem)")
+            try:
+                return client_security(self.tls)
+            except FileNotFoundError as error:
+                raise ClusterError(str(error)) from None
+        if self.tls is not None:
+            raise ClusterError(f"--tls needs a tls:// scheduler address, not {self.address}")
+        if self.warning and not self.insecure:
+            raise ClusterError(f"refusing {self.address}: {scheme}:// is unencrypted and unauthenticated, so anyone "
+                               "who can reach the scheduler could join a worker, read every submission and hidden test "
+                               "and send results. Use tls://HOST:PORT with --tls DIR (`autograder cluster-certs DIR`; "
+                               "autograder/README.md, 'Grading on a cluster'), or pass --insecure on a network only "
+                               "trusted machines can reach")
+        return None
+
+
+Scheduler = str | Cluster | Client  # a Dask cluster: its scheduler's address, a Cluster, or a Client of it
 
 
 def usable_cpus(proc_self: Path = Path("/proc/self"), cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
@@ -207,19 +268,19 @@ _graders: dict[tuple[str, int], Grader] = {}  # (run, worker thread) -> its grad
 _graders_lock = threading.Lock()
 
 
-def _grade_on_worker(run: str, code: str, task: dict, options: dict) -> dict | str:
+def _grade_on_worker(run: str, code: str, task: dict, options: dict) -> str:
     """The Dask task: grade `task` in this worker thread's grading process for `run` (started at its first task),
-    if that process runs the code (`code_fingerprint`) the run was started with."""
+    if that process runs the code (`code_fingerprint`) the run was started with. As JSON text: {"result": a
+    NotebookResult as a dict}, {"error": why there is none} or {"other code": this worker's address}."""
     key = (run, threading.get_ident())
     with _graders_lock:
         grader = _graders.get(key)
         if grader is None or not grader.running():
             grader = _graders[key] = Grader(Path(get_worker().local_directory) / f"grader-{run}-{key[1]}.log")
     if grader.code != code:
-        raise ClusterError(f"the Dask worker {get_worker().address} has other grading code than the run was started "
-                           "with (autograder, mlcourse, torch or numpy differ): install the same checkout and "
-                           "requirements there, and do not change them while grading")
-    return grader.grade(task, options)
+        return json.dumps({"other code": get_worker().address})
+    outcome = grader.grade(task, options)
+    return json.dumps({"result": outcome} if isinstance(outcome, dict) else {"error": outcome})
 
 
 def _stop_graders(run: str) -> None:
@@ -247,50 +308,110 @@ def code_fingerprint() -> str:
 @contextmanager
 def _client(scheduler: Scheduler | None, workers: int, logs: Path) -> Iterator[Client]:
     """A Dask client: of a new LocalCluster of `workers` one-thread workers here (`scheduler` None), of the
-    cluster at the address `scheduler`, or `scheduler` itself (a Client, e.g. dask-gateway's: left open)."""
+    cluster `scheduler` (an address or a Cluster), or `scheduler` itself (a Client, e.g. dask-gateway's: left open)."""
     if scheduler is None:
         # The local workers are threads of this process: each one's grading process is the process that does
         # the work, so a Dask worker process in between would only cost start-up time and memory. Dask's
-        # scheduler serves HTTP (health checks) even without a dashboard: on loopback, any free port.
+        # scheduler and workers serve HTTP (health checks, metrics) even without a dashboard: on loopback.
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None,
-                          scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, local_directory=logs) as cluster, \
-                Client(cluster) as client:
+                          worker_dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                          local_directory=logs) as cluster, Client(cluster) as client:
             yield client
         return
-    if isinstance(scheduler, Client):
-        client, opened = scheduler, nullcontext(scheduler)
-    else:
-        try:
-            client = opened = Client(scheduler, timeout=30)
-        except OSError as error:
-            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    with opened:
-        threads = client.nthreads()
-        print(f"grading on the Dask cluster at {client.scheduler.address}: {len(threads)} worker(s), "
-              f"{sum(threads.values())} thread(s)" + ("" if threads else "; grading starts when a worker joins"))
-        yield client
+    with _plain_data_only():
+        if isinstance(scheduler, Client):  # made before: subscribed to the events that unpickle
+            client, opened = scheduler, nullcontext(scheduler)
+            for topic in ("print", "warn"):
+                with suppress(ValueError):  # not subscribed
+                    client.unsubscribe_topic(topic)
+        else:
+            client = opened = _connect(Cluster(scheduler) if isinstance(scheduler, str) else scheduler)
+        with opened:
+            threads = client.nthreads()
+            print(f"grading on the Dask cluster at {client.scheduler.address}: {len(threads)} worker(s), "
+                  f"{sum(threads.values())} thread(s)" + ("" if threads else "; grading starts when a worker joins"))
+            yield client
+
+
+def _connect(cluster: Cluster) -> Client:
+    """A client of `cluster`: over TLS with its certificates, or over plain tcp:// to this machine, or to another
+    one if the instructor said --insecure."""
+    security = cluster.security()
+    if cluster.warning:
+        print(cluster.warning)
+    try:
+        return Client(cluster.address, timeout=30, security=security)
+    except OSError as error:  # TimeoutError and ssl.SSLError among them
+        raise ClusterError(f"cannot reach the Dask scheduler at {cluster.address}: {error}") from None
+
+
+def _loopback(host: str) -> bool:
+    """Whether every address `host` names is this machine's loopback (an address, or a name such as localhost)."""
+    try:
+        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+    except (OSError, ValueError):
+        return False
+
+
+class _Refused(pickle.UnpicklingError, TypeError):
+    """A TypeError too: Dask's clean_exception leaves out a traceback that fails so, rather than failing itself."""
+
+
+class _PlainData(pickle.Unpickler):
+    """Loads plain data (str, bytes, numbers, lists, dicts) and refuses every global: a pickle can then name no
+    function to call. bytes and bytearray are the classes allowed: Dask pickles the type of a bytes payload."""
+
+    def find_class(self, module: str, name: str):
+        if module == "builtins" and name in ("bytes", "bytearray"):
+            return super().find_class(module, name)
+        raise _Refused(f"a Dask peer sent a pickle of {module}.{name}, which this process does not unpickle")
+
+
+def _plain_loads(data, *, buffers=()):
+    return _PlainData(io.BytesIO(data), buffers=buffers).load()
+
+
+@contextmanager
+def _plain_data_only() -> Iterator[None]:
+    """While this process is a client of a cluster, unpickle nothing a peer sends that names a function or class.
+
+    Dask unpickles results, errors and events with pickle, which calls whatever a pickle names: a worker's reply
+    could run code here, where the gradebook is written (as root, often). Every unpickling of Dask's protocol
+    goes through `distributed.protocol.pickle.loads`, but for the client's default "print" and "warn" event
+    handlers (plain `pickle.loads`), which are not subscribed meanwhile (a Client given is unsubscribed from
+    them). Results are JSON text, errors become their bytes: nothing this process needs is lost. The workers of
+    a LocalCluster are this process's threads, which unpickle their tasks: there, nothing changes."""
+    loads, handlers = dask_pickle.loads, dict(Client._default_event_handlers)
+    dask_pickle.loads = _plain_loads
+    Client._default_event_handlers.clear()
+    try:
+        yield
+    finally:
+        dask_pickle.loads = loads
+        Client._default_event_handlers.update(handlers)
 
 
 def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: Path, total: int | None = None,
               scheduler: Scheduler | None = None) -> Iterator[tuple[Task, NotebookResult | str]]:
     """Grade `tasks`; yield (task, its result or why there is none) as each finishes.
 
-    Without `scheduler`: in `jobs` workers on this machine (None: one per usable CPU). On the cluster at
-    `scheduler` (its address, or a Client of it): at most `jobs` notebooks at once (None: as many as its
-    workers have threads)."""
+    Without `scheduler`: in `jobs` workers on this machine (None: one per usable CPU). On the cluster
+    `scheduler` (its address, a Cluster or a Client of it): at most `jobs` notebooks at once (None: as many
+    as its workers have threads)."""
     if total == 0:
         return
     logs.mkdir(parents=True, exist_ok=True)
     local = scheduler is None
     workers = min(jobs or usable_cpus(), total or sys.maxsize)
     run, code, pending, settings = uuid.uuid4().hex[:12], code_fingerprint(), iter(tasks), options.__dict__
+    lessons: dict[bytes, Lesson] = {}  # a source notebook's digest -> its lesson, parsed once
     with _client(scheduler, workers, logs) as client:
-        in_flight, finished = {}, as_completed()
+        in_flight, finished, again, retired = {}, as_completed(), [], set()
 
         def submit_more() -> None:
             # Two per worker thread keep every worker busy while results travel; on a cluster `jobs` caps it.
             window = 2 * sum(client.nthreads().values()) if local or jobs is None else jobs
-            while len(in_flight) < max(window, 1) and (task := next(pending, None)) is not None:
+            while len(in_flight) < max(window, 1) and (task := again.pop() if again else next(pending, None)):
                 future = client.submit(_grade_on_worker, run, code, task.to_dict(), settings, pure=False)
                 in_flight[future.key] = (future, task)
                 finished.add(future)
@@ -300,9 +421,16 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                 submit_more()
                 for future in finished:
                     _, task = in_flight.pop(future.key)
-                    outcome = _outcome(future)
-                    bar.update()
-                    yield task, NotebookResult.from_dict(outcome) if isinstance(outcome, dict) else outcome
+                    reply = _outcome(future)
+                    if reply is None:
+                        _retire(client, future, retired)
+                        again.append(task)
+                    else:
+                        bar.update()
+                        digest = hashlib.sha256(task.source).digest()
+                        if digest not in lessons:
+                            lessons[digest] = parse_lesson(nbformat.reads(task.source.decode(), 4), task.notebook)
+                        yield task, reply if isinstance(reply, str) else checked(task, reply, lessons[digest], options)
                     submit_more()
         finally:
             client.cancel([future for future, _ in in_flight.values()])
@@ -310,18 +438,80 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                 client.run(_stop_graders, run)
 
 
-def _outcome(future: Future) -> dict | str:
-    """A finished task's result, or why there is none; ClusterError when the cluster cannot grade at all."""
+def _retire(client: Client, future: Future, retired: set[str]) -> None:
+    """Retire the worker (as the scheduler knows it, not as it says) that answered `future` with other code."""
+    for address in set(client.who_has([future]).get(future.key, ())) - retired:
+        retired.add(address)
+        name = client.scheduler_info().get("workers", {}).get(address, {}).get("name", address)
+        print(f"problem: the Dask worker {address} (name {name}) has other grading code than this run (autograder, "
+              "mlcourse, torch or numpy differ): it is retired, and its notebooks go to the other workers; install "
+              "the same checkout and requirements there before it joins again", file=sys.stderr)
+        client.retire_workers([address], close_workers=True)
+
+
+def _outcome(future: Future) -> dict | str | None:
+    """A finished task's result (decoded from JSON), or why there is none, or None when its worker has other
+    grading code; ClusterError when the cluster stopped."""
     try:
-        return future.result()
+        reply = future.result()
     except KilledWorker as error:  # the notebook itself, likely: every worker that took it died
         return f"the grader's Dask workers died while grading this notebook ({error})"
     except FutureCancelledError as error:
         raise ClusterError(f"grading on the Dask cluster stopped: {error}") from None
-    except ClusterError:
-        raise
-    except Exception as error:  # the task raised outside the grading process: the worker cannot grade
-        raise ClusterError(f"a Dask worker cannot grade: {type(error).__name__}: {error}") from None
+    except Exception as error:  # raised on a worker (perhaps not ours), or a reply refused here
+        text = "not readable here" if any(isinstance(a, bytes) for a in error.args) else str(error)[:300]
+        return f"a Dask worker failed on this notebook, or sent what is not a result: {type(error).__name__}: {text}"
+    try:
+        reply = json.loads(reply) if isinstance(reply, str) else None
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict) and len(reply) == 1:
+        if isinstance(reply.get("error"), str):
+            return reply["error"]
+        if isinstance(reply.get("result"), dict):
+            return reply["result"]
+        if isinstance(reply.get("other code"), str):
+            return None
+    return "a Dask worker sent what is not a result of this grader"
+
+
+def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> NotebookResult | str:
+    """`data`, a worker's result for `task`, as a NotebookResult if it is one of `lesson` (the task's source
+    notebook) for that student: its checks, each within [0, its maximum]; else why it is not recorded."""
+    try:
+        result = NotebookResult.from_dict(data)
+    except (TypeError, KeyError, AttributeError, ValueError) as error:
+        return f"a Dask worker's result for this notebook is malformed ({type(error).__name__}: {str(error)[:200]})"
+    expected = NotebookResult.blank(lesson, task.student, task.assignment, sandboxed=options.sandbox)
+    same = lambda r: (r.student, r.assignment, r.notebook, r.manual, r.sandboxed,  # noqa: E731
+                      [(c.grade_id, c.objective, c.max_points, c.answers) for c in r.checks])
+    if same(result) != same(expected):
+        return ("a Dask worker's result is not one of this notebook: its student, notebook, checks or their maximum "
+                "points differ from the lesson's")
+    wrong = [name for name, kind in _SHAPES.items() if not kind(getattr(result, name))]
+    wrong += [c.grade_id for c in result.checks
+              if not (_number(c.points) and 0 <= c.points <= c.max_points and c.status in get_args(Status)
+                      and isinstance(c.message, str) and isinstance(c.misconception, str | None))]
+    if wrong:
+        return f"a Dask worker's result is out of range or malformed in {', '.join(wrong[:5])}: not recorded"
+    return result
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_SHAPES = {  # a field of NotebookResult -> whether a value of it from a worker has its type (JSON's types)
+    "problems": _texts, "retried": _texts,
+    "answers": lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
+    "timings": lambda v: isinstance(v, dict) and all(_number(t) for t in v.values()),
+    "submitted": lambda v: isinstance(v, bool), "timed_out": lambda v: isinstance(v, bool),
+    "grader_error": lambda v: isinstance(v, str | None),
+}
 
 
 if __name__ == "__main__":

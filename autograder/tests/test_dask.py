@@ -1,15 +1,24 @@
 """Grading on a real Dask cluster, and the default of --jobs.
 
 A Dask scheduler and two workers run here as separate processes on loopback (`dask scheduler`,
-`dask worker`, started by the tests). The fixture course's demo class graded through them gets the
-grades of a run on this machine; graded again while one worker is killed in the middle of the run,
-it still does, and every notebook's result arrives once. A worker with other grading code stops the
-run. `usable_cpus` is read from fake /proc/self/cgroup and cgroup files of both versions.
+`dask worker`, started by the tests), over TLS with the certificates of `autograder cluster-certs`.
+The fixture course's demo class graded through them gets the grades of a run on this machine, while
+a worker with another CA's certificate and one without any try to join and cannot; a client without
+the certificates cannot connect; a plain tcp:// address off this machine is refused. Graded again
+while one worker is killed in the middle of the run, it still does, and every notebook's result
+arrives once. A worker with other grading code is retired and the run goes on. A rogue worker that
+holds the certificate answers with out-of-range points, other students' results and pickle bombs:
+none is recorded and no bomb goes off here. A local run listens on loopback only. `usable_cpus` is
+read from fake /proc/self/cgroup and cgroup files of both versions.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psutil
@@ -26,9 +35,11 @@ from distributed import Client
 
 import autograder
 from autograder import gradebook, pool
+from autograder.cli import main
+from autograder.cluster import FILES, client_security, make_certificates
 from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
-from autograder.engine import Options
+from autograder.engine import Options, Task
 from autograder.environment import tool_env
 from autograder.pipeline import grade_class
 from autograder.tests.conftest import copy_fixture_course
@@ -36,6 +47,7 @@ from autograder.tests.gradebook_rows import count_rows, rows
 from mlcourse.lessons import lesson_names
 
 DASK = Path(sys.executable).parent / "dask"
+ROGUE = Path(__file__).parent / "rogue_worker.py"
 
 
 def _started(command: list[str], log: Path, **environment: str) -> subprocess.Popen:
@@ -44,27 +56,44 @@ def _started(command: list[str], log: Path, **environment: str) -> subprocess.Po
                                 start_new_session=True)
 
 
+def _tls(certs: Path | None, role: str) -> list[str]:
+    """The options of `dask scheduler` or `dask worker` for TLS with the certificates of `role` in `certs`."""
+    if certs is None:
+        return []
+    return ["--tls-ca-file", str(certs / "ca.pem"), "--tls-cert", str(certs / f"{role}.pem"),
+            "--tls-key", str(certs / f"{role}-key.pem")]
+
+
+def _worker(scheduler: str, here: Path, name: str, certs: Path | None, *options: str, **environment: str
+            ) -> subprocess.Popen:
+    """A one-thread `dask worker` named `name` on loopback, joining the scheduler at `scheduler`."""
+    return _started([str(DASK), "worker", scheduler, "--name", name, "--nthreads", "1", "--no-nanny",
+                     "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(here / name),
+                     *_tls(certs, "worker"), *options], here / f"worker-{name}.log", **environment)
+
+
 @contextmanager
-def _dask_cluster(here: Path, workers: dict[str, dict[str, str]]) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+def _dask_cluster(here: Path, workers: dict[str, dict[str, str]], certs: Path | None = None, *options: str
+                  ) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
     """(the scheduler's address, {worker name: its process}) of a scheduler and one-thread workers started
-    here, each worker with its extra environment variables."""
+    here (over TLS with `certs`), each worker with its extra environment variables and `options`."""
     scheduler_file = here / "scheduler.json"
     processes = [_started([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                           "--scheduler-file", str(scheduler_file)], here / "scheduler.log")]
+                           "--scheduler-file", str(scheduler_file), *(["--protocol", "tls"] if certs else []),
+                           *_tls(certs, "scheduler")], here / "scheduler.log")]
     started = {}
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
         for name, environment in workers.items():
-            started[name] = _started([str(DASK), "worker", "--scheduler-file", str(scheduler_file), "--name", name,
-                                      "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                      "--local-directory", str(here / name)], here / f"worker-{name}.log",
-                                     **environment)
+            started[name] = _worker(address, here, name, certs, *options, **environment)
             processes.append(started[name])
-        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+        # Closed before the test: a client of the test's own, open meanwhile, would unpickle what workers send.
+        with Client(address, timeout=60, security=certs and client_security(certs)) as client:
             client.wait_for_workers(len(workers), timeout=60)
-            yield client.scheduler.address, started
+        yield address, started
     finally:
         for process in processes:
             try:
@@ -75,9 +104,17 @@ def _dask_cluster(here: Path, workers: dict[str, dict[str, str]]) -> Iterator[tu
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """(the scheduler's address, {worker name: its process}) of a Dask cluster of two one-thread workers."""
-    with _dask_cluster(tmp_path_factory.mktemp("cluster"), {"a": {}, "b": {}}) as running:
+def certs(tmp_path_factory):
+    """A folder of `autograder cluster-certs`."""
+    folder = tmp_path_factory.mktemp("tls") / "certs"
+    assert main(["cluster-certs", str(folder)]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, certs):
+    """(the scheduler's address, {worker name: its process}) of a TLS Dask cluster of two one-thread workers."""
+    with _dask_cluster(tmp_path_factory.mktemp("cluster"), {"a": {}, "b": {}}, certs) as running:
         yield running
 
 
@@ -102,10 +139,26 @@ def _grades(results) -> list[tuple]:
              [(c.grade_id, c.status, c.points, c.message, c.misconception) for c in r.checks]) for r in results]
 
 
-def test_a_cluster_grades_the_class_as_this_machine_does(demo, cluster):
+def test_a_tls_cluster_grades_the_class_as_this_machine_does_and_no_stranger_joins(demo, cluster, certs, tmp_path):
     course, submitted, local, local_db = demo
     address, _ = cluster
-    results, db_url = _grade(course, submitted, course / "var" / "cluster", address)
+    other = make_certificates(tmp_path / "other")[0].parent  # another CA's: a machine the instructor did not trust
+    plain = address.replace("tls://", "tcp://")  # without a certificate, a worker can only try plain tcp://
+    strangers = [_worker(address, tmp_path, "other-ca", other, "--death-timeout", "60"),
+                 _worker(plain, tmp_path, "no-certificate", None, "--death-timeout", "60")]
+    try:
+        results, db_url = _grade(course, submitted, course / "var" / "cluster", pool.Cluster(address, certs))
+        with Client(address, timeout=30, security=client_security(certs)) as client:
+            joined = {info["name"] for info in client.scheduler_info()["workers"].values()}
+    finally:
+        for process in strangers:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert address.startswith("tls://127.0.0.1:")
+    assert joined == {"a", "b"}
+    for name in ("other-ca", "no-certificate"):  # each tried all along, and was never registered
+        log = (tmp_path / f"worker-{name}.log").read_text()
+        assert "Waiting to connect to" in log and "Registered to" not in log
     assert _grades(results) == _grades(local)
     assert rows(db_url) == rows(local_db)
     assert ((course / "var" / "cluster" / "grades.csv").read_text()
@@ -113,7 +166,18 @@ def test_a_cluster_grades_the_class_as_this_machine_does(demo, cluster):
     assert {r.student: r.score for r in results}["perfect"] == 3  # real grading happened, not empty results
 
 
-def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch):
+def test_a_client_without_the_certificates_cannot_connect(cluster, certs, tmp_path):
+    address, _ = cluster
+    with pytest.raises(pool.ClusterError, match="is a TLS scheduler: give --tls DIR"):
+        pool._connect(pool.Cluster(address))
+    other = make_certificates(tmp_path / "other")[0].parent
+    with pytest.raises(pool.ClusterError, match="cannot reach the Dask scheduler"):
+        pool._connect(pool.Cluster(address, other))
+    with pytest.raises(OSError):  # Dask's own client, without certificates, over plain tcp:// to the TLS port
+        Client(address.replace("tls://", "tcp://"), timeout=5)
+
+
+def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, certs, monkeypatch):
     course, submitted, local, local_db = demo
     address, workers = cluster
     out = course / "var" / "cluster-killed"
@@ -130,7 +194,7 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch)
 
     def kill_b_while_it_grades() -> None:
         """Once results arrive, kill worker b (its process, as a lost machine would) while it holds a task."""
-        with Client(address, timeout=30) as client:
+        with Client(address, timeout=30, security=client_security(certs)) as client:
             b = next(w for w, info in client.scheduler_info()["workers"].items() if info["name"] == "b")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -146,7 +210,8 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch)
 
     killer = threading.Thread(target=kill_b_while_it_grades)
     killer.start()
-    with Client(address, timeout=30) as client:  # a Client given rather than an address (as dask-gateway's is)
+    # a Client given rather than an address (as dask-gateway's is)
+    with Client(address, timeout=30, security=client_security(certs)) as client:
         results, db_url = _grade(course, submitted, out, client)
     killer.join()
     graded = [r for r in results if r.submitted]
@@ -158,15 +223,108 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, monkeypatch)
     assert rows(db_url) == rows(local_db) and count_rows(db_url) == count_rows(local_db)
 
 
-def test_a_worker_with_other_grading_code_stops_the_run_naming_it(demo, tmp_path):
-    course, submitted, _, _ = demo
+def test_a_worker_with_other_grading_code_is_retired_and_the_run_goes_on(demo, tmp_path, capsys):
+    course, submitted, local, _ = demo
     other = tmp_path / "other"  # the grader as a worker left on an older commit would have it
     shutil.copytree(Path(autograder.__file__).parent, other / "autograder", ignore=shutil.ignore_patterns("tests"))
     with open(other / "autograder" / "verdicts.py", "a") as verdicts:
         verdicts.write("\n# another version\n")
-    with _dask_cluster(tmp_path, {"old": {"PYTHONPATH": str(other)}}) as (address, _):
-        with pytest.raises(pool.ClusterError, match=r"the Dask worker tcp://127\.0\.0\.1:\d+ has other grading code"):
-            _grade(course, submitted, tmp_path / "out", address)
+    # plain tcp:// on loopback needs no certificates
+    with _dask_cluster(tmp_path, {"old": {"PYTHONPATH": str(other)}, "new": {}}) as (address, _):
+        results, _ = _grade(course, submitted, tmp_path / "out", address)
+        with Client(address, timeout=30) as client:
+            left = {info["name"] for info in client.scheduler_info()["workers"].values()}
+    assert _grades(results) == _grades(local)
+    assert left == {"new"}
+    assert re.search(r"problem: the Dask worker tcp://127\.0\.0\.1:\d+ \(name old\) has other grading code than "
+                     r"this run .* it is retired, and its notebooks go to the other workers", capsys.readouterr().err)
+
+
+def test_a_plain_address_off_this_machine_is_refused_without_insecure():
+    for address in ("tcp://192.0.2.1:8786", "192.0.2.1:8786", "ws://192.0.2.1:8786"):  # refused before connecting
+        with pytest.raises(pool.ClusterError, match=r"refusing .*unencrypted and unauthenticated.*--insecure"):
+            pool._connect(pool.Cluster(address))
+        assert "WARNING (--insecure)" in pool.Cluster(address, insecure=True).warning
+    for address in ("tcp://127.0.0.1:8786", "tcp://[::1]:8786", "tcp://localhost:8786", "tls://192.0.2.1:8786"):
+        assert pool.Cluster(address).warning is None
+    with pytest.raises(pool.ClusterError, match="--tls needs a tls:// scheduler address"):
+        pool._connect(pool.Cluster("tcp://127.0.0.1:8786", Path("certs")))
+
+
+def test_grade_refuses_a_plain_address_off_this_machine(tmp_path, capsys):
+    course = copy_fixture_course(tmp_path / "course")
+    (tmp_path / "submitted").mkdir()
+    grade = ["--root", str(course), "grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out")]
+    assert main([*grade, "--scheduler", "tcp://192.0.2.1:8786"]) == 2
+    assert "refusing tcp://192.0.2.1:8786" in capsys.readouterr().err
+    assert main([*grade, "--scheduler", "tls://127.0.0.1:8786"]) == 2
+    assert "is a TLS scheduler: give --tls DIR" in capsys.readouterr().err
+    assert main([*grade, "--tls", str(tmp_path)]) == 2
+    assert "--tls and --insecure go with --scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_cluster_certs_writes_keys_for_their_owner_only(tmp_path, capsys):
+    folder = tmp_path / "certs"
+    assert main(["cluster-certs", str(folder)]) == 0
+    modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+    assert modes == {name: 0o600 if name.endswith("-key.pem") else 0o644 for name in FILES}
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert "--scheduler tls://HOST:8786 --tls" in capsys.readouterr().out
+    assert main(["cluster-certs", str(folder)]) == 2  # never over a trust that exists
+    assert "is not empty" in capsys.readouterr().err
+
+
+def _tasks(course: Path, submitted: Path, students: list[str]) -> list[Task]:
+    """Tasks of the fixture lesson for `students`, each with the demo class's perfect notebook."""
+    source = (course / "solutions" / "01_fixture" / "01_fixture.ipynb").read_bytes()
+    notebook = (submitted / "perfect" / "01_fixture" / "01_fixture.ipynb").read_bytes()
+    return [Task(student, "01_fixture", "01_fixture", source, notebook) for student in students]
+
+
+ATTACKS = ["points", "negative", "infinite", "stranger", "extra-check", "maximum", "not-json", "pickle", "warn",
+           "raise"]
+
+
+def test_a_rogue_worker_with_the_certificate_gets_no_result_out_of_range_recorded_and_runs_no_code_here(
+        demo, certs, tmp_path):
+    course, submitted, _, _ = demo
+    marker = tmp_path / "bombs"
+    with _dask_cluster(tmp_path, {"rogue": {"ROGUE_MARKER": str(marker)}}, certs, "--preload", str(ROGUE)) as (
+            address, _):
+        outcomes = {task.student: outcome for task, outcome in pool.grade_all(
+            _tasks(course, submitted, [*ATTACKS, "honest-shape"]), Options(), None, tmp_path / "logs",
+            scheduler=pool.Cluster(address, certs))}
+    went_off = {int(folder.name) for folder in marker.iterdir()} if marker.exists() else set()
+    assert os.getpid() not in went_off
+    refused = {attack: outcomes[attack] for attack in ATTACKS}
+    assert all(isinstance(reason, str) for reason in refused.values()), refused
+    assert "out of range or malformed" in refused["points"] and "out of range" in refused["negative"]
+    assert "is not one of this notebook" in refused["stranger"] and "differ" in refused["maximum"]
+    assert "a Dask peer sent a pickle of posix.system, which this process does not unpickle" in refused["pickle"]
+    assert "not readable here" in refused["raise"]
+    # What a compromised worker can still do (autograder/README.md): in-range full marks are recorded.
+    assert outcomes["honest-shape"].score == outcomes["honest-shape"].max_score == 3
+    pickle.loads(marker.with_suffix(".pickle").read_bytes())  # the bomb, unpickled as Dask does by default
+    assert (marker / str(os.getpid())).is_dir()
+
+
+def test_a_local_run_listens_on_loopback_only(demo, tmp_path):
+    """Dask's scheduler and workers serve HTTP (health, metrics) even without a dashboard: never beyond loopback.
+    Sockets in another network namespace (a sandboxed kernel's, which has no network) are not counted."""
+    course, submitted, _, _ = demo
+    here = psutil.Process()
+    network = os.readlink("/proc/self/ns/net")
+    before = {c.laddr for c in here.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    opened = set()
+    for _ in pool.grade_all(_tasks(course, submitted, ["a", "b"]), Options(), 2, tmp_path / "logs"):
+        for process in [here, *here.children(recursive=True)]:
+            with suppress(psutil.Error, FileNotFoundError):  # a kernel that ended meanwhile
+                if os.readlink(f"/proc/{process.pid}/ns/net") == network:
+                    opened |= {(process.pid, " ".join(process.cmdline()[:3]), c.laddr)
+                               for c in process.net_connections(kind="inet")
+                               if c.status == psutil.CONN_LISTEN and c.laddr not in before}
+    assert opened and all(ipaddress.ip_address(address.ip).is_loopback for *_, address in opened), opened
 
 
 def _alive(processes: list[psutil.Process], within: float) -> list[psutil.Process]:

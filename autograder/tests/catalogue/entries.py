@@ -477,6 +477,6 @@ INTAKE_ENTRIES: list[IntakeEntry] = [
                 "correct (by name, -10 sorts first and the first upload last)", "graded", _canvas_resubmission),
     IntakeEntry("folder-and-zip-same-id", "its correct notebook in a collected folder (with timestamp.txt) and an "
                 "unfinished one in a zip of the same id: nothing says which is later", "refused", _folder_and_zip),
-    IntakeEntry("markup-in-student-id", "a folder, a zip and an LMS file whose student ids carry an <img onerror>, "
-                "an <svg onload> and a <b onmouseover>, each with a perfect notebook", "refused", _markup_ids),
+    IntakeEntry("markup-in-student-id", "a folder, a zip and an LMS file whose student ids carry an `<img onerror>`, "
+                "an `<svg onload>` and a `<b onmouseover>`, each with a perfect notebook", "refused", _markup_ids),
 ]

@@ -1,7 +1,7 @@
 """Shared machinery of the lesson tests.
 
-`run_graded_cells` runs a lesson's graded cells in this process, fast: the `setup` cell, the answer cells
-(optionally replaced by other answers) and the test cells, skipping the narrative. Lessons are
+`run_graded_cells` runs a lesson's graded cells in this process, fast: the `setup` cell, the answer
+cells (optionally replaced by other answers) and the test cells, skipping the narrative. Lessons are
 written so that this is enough (answer and test cells never depend on narrative cells).
 """
 
@@ -78,7 +78,8 @@ def narrative(request) -> dict:
 
 @pytest.fixture
 def graded_run():
-    """`graded_run(lesson, answers=None)`: test outcomes of the solution with `answers` swapped in."""
+    """`graded_run(lesson, answers=None)`: test outcomes of the solution with `answers` swapped
+    in."""
     return lambda lesson, answers=None: run_graded_cells(solution_path(lesson), answers)
 
 

@@ -29,22 +29,26 @@ def markdown() -> str:
 def test_coin_mle_is_three_quarters_and_tops_the_grid(narrative):
     assert solution("bernoulli_mle")(COIN) == 0.75  # the seeds' answer
     assert narrative["grid"][int(np.argmax(narrative["log_liks"]))] == pytest.approx(0.75)
-    assert solution("bernoulli_log_likelihood")(COIN, 0.75) == pytest.approx(math.log(0.75**3 * 0.25), abs=1e-12)
+    assert solution("bernoulli_log_likelihood")(COIN, 0.75) == pytest.approx(
+        math.log(0.75**3 * 0.25), abs=1e-12)
 
 
 def test_the_three_objectives_of_exercise_3_share_their_optimum():
     grid = np.linspace(0.01, 0.99, 99)
     log_lik = np.array([solution("bernoulli_log_likelihood")(COIN, t) for t in grid])
-    assert grid[np.argmax(log_lik)] == grid[np.argmin(-log_lik / 4)] == grid[np.argmax(np.exp(log_lik))]
+    assert (grid[np.argmax(log_lik)] == grid[np.argmin(-log_lik / 4)]
+            == grid[np.argmax(np.exp(log_lik))])
     assert solution("answer_same_maximiser") == "a"
 
 
 def test_underflow_numbers_printed_in_section_1(narrative):
     assert narrative["first_zero"] == 1075 and "$k = 1075$" in markdown()
-    assert np.nextafter(0.0, 1.0) == 2.0**-1074 and f"{2.0**-1074:.0e}" == "5e-324"  # "about 5 x 10^-324"
+    # "about 5 x 10^-324"
+    assert np.nextafter(0.0, 1.0) == 2.0**-1074 and f"{2.0**-1074:.0e}" == "5e-324"
     assert narrative["running_product"][-1] == 0.0 and narrative["running_product"][1073] > 0
     assert f"{narrative['running_log_sum'][-1]:.4f}" == "-1386.2944"
-    assert solution("bernoulli_log_likelihood")(np.zeros(2000, dtype=int), 0.5) == pytest.approx(2000 * math.log(0.5))
+    assert solution("bernoulli_log_likelihood")(np.zeros(2000, dtype=int), 0.5) == pytest.approx(
+        2000 * math.log(0.5))
 
 
 def test_gradient_matches_autograd_and_ascent_reaches_the_mle(narrative):
@@ -52,8 +56,10 @@ def test_gradient_matches_autograd_and_ascent_reaches_the_mle(narrative):
         t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
         xt = torch.tensor(x, dtype=torch.float64)
         (-(xt * torch.log(t) + (1 - xt) * torch.log(1 - t)).sum()).backward()
-        assert solution("log_likelihood_gradient")(x, theta) == pytest.approx(-t.grad.item(), rel=1e-12)
-    assert narrative["theta"].grad.item() == -4.0 and solution("log_likelihood_gradient")(COIN, 0.5) == 4.0
+        assert solution("log_likelihood_gradient")(x, theta) == pytest.approx(-t.grad.item(),
+                                                                              rel=1e-12)
+    assert (narrative["theta"].grad.item() == -4.0
+            and solution("log_likelihood_gradient")(COIN, 0.5) == 4.0)
     assert f"{narrative['path'][-1]:.6f}" == "0.750000" and len(narrative["path"]) == 41
     # the visible test's worked path: theta_2 = 0.58 + 0.02 * gradient(0.58)
     path = solution("gradient_ascent")(COIN, 0.5, 0.02, 100)
@@ -81,9 +87,11 @@ def test_cross_entropy_is_entropy_plus_kl_and_mean_nll(narrative):
         q = np.array([theta, 1 - theta])
         ce = solution("cross_entropy")(p_data, q)
         assert ce == pytest.approx(entropy + solution("kl_divergence")(p_data, q), abs=1e-12)
-        assert ce == pytest.approx(-solution("bernoulli_log_likelihood")(COIN, theta) / 4, abs=1e-12)
+        assert ce == pytest.approx(-solution("bernoulli_log_likelihood")(COIN, theta) / 4,
+                                   abs=1e-12)
     assert solution("kl_divergence")(p_data, p_data) == 0.0
-    assert solution("kl_divergence")(np.array([0.0, 1.0]), np.array([0.5, 0.5])) == pytest.approx(math.log(2))
+    assert solution("kl_divergence")(np.array([0.0, 1.0]), np.array([0.5, 0.5])) == pytest.approx(
+        math.log(2))
 
 
 def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
@@ -106,9 +114,12 @@ def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
     # the grid search finds that fit (printed: mu = -0.80, sigma^2 = 3.61), the reverse KL one mode
     assert narrative["forward"] == pytest.approx((-0.8, 1.9), abs=1e-9)
     assert narrative["reverse"] == pytest.approx((-2.0, 0.5), abs=1e-9)
-    assert f"{narrative['forward_kl']:.3f}" == "0.721" and f"{narrative['reverse_kl']:.3f}" == "0.357"
-    assert narrative["reverse_kl"] == pytest.approx(math.log(1 / 0.7), abs=1e-3)  # "about log(1 / 0.7)"
-    # self-check 4: much of the fit's mass lies in the valley between the modes, where the data have little
+    assert (f"{narrative['forward_kl']:.3f}" == "0.721"
+            and f"{narrative['reverse_kl']:.3f}" == "0.357")
+    # "about log(1 / 0.7)"
+    assert narrative["reverse_kl"] == pytest.approx(math.log(1 / 0.7), abs=1e-3)
+    # self-check 4: much of the fit's mass lies in the valley between the modes, where the data
+    # have little
     valley = np.abs(xs) <= 0.5
     assert gaussian(*narrative["forward"])[valley].sum() > 100 * p_modes[valley].sum()
 
@@ -116,13 +127,17 @@ def test_forward_kl_covers_both_modes_and_reverse_kl_picks_one(narrative):
 def test_softmax_regression_nll_matches_torch_cross_entropy():
     rng = np.random.default_rng(0)
     for scale in (1.0, 500.0):
-        X, W, y = scale * rng.normal(size=(30, 4)), rng.normal(size=(4, 6)), rng.integers(0, 6, size=30)
-        oracle = torch.nn.functional.cross_entropy(torch.tensor(X @ W), torch.tensor(y), reduction="sum").item()
+        X, W, y = (scale * rng.normal(size=(30, 4)), rng.normal(size=(4, 6)),
+                   rng.integers(0, 6, size=30))
+        oracle = torch.nn.functional.cross_entropy(torch.tensor(X @ W), torch.tensor(y),
+                                                   reduction="sum").item()
         assert solution("softmax_regression_nll")(W, X, y) == pytest.approx(oracle, rel=1e-10)
-    X, y, W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([0, 2, 1]), np.array([[2.0, 0, -1], [0, 1, 3]])
+    X, y, W = (np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([0, 2, 1]),
+               np.array([[2.0, 0, -1], [0, 1, 3]]))
     logits = torch.tensor(X @ W)
     oracle = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction="sum").item()
-    assert oracle == pytest.approx(2.2016868431708225, abs=1e-12)  # the visible test's worked example
+    # the visible test's worked example
+    assert oracle == pytest.approx(2.2016868431708225, abs=1e-12)
     by_column = -torch.log_softmax(logits, dim=0)[np.arange(3), y].sum().item()
     assert by_column == pytest.approx(1.9471811210052352, abs=1e-12)  # its wrong-axis misconception
 
@@ -130,9 +145,11 @@ def test_softmax_regression_nll_matches_torch_cross_entropy():
 def test_least_squares_line_is_the_gaussian_mle(narrative):
     design = np.stack([narrative["x_reg"], np.ones_like(narrative["x_reg"])], axis=1)
     (slope, intercept), *_ = np.linalg.lstsq(design, narrative["y_reg"], rcond=None)
-    assert (narrative["slope_ls"], narrative["intercept_ls"]) == pytest.approx((slope, intercept), abs=1e-10)
+    assert (narrative["slope_ls"], narrative["intercept_ls"]) == pytest.approx((slope, intercept),
+                                                                               abs=1e-10)
     # printed to 3 decimals: the two fits must agree at that precision
-    assert f"{narrative['slope_ml']:.3f} {narrative['intercept_ml']:.3f}" == f"{slope:.3f} {intercept:.3f}"
+    assert (f"{narrative['slope_ml']:.3f} {narrative['intercept_ml']:.3f}"
+            == f"{slope:.3f} {intercept:.3f}")
 
 
 def test_held_out_likelihood_and_the_table_of_exercise_12(narrative):
@@ -145,7 +162,8 @@ def test_held_out_likelihood_and_the_table_of_exercise_12(narrative):
     train = narrative["train_ll"]
     assert narrative["heldout_ll"] == pytest.approx(heldout, rel=1e-6)
     assert narrative["best_degree"] == int(np.argmax(heldout)) == 3  # option b
-    assert int(np.argmax(train)) == 9 and np.all(np.diff(train) > -1e-9)  # option a; never goes down
+    # option a; never goes down
+    assert int(np.argmax(train)) == 9 and np.all(np.diff(train) > -1e-9)
     assert max(train) > 0  # log-densities above 0: densities above 1 (option d's premise)
 
     def shown(value):

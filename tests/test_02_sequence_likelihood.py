@@ -46,11 +46,14 @@ def test_seed_table_rows_are_illustrative_and_the_completion_the_text_gives():
 
 
 def test_one_call_model_shows_an_answer_that_asks_once_per_sequence():
-    """Section 5's printed numbers: -5.3 with one call, -0.8 + 3 log(1/3) with a call per sequence."""
+    """Section 5's printed numbers: -5.3 with one call, -0.8 + 3 log(1/3) with a call per
+    sequence."""
     table = TableModel(TABLE)
-    assert solution("sequential_log_likelihood")(OneCallModel(table), DATASET) == pytest.approx(-5.3)
+    assert solution("sequential_log_likelihood")(OneCallModel(table), DATASET) == pytest.approx(
+        -5.3)
     per_sequence = solution("dataset_log_likelihood")(OneCallModel(table), DATASET)
-    assert per_sequence == pytest.approx(-0.8 + 3 * math.log(1 / 3)) and f"{per_sequence:.4f}" == "-4.0958"
+    assert (per_sequence == pytest.approx(-0.8 + 3 * math.log(1 / 3))
+            and f"{per_sequence:.4f}" == "-4.0958")
 
 
 def test_sequence_log_likelihood_is_the_markov_chains_exact_log_probability():
@@ -70,7 +73,8 @@ def test_sequence_log_likelihood_rejects_sequences_without_eos_or_with_bos():
 def test_counting_matches_the_library_ngram_model():
     source = MarkovSource.random(4, seed=5)
     train = source.sample(200, rng=1)
-    probs = solution("conditional_probabilities")(solution("bigram_counts")([t + [EOS] for t in train], source.vocab))
+    probs = solution("conditional_probabilities")(
+        solution("bigram_counts")([t + [EOS] for t in train], source.vocab))
     model = NGramModel.fit(train, n=2, vocab=source.vocab)
     bos = source.vocab.bos_id
     contexts = [bos] + source.vocab.ids(source.tokens)
@@ -89,8 +93,10 @@ def test_printed_numbers_of_sections_1_to_3(narrative):
     assert ns["share"] == pytest.approx(exact[longest].sum() / exact.sum(), rel=1e-9)
     assert ns["share"] > 0.2  # the longest tenth weighs far more than a tenth
     n_tokens = sum(len(t) for t in ns["samples"])
-    assert ns["perplexity"](source, ns["samples"]) == pytest.approx(math.exp(-exact.sum() / n_tokens), rel=1e-9)
-    assert ns["perplexity"](source, ns["samples"]) == pytest.approx(math.exp(source.entropy_rate()), rel=0.03)
+    assert ns["perplexity"](source, ns["samples"]) == pytest.approx(
+        math.exp(-exact.sum() / n_tokens), rel=1e-9)
+    assert ns["perplexity"](source, ns["samples"]) == pytest.approx(
+        math.exp(source.entropy_rate()), rel=0.03)
 
 
 def test_counting_is_the_maximum_the_lagrange_argument_finds(narrative):
@@ -104,7 +110,8 @@ def test_counting_is_the_maximum_the_lagrange_argument_finds(narrative):
     assert np.allclose(np.nanmax(multipliers, axis=1), c.sum(axis=1))
     assert np.allclose(np.nanmin(multipliers, axis=1), c.sum(axis=1))
     assert np.allclose(p.sum(axis=1), 1)
-    assert ns["best"] == pytest.approx(solution("dataset_log_likelihood")(ns["bigram"], ns["train_eos"]), rel=1e-12)
+    assert ns["best"] == pytest.approx(
+        solution("dataset_log_likelihood")(ns["bigram"], ns["train_eos"]), rel=1e-12)
     drops = np.asarray(ns["drops"])
     assert drops.shape == (1000,) and np.sum(drops > 0) == 1000 and drops.min() > 0.01
     moved = (1 - ns["mix"]) * p + ns["mix"] * ns["elsewhere"]
@@ -120,9 +127,11 @@ def test_printed_numbers_of_sections_4_and_5(narrative):
     n_pairs = sum(len(t) for t in ns["train_eos"])
     counted_nll = -solution("dataset_log_likelihood")(ns["bigram"], ns["train_eos"]) / n_pairs
     assert ns["counted_nll"] == pytest.approx(counted_nll, rel=1e-9)
-    assert 0 < ns["history"][-1] - counted_nll < 0.005  # gradient training approaches the MLE from above
+    # gradient training approaches the MLE from above
+    assert 0 < ns["history"][-1] - counted_nll < 0.005
     assert ns["gap"] < 0.005
-    assert solution("sequential_log_likelihood")(ns["bigram"], ns["train_eos"]) == pytest.approx(-counted_nll * n_pairs)
+    assert solution("sequential_log_likelihood")(ns["bigram"], ns["train_eos"]) == pytest.approx(
+        -counted_nll * n_pairs)
 
 
 def test_printed_numbers_of_section_6(narrative):
@@ -130,9 +139,11 @@ def test_printed_numbers_of_section_6(narrative):
     assert f"{ns['entropy_rate']:.4f}" == "1.1708"
     source_nll = -sum(source.log_prob(t[:-1]) for t in ns["heldout"]) / ns["n_heldout"]
     assert ns["source_nll"] == pytest.approx(source_nll, rel=1e-9)
-    assert ns["source_nll"] > ns["entropy_rate"]  # the finite held-out set's noise, drawn as its own line
+    # the finite held-out set's noise, drawn as its own line
+    assert ns["source_nll"] > ns["entropy_rate"]
     assert ns["heldout_nll"][-1] == pytest.approx(source_nll, abs=0.003)
-    assert min(ns["heldout_nll"]) > source_nll - 0.003  # no fitted model beats the truth by more than noise
+    # no fitted model beats the truth by more than noise
+    assert min(ns["heldout_nll"]) > source_nll - 0.003
     kl = np.array(ns["kl_per_token"])
     assert np.all(kl > 0) and kl[-1] < 1e-3 < kl[0]
 
@@ -152,7 +163,8 @@ def test_exact_kl_formula_of_section_6_matches_monte_carlo():
     exact = visits @ terms.sum(axis=1) / (1 + visits[1:].sum())
 
     sample = source.sample(4000, rng=5)
-    log_ratio = np.array([source.log_prob(t) - solution("sequence_log_likelihood")(model, t + [EOS]) for t in sample])
+    log_ratio = np.array([source.log_prob(t) - solution("sequence_log_likelihood")(model, t + [EOS])
+                          for t in sample])
     mean_tokens = np.mean([len(t) + 1 for t in sample])
     standard_error = log_ratio.std() / math.sqrt(len(sample)) / mean_tokens
     assert abs(log_ratio.mean() / mean_tokens - exact) < 4 * standard_error

@@ -29,7 +29,8 @@ def test_running_example_prints_round_probabilities_and_sums(narrative):
     ids, probs = narrative["example_ids"], narrative["example_probs"]
     targets = narrative["example_targets"]
     assert targets.tolist() == [[3, 4, 2], [4, 2, IGNORE_INDEX]]
-    printed = [float(probs[b, t, ids[b, t + 1]]) for b, t in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]]
+    printed = [float(probs[b, t, ids[b, t + 1]])
+               for b, t in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]]
     assert printed == pytest.approx([.5, .6, .8, .3, .7])
     totals = narrative["example_totals"]
     assert totals.tolist() == pytest.approx([math.log(.5 * .6 * .8), math.log(.3 * .7)], abs=1e-5)
@@ -53,7 +54,8 @@ def test_zorbin_response_is_nearly_certain_and_the_name_is_not(narrative):
     surprise = narrative["surprise"]
     assert narrative["n_prompt"] == 4 and len(surprise) == 6
     assert math.exp(-surprise[0]) < 0.01  # "cannot know whom a statement is about": Pr 0.0065
-    assert (surprise[3:] < 0.01).all() and (surprise > 1e-5).all()  # every bar above the y-axis floor
+    # every bar above the y-axis floor
+    assert (surprise[3:] < 0.01).all() and (surprise > 1e-5).all()
 
 
 def test_products_underflow_and_log_softmax_does_not(narrative):
@@ -61,7 +63,8 @@ def test_products_underflow_and_log_softmax_does_not(narrative):
     assert 0 < 5e-324 and 5e-324 / 2 == 0.0  # the smallest positive float64 the text quotes
     assert narrative["first_inf"] == 104 and float(narrative["stable"][-1]) == pytest.approx(-150.0)
     assert np.float32(1.4e-45) > 0 and np.float32(0.7e-45) == 0  # "below about 10^-45" in float32
-    assert float(solution("stable_log_softmax")(narrative["gap_logits"])[-1, 1]) == pytest.approx(-150.0)
+    assert float(solution("stable_log_softmax")(narrative["gap_logits"])[-1, 1]) == pytest.approx(
+        -150.0)
 
 
 def test_summed_cross_entropy_is_minus_the_log_likelihood(narrative):
@@ -69,7 +72,8 @@ def test_summed_cross_entropy_is_minus_the_log_likelihood(narrative):
     assert summed == pytest.approx(-float(totals.sum()), abs=1e-5) and f"{summed:.4f}" == "2.9878"
     mean = F.cross_entropy(narrative["rows"], narrative["row_targets"])
     assert float(mean) == pytest.approx(summed / 5, abs=1e-6) and f"{float(mean):.4f}" == "0.5976"
-    nll = solution("negative_log_likelihood")(narrative["example_logits"], narrative["example_targets"])
+    nll = solution("negative_log_likelihood")(narrative["example_logits"],
+                                              narrative["example_targets"])
     assert float(nll) == pytest.approx(summed, abs=1e-6)
 
 
@@ -81,7 +85,8 @@ def test_gradient_is_p_minus_e_y_as_autograd_finds(narrative):
     z = logits.clone().requires_grad_(True)
     solution("negative_log_likelihood")(z, targets).backward()
     grad = solution("cross_entropy_grad")(logits, targets)
-    assert torch.allclose(grad, z.grad) and torch.allclose(grad.sum(-1), torch.zeros(3, 4, dtype=grad.dtype))
+    assert torch.allclose(grad, z.grad) and torch.allclose(grad.sum(-1),
+                                                           torch.zeros(3, 4, dtype=grad.dtype))
     assert (grad.abs() <= 1).all() and (grad[0, 2:] == 0).all()
 
 
@@ -101,7 +106,8 @@ def test_pretrained_beats_random_weights_on_the_city_facts(narrative):
     assert len(narrative["cities"]) == 40
     # an untrained model is close to uniform over the vocabulary on each of the 3 scored tokens
     assert totals["random weights"] == pytest.approx(-40 * 3 * math.log(len(vocab)), rel=0.05)
-    assert f"{totals['pretrained']:.2f}" == "-0.54" and f"{totals['random weights']:.2f}" == "-559.83"
+    assert (f"{totals['pretrained']:.2f}" == "-0.54"
+            and f"{totals['random weights']:.2f}" == "-559.83")
 
 
 def test_model_a_is_more_probable_by_e_to_the_50():

@@ -52,7 +52,8 @@ def test_conditional_fine_tuning_gives_better_answers_and_both_forget(narrative)
     before = curves["conditional"][0]
     assert before[1] > uniform and cond_prompt > before[1]  # "already above a uniform guess, rises"
     assert f"{before[2]:.3f}" == "1.121"  # the checkpoint's held-out loss on the statements
-    assert cond_statement > before[2] + 0.3 and joint_statement > cond_statement  # both forget; joint more
+    # both forget; joint more
+    assert cond_statement > before[2] + 0.3 and joint_statement > cond_statement
     assert [f"{v:.3f}" for v in final["conditional"]] == ["0.159", "10.991", "1.894"]
     assert [f"{v:.3f}" for v in final["joint"]] == ["0.383", "0.612", "3.246"]
 
@@ -69,7 +70,8 @@ def test_the_forward_pass_with_a_mask_is_the_models_own(narrative):
     model, inputs, T = narrative["pretrained"], narrative["inputs"], narrative["T"]
     with torch.no_grad():
         own = model(inputs)
-        again = narrative["forward_with_mask"](model, inputs, narrative["causal"][None], torch.arange(T))
+        again = narrative["forward_with_mask"](model, inputs, narrative["causal"][None],
+                                               torch.arange(T))
     assert torch.allclose(own, again, atol=1e-5)
 
 

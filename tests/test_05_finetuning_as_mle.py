@@ -22,7 +22,7 @@ def solution(name: str):
     return reference(name, LESSON)
 
 
-# --- sections 1-3: the objective, one-hot targets, the SFT loss ------------------------------------
+# --- sections 1-3: the objective, one-hot targets, the SFT loss -----------------------------------
 
 def test_new_york_worked_example_from_the_seeds():
     probs = {"A": np.array([[0.6, 0.05, 0.05, 0.3], [0.02, 0.8, 0.15, 0.03]]),
@@ -71,7 +71,8 @@ def test_the_loss_ignores_the_spread_its_gradient_does_not():
 def test_sft_loss_matches_per_prefix_log_probabilities_and_pads_nothing_in():
     vocab = Vocab([f"w{i}" for i in range(10)])
     torch.manual_seed(3)
-    config = TransformerConfig(vocab_size=len(vocab), context_length=16, d_model=16, n_heads=2, n_layers=1)
+    config = TransformerConfig(vocab_size=len(vocab), context_length=16, d_model=16, n_heads=2,
+                               n_layers=1)
     model = TransformerLM(vocab, config)
     pairs = [([3, 4], [5]), ([6, 7, 8, 9], [10, 11, 12])]
     want = 0.0
@@ -81,23 +82,27 @@ def test_sft_loss_matches_per_prefix_log_probabilities_and_pads_nothing_in():
         want -= log_probs[np.arange(len(y) + 1), seq[len(x) + 1:]].sum()
     assert solution("sft_loss")(model, pairs).item() == pytest.approx(want, rel=1e-5)
     alone = sum(solution("sft_loss")(model, [pair]).item() for pair in pairs)
-    assert alone == pytest.approx(want, rel=1e-5)  # a pair alone costs what it costs in a padded batch
+    # a pair alone costs what it costs in a padded batch
+    assert alone == pytest.approx(want, rel=1e-5)
 
 
 def test_the_worked_sft_example_has_the_padding_its_comment_states():
     vocab = World(seed=0).vocab
-    rows = vocab.pad([[vocab.bos_id, *x, *y, vocab.eos_id] for x, y in [([10, 11, 12], [20, 21]),
-                                                                        ([13, 14, 15, 16, 17], [22])]])
+    rows = vocab.pad([[vocab.bos_id, *x, *y, vocab.eos_id]
+                      for x, y in [([10, 11, 12], [20, 21]), ([13, 14, 15, 16, 17], [22])]])
     assert rows.shape == (2, 8) and (rows[0] == vocab.pad_id).sum() == 1 and len(vocab) == 115
 
 
 def test_the_counts_the_text_gives():
     world = World(seed=0)
     lorania = [y for x, y in world.qa_train if x == "question : name a city in lorania . answer :"]
-    assert {city: lorania.count(city) for city in set(lorania)} == {"velm": 3, "ashka": 2, "dorn": 1}
+    assert ({city: lorania.count(city) for city in set(lorania)}
+            == {"velm": 3, "ashka": 2, "dorn": 1})
     assert (len(world.qa_train), len(world.qa_heldout)) == (138, 40)  # "138 pairs", "178 pairs"
-    assert sorted(sorted(a.values()) for a in world.multi_answer.values()) == [[1 / 6, 1 / 3, 1 / 2]] * 3
-    assert all(y.split()[0] == "a" for x, y in world.qa_train if "what pet" in x)  # "a opens every pet"
+    assert (sorted(sorted(a.values()) for a in world.multi_answer.values())
+            == [[1 / 6, 1 / 3, 1 / 2]] * 3)
+    # "a opens every pet"
+    assert all(y.split()[0] == "a" for x, y in world.qa_train if "what pet" in x)
 
 
 # --- section 4: reducing the loss ----------------------------------------------------------------
@@ -146,7 +151,7 @@ def test_a_constant_divisor_rescales_the_epoch_gradient_and_a_token_mean_does_no
     assert not torch.allclose(ratio[full.abs() > 1e-4], ratio[full.abs() > 1e-4].median())
 
 
-# --- section 5: the training step and the experiment ------------------------------------------------
+# --- section 5: the training step and the experiment ----------------------------------------------
 
 def test_start_losses_random_near_uniform_and_pretrained_worse(narrative):
     start = narrative["start_loss"]
@@ -157,20 +162,26 @@ def test_start_losses_random_near_uniform_and_pretrained_worse(narrative):
 
 def test_fine_tuning_beats_random_initialisation_by_a_clear_margin(narrative):
     curves = narrative["curves"]
-    pretrained, scratch = curves["from the pretrained checkpoint"], curves["from random initialisation"]
-    assert pretrained[0] < scratch[0]  # "at step 0 the pretrained model is worse than the random one"
-    assert all(pretrained[s] > scratch[s] for s in pretrained if s >= 40)  # "within 40 steps ... for good"
+    pretrained, scratch = (curves["from the pretrained checkpoint"],
+                           curves["from random initialisation"])
+    # "at step 0 the pretrained model is worse than the random one"
+    assert pretrained[0] < scratch[0]
+    # "within 40 steps ... for good"
+    assert all(pretrained[s] > scratch[s] for s in pretrained if s >= 40)
     final = narrative["final_scores"]
     assert final["from the pretrained checkpoint"] > final["from random initialisation"] + 2.0
     assert final["from the pretrained checkpoint"] > -0.5
 
 
 def test_both_runs_learn_the_format_and_only_the_fine_tuned_one_the_facts(narrative):
-    world, answer, kind, valid = (narrative[k] for k in ("world", "answer_of", "kind", "answers_of_kind"))
+    world, answer, kind, valid = (narrative[k]
+                                  for k in ("world", "answer_of", "kind", "answers_of_kind"))
     shown = world.qa_heldout[::7]
-    right = {name: sum(answer(narrative[name], x) == y for x, y in shown) for name in ("finetuned", "from_scratch")}
+    right = {name: sum(answer(narrative[name], x) == y for x, y in shown)
+             for name in ("finetuned", "from_scratch")}
     assert right["finetuned"] >= 5 and right["from_scratch"] <= 2, right
-    formatted = sum(answer(narrative["from_scratch"], x) in valid[kind[x]] for x, _ in world.qa_heldout)
+    formatted = sum(answer(narrative["from_scratch"], x) in valid[kind[x]]
+                    for x, _ in world.qa_heldout)
     assert formatted >= 36  # the random network learns the format: a valid answer of the right kind
 
 
@@ -178,7 +189,8 @@ def test_both_runs_learn_the_format_and_only_the_fine_tuned_one_the_facts(narrat
 
 def test_best_multi_answer_log_likelihood_is_the_empirical_bound():
     best = solution("answer_best_log_likelihood")
-    assert best == pytest.approx(3 * (3 * math.log(1 / 2) + 2 * math.log(1 / 3) + math.log(1 / 6)), abs=1e-9)
+    assert best == pytest.approx(3 * (3 * math.log(1 / 2) + 2 * math.log(1 / 3) + math.log(1 / 6)),
+                                 abs=1e-9)
     assert solution("answer_probability_one") == "c"
 
 
@@ -192,10 +204,11 @@ def test_fine_tuned_model_spreads_probability_like_the_data(narrative):
         assert probs == pytest.approx(world.multi_answer[x], abs=0.1)
 
 
-# --- section 7: greedy decoding --------------------------------------------------------------------
+# --- section 7: greedy decoding -------------------------------------------------------------------
 
 def sequences(model, max_len):
-    """Every sequence of at most max_len tokens ending with <eos>, with its probability under a table."""
+    """Every sequence of at most max_len tokens ending with <eos>, with its probability under a
+    table."""
     vocab = model.vocab
     words = [i for i in range(len(vocab)) if vocab.tokens([i])[0] not in ("<s>", "<pad>", "<eos>")]
     for n in range(max_len):
@@ -232,7 +245,8 @@ def test_greedy_decode_on_a_transformer_agrees_with_the_forward_pass():
     world = World(seed=0)
     torch.manual_seed(0)
     model = TransformerLM(world.vocab)
-    prefix = [world.vocab.bos_id, *world.vocab.encode("question : where does zorbin live ? answer :")]
+    prefix = [world.vocab.bos_id,
+              *world.vocab.encode("question : where does zorbin live ? answer :")]
     generated = solution("greedy_decode")(model, prefix, 4)
     ids = list(prefix)
     with torch.no_grad():
@@ -251,7 +265,7 @@ def test_the_greedy_table_of_the_test_cell_has_no_ties():
         assert len(finite) < 2 or finite[-1] - finite[-2] > 0.5
 
 
-# --- section 8: exposure bias -----------------------------------------------------------------------
+# --- section 8: exposure bias ---------------------------------------------------------------------
 
 def test_exposure_bias_numbers_and_claims(narrative):
     world, kind, valid = narrative["world"], narrative["kind"], narrative["answers_of_kind"]
@@ -259,18 +273,21 @@ def test_exposure_bias_numbers_and_claims(narrative):
     pairs = world.qa_train + world.qa_heldout
     assert len(pairs) == 178
     # "given the gold first token, the model gets every later token right"
-    assert narrative["later_right"] == narrative["later_total"] == sum(len(y.split()) for _, y in pairs)
+    assert (narrative["later_right"] == narrative["later_total"]
+            == sum(len(y.split()) for _, y in pairs))
     # "each greedy error starts at the first token"
     answers = {x: answer(early, x) for x, _ in pairs}
     assert all(answers[x] == y for x, y in pairs if answers[x].split()[:1] == y.split()[:1])
     first_wrong, derailed = narrative["first_wrong"], narrative["derailed"]
     assert len(first_wrong) == sum(answers[x] != y for x, y in pairs) and len(first_wrong) >= 20
-    assert all(got not in valid[kind[x]] for x, _, got in derailed) and len(derailed) >= len(first_wrong) / 2
+    assert (all(got not in valid[kind[x]] for x, _, got in derailed)
+            and len(derailed) >= len(first_wrong) / 2)
     # "after a, which opens every pet in D, it goes on in a pet's words"
     pet_words = set(SIZES) | set(COLOURS) | set(ANIMALS)
     after_a = [got.split()[1:] for _, _, got in derailed if got.split()[:1] == ["a"]]
     assert len(after_a) >= 10 and all(set(words) <= pet_words for words in after_a)
-    assert len(narrative["shown"]) >= 3 and all(len(got.split()) > 1 for _, _, got in narrative["shown"].values())
+    assert len(narrative["shown"]) >= 3 and all(len(got.split()) > 1
+                                                for _, _, got in narrative["shown"].values())
 
 
 def test_exposure_bias_is_a_property_of_the_model_not_of_the_decoder(narrative):

@@ -25,8 +25,8 @@ def solution(name: str):
 # --- section 1: the maximiser copies the data ---------------------------------------------------
 
 def test_the_maximiser_puts_the_share_of_wrong_answers_in_d_on_them():
-    """Section 1: 'if 5% of the answers ... are wrong, the optimum puts about 5% of its probability on
-    wrong answers there'; found by gradient ascent on the log-likelihood, not by the formula."""
+    """Section 1: 'if 5% of the answers ... are wrong, the optimum puts about 5% of its probability
+    on wrong answers there'; found by gradient ascent on the log-likelihood, not by the formula."""
     counts = torch.tensor([19.0, 1.0])  # one prompt: 19 right answers, 1 wrong one
     logits = torch.zeros(2, requires_grad=True)
     optimizer = torch.optim.SGD([logits], lr=0.1)
@@ -55,7 +55,7 @@ def test_the_written_answers_share_of_outdated_answers_is_about_one_in_twenty():
     assert 1 / 25 < share < 1 / 20 + 1e-12
 
 
-# --- section 2: the cost example -------------------------------------------------------------------
+# --- section 2: the cost example ------------------------------------------------------------------
 
 def test_cost_per_correct_pair_and_what_the_budget_buys(narrative):
     cost = solution("answer_cost_per_correct_pair")
@@ -67,14 +67,15 @@ def test_cost_per_correct_pair_and_what_the_budget_buys(narrative):
     assert f"{10_000 / 5.125:,.0f}" == "1,951"
     ratio = bought["model drafts, experts review"][0] / bought["experts write"][0]
     assert 7.5 < ratio < 8.5  # "about eight times as many correct pairs"
-    assert bought["model drafts, no review"][1] / sum(bought["model drafts, no review"]) == pytest.approx(0.2)
+    assert bought["model drafts, no review"][1] / sum(bought["model drafts, no review"]) == (
+        pytest.approx(0.2))
 
 
 def test_the_self_check_cost():
     assert (0.10 + 4) / 0.5 == pytest.approx(8.20)
 
 
-# --- the exercises' worked examples -----------------------------------------------------------------
+# --- the exercises' worked examples ---------------------------------------------------------------
 
 TRUTHS = ["velm", "a big red newt", "nut pie", "teal", "a tiny grey cat"]
 ANSWERS = ["velm", "a big red", "nut soup", "teal", "a tiny grey cat"]
@@ -119,14 +120,15 @@ def test_perfect_imitation_of_a_70_percent_teacher_self_check():
     assert solution("repeated_mistake_share")(truths, teacher, list(teacher)) == 1.0
 
 
-# --- section 3: the experiment ----------------------------------------------------------------------
+# --- section 3: the experiment --------------------------------------------------------------------
 
 def test_the_split_the_text_describes(narrative):
     world = World(seed=0)
     facts = [(x, y) for x, y in world.qa_train if x not in world.multi_answer]
     assert len(facts) == len(set(facts)) == 120
     assert narrative["facts"] == facts
-    assert (len(narrative["human_pairs"]), len(narrative["prompts"]), len(narrative["heldout_prompts"])) == (30, 90, 40)
+    assert (len(narrative["human_pairs"]), len(narrative["prompts"]),
+            len(narrative["heldout_prompts"])) == (30, 90, 40)
     # "the pretrained checkpoint, which had read each of these facts in two or three wordings"
     for fact in world.facts:
         wordings = [w.format(s=fact.subject, v=fact.value) for w in STATEMENTS[fact.relation]]
@@ -150,7 +152,8 @@ def test_teacher_and_students_accuracies_as_printed_and_plotted(narrative):
     assert accuracy["teacher"] == pytest.approx((teacher_accuracy, heldout_accuracy))
     for name in ("true answers", "teacher's answers"):
         assert accuracy[f"student of the {name}"] == pytest.approx(
-            (_accuracy(students[name], truths), _accuracy(heldout[name], narrative["heldout_truths"])))
+            (_accuracy(students[name], truths),
+             _accuracy(heldout[name], narrative["heldout_truths"])))
     # "The student of the true answers gets all 90 questions right."
     assert accuracy["student of the true answers"][0] == 1.0
     # "The student of the teacher gets exactly the teacher's share right"
@@ -165,18 +168,22 @@ def test_teacher_and_students_accuracies_as_printed_and_plotted(narrative):
 
 
 def test_the_teachers_favourite_wrong_answer_reaches_new_questions(narrative):
-    truths, teacher, heldout = narrative["true_answers"], narrative["teacher_answers"], narrative["heldout_answers"]
+    truths, teacher, heldout = (narrative["true_answers"], narrative["teacher_answers"],
+                                narrative["heldout_answers"])
     count = lambda answers: answers.count("a pink owl")  # noqa: E731
     assert narrative["pink_owls"] == {
-        "the 90 questions, true answers": count(truths), "the 90 questions, the teacher": count(teacher),
+        "the 90 questions, true answers": count(truths),
+        "the 90 questions, the teacher": count(teacher),
         "held out, student of the true answers": count(heldout["true answers"]),
         "held out, student of the teacher's answers": count(heldout["teacher's answers"]),
         "held out, the teacher": count(heldout["teacher"])}
     # "the teacher's favourite wrong answers": its most frequent wrong answer
     wrong_answers = [teacher[k] for k in narrative["teacher_wrong"]]
-    assert max(set(wrong_answers), key=wrong_answers.count) == "a pink owl" and count(wrong_answers) >= 5
+    assert (max(set(wrong_answers), key=wrong_answers.count) == "a pink owl"
+            and count(wrong_answers) >= 5)
     assert count(truths) + count(narrative["heldout_truths"]) <= 1
-    # "... on new questions too": the teacher's student says it to held-out questions, the other does not
+    # "... on new questions too": the teacher's student says it to held-out questions, the other
+    # does not
     assert count(heldout["teacher's answers"]) >= 3 and count(heldout["true answers"]) == 0
 
 
@@ -188,8 +195,8 @@ def test_the_probability_curves_the_text_describes(narrative):
         assert curve["step"] == list(range(0, 151, 10))
         # "At step 0 the pretrained model gives both answers a tiny probability"
         assert curve["true answer"][0] < -10 and curve["teacher's answer"][0] < -10
-        # "Within 40 steps ... most of the way to the answer its data give (from below -10 to above -1),
-        # and by the end gives it a probability near 1"
+        # "Within 40 steps ... most of the way to the answer its data give (from below -10 to
+        # above -1), and by the end gives it a probability near 1"
         assert all(v > -1 for s, v in zip(curve["step"], curve[data_answer[name]]) if s >= 40)
         assert curve[data_answer[name]][-1] > math.log(0.9)
         # "the other answer falls to a probability below e^-10"
@@ -199,7 +206,8 @@ def test_the_probability_curves_the_text_describes(narrative):
 def test_pretraining_does_not_protect_the_student(narrative):
     assert solution("answer_pretraining_protects") is False
     truths, teacher = narrative["true_answers"], narrative["teacher_answers"]
-    corrected = solution("repeated_mistake_share")(teacher, truths, narrative["student_answers"]["teacher's answers"])
+    corrected = solution("repeated_mistake_share")(
+        teacher, truths, narrative["student_answers"]["teacher's answers"])
     assert corrected == 0.0
 
 

@@ -10,7 +10,8 @@ from mlcourse.lessons import kept_answers, lesson_names, lesson_path, read_lesso
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = lesson_names(ROOT)
 WRONG = [(lesson, w) for lesson in LESSONS for w in kept_answers(ROOT, lesson).wrong]
-ALTERNATIVE = [(lesson, a, src) for lesson in LESSONS for a, src in kept_answers(ROOT, lesson).alternative]
+ALTERNATIVE = [(lesson, a, src) for lesson in LESSONS
+               for a, src in kept_answers(ROOT, lesson).alternative]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -25,19 +26,23 @@ def test_student_version_passes_no_test(lesson, student_run):
     assert not passed, f"free points in the student version: {passed}"
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a wrong answer may overflow or take log 0: that is the slip
-@pytest.mark.parametrize(("lesson", "wrong"), WRONG, ids=[f"{lesson}:{w.answer_id}:{w.phrase}" for lesson, w in WRONG])
+# a wrong answer may overflow or take log 0: that is the slip
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize(("lesson", "wrong"), WRONG,
+                         ids=[f"{lesson}:{w.answer_id}:{w.phrase}" for lesson, w in WRONG])
 def test_wrong_answer_is_named(lesson, wrong, graded_run):
     error = graded_run(lesson, {wrong.answer_id: wrong.source})[wrong.test_id]
     assert error is not None, "the wrong answer passed"
     message = str(error)
-    assert "Likely misconception:" in message and wrong.phrase in message.split("Likely misconception:", 1)[1], message
+    assert ("Likely misconception:" in message
+            and wrong.phrase in message.split("Likely misconception:", 1)[1]), message
 
 
 @pytest.mark.parametrize(("lesson", "answer_id", "source"), ALTERNATIVE,
                          ids=[f"{a[0]}:{a[1]}:{i}" for i, a in enumerate(ALTERNATIVE)])
 def test_differently_written_answer_passes(lesson, answer_id, source, graded_run):
-    failed = {t: str(e) for t, e in graded_run(lesson, {answer_id: source}).items() if e is not None}
+    failed = {t: str(e) for t, e in graded_run(lesson, {answer_id: source}).items()
+              if e is not None}
     assert not failed
 
 

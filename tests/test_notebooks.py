@@ -34,7 +34,8 @@ def errors(notebook) -> list[tuple[int, str, str]]:
 def test_solution_runs_without_error_and_shows_figures(lesson):
     notebook = execute(ROOT / "solutions" / lesson / f"{lesson}.ipynb")
     assert errors(notebook) == []
-    figures = sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    figures = sum("image/png" in o.get("data", {})
+                  for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert figures >= 3
 
 
@@ -45,8 +46,10 @@ def test_student_version_stops_only_at_unanswered_exercises(lesson):
     assert unexpected == []
     cells = parse_lesson(notebook, lesson).cells
     in_narrative = [e for e in errors(notebook) if cells[e[0]].kind == "narrative"]
-    assert in_narrative == [], "narrative cells that crash on an unsolved exercise: wrap them in `with needs(...)`"
-    unanswered = [i for i, c in enumerate(cells) if c.kind == "answer" and "raise NotImplementedError" in c.source]
+    assert in_narrative == [], ("narrative cells that crash on an unsolved exercise: "
+                                "wrap them in `with needs(...)`")
+    unanswered = [i for i, c in enumerate(cells)
+                  if c.kind == "answer" and "raise NotImplementedError" in c.source]
     assert unanswered, "the student version has exercises to answer"
     first_error = min((e[0] for e in errors(notebook)), default=len(notebook.cells))
     assert first_error >= unanswered[0], "an error comes before the first exercise"

@@ -1,7 +1,8 @@
-"""The seed table of solutions/README.md ("Where the seeds are taught") stays true: every row names a
-lesson of the course and a place in it that exists (a grade id, written in backticks, or a section
-heading, written as the lesson writes it), every lesson appears, and the table keeps the number of
-rows its text states. The seeds themselves are not read: the table is checked against the lessons."""
+"""The seed table of solutions/README.md ("Where the seeds are taught") stays true: every row names
+a lesson of the course and a place in it that exists (a grade id, written in backticks, or a
+section heading, written as the lesson writes it), every lesson appears, and the table keeps the
+number of rows its text states. The seeds themselves are not read: the table is checked against
+the lessons."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def table_rows(text: str) -> list[tuple[str, str, str]]:
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
     cells = [tuple(c.strip() for c in CELL_SPLIT.split(line)[1:-1]) for line in lines]
     assert cells and cells[0] == HEADER, f"the table's header is {' | '.join(HEADER)}"
-    assert cells[1] and all(set(c) <= set("-: ") for c in cells[1]), "a separator line follows the header"
+    assert cells[1] and all(set(c) <= set("-: ") for c in cells[1]), (
+        "a separator line follows the header")
     rows = cells[2:]
     malformed = [row for row in rows if len(row) != 3 or not all(row)]
     assert not malformed, f"rows without three filled cells: {malformed[:3]}"
@@ -39,7 +41,8 @@ def table_rows(text: str) -> list[tuple[str, str, str]]:
 
 
 def headings(lesson: str) -> set[str]:
-    """The lesson's markdown heading lines, without their #s: '2. The objective of a dataset', ..."""
+    """The lesson's markdown heading lines, without their #s: '2. The objective of a dataset',
+    ..."""
     cells = read_lesson(solution_path(lesson)).cells
     return {line.lstrip("#").strip() for c in cells if c.cell_type == "markdown"
             for line in c.source.splitlines() if re.match(r"#+\s", line)}
@@ -94,5 +97,6 @@ def test_the_checks_catch_a_place_that_does_not_exist():
             ("d", lesson, "9. No such section"), ("e", "99_no_such_lesson", heading),
             ("f", lesson, grade_id)]  # a grade id must be in backticks; a heading must not
     assert [row[0] for row in missing_places(rows)] == ["c", "d", "e", "f"]
-    text = "| seed concept or quiz question | lesson | place |\n|---|---|---|\n| x \\| y | 01 | z |\n"
+    text = ("| seed concept or quiz question | lesson | place |\n|---|---|---|\n"
+            "| x \\| y | 01 | z |\n")
     assert table_rows(text) == [("x \\| y", "01", "z")]

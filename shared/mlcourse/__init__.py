@@ -18,8 +18,8 @@ import importlib
 
 from mlcourse.vocab import BOS, EOS, IGNORE_INDEX, PAD, Vocab
 
-__all__ = ["BOS", "EOS", "IGNORE_INDEX", "PAD", "Vocab", "checking", "models", "plots", "sources", "transformer",
-           "vocab", "world"]
+__all__ = ["BOS", "EOS", "IGNORE_INDEX", "PAD", "Vocab", "checking", "models", "plots", "sources",
+           "transformer", "vocab", "world"]
 _SUBMODULES = {"checking", "models", "plots", "sources", "transformer", "world"}
 
 

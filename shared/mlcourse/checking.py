@@ -3,7 +3,7 @@
 A test cell compares what a student's code returned with what was expected:
 
     expect_close(sequence_log_likelihood(table, seq), -0.8, "log Pr(A B <eos>)",
-                 misconceptions={"leaving out <eos>: its log-probability is part of the sequence": -0.7})
+                 misconceptions={"leaving out <eos>: its log-probability counts too": -0.7})
 
 On a mismatch it raises `CheckFailure`, whose message says what was expected, what came back and,
 when the answer equals the value a known mistake produces, names that mistake on a line of its own
@@ -48,12 +48,14 @@ FORMS = {
 
 
 class CheckFailure(AssertionError):
-    """A check that did not pass; `misconception` names the likely mistake, if one was recognised."""
+    """A check that did not pass; `misconception` names the likely mistake, if one was
+    recognised."""
 
-    def __init__(self, what: str, expected: Any, got: Any, problem: str, misconception: str | None = None,
-                 hint: str = "", where: str = ""):
+    def __init__(self, what: str, expected: Any, got: Any, problem: str,
+                 misconception: str | None = None, hint: str = "", where: str = ""):
         self.what, self.expected, self.got, self.misconception = what, expected, got, misconception
-        self.hint, self.where = hint, where  # safe to show with a hidden check: they hold no expected value
+        # safe to show with a hidden check: they hold no expected value
+        self.hint, self.where = hint, where
         super().__init__(self._lines(f"{what}: {problem}"))
 
     def _lines(self, first: str) -> str:
@@ -68,18 +70,19 @@ class CheckFailure(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback: the message is the student's whole feedback.
-        return ["CheckFailure: " + line if i == 0 else "    " + line for i, line in enumerate(str(self).splitlines())]
+        return ["CheckFailure: " + line if i == 0 else "    " + line
+                for i, line in enumerate(str(self).splitlines())]
 
 
-# --- the form of answers ---------------------------------------------------------------------------
+# --- the form of answers --------------------------------------------------------------------------
 
 def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
 def as_array(value: Any) -> np.ndarray | None:
-    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached; bools are not
-    numbers)."""
+    """`value` as a float64 array, or None when it is not numeric (torch tensors are detached;
+    bools are not numbers)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         return None
     if _is_tensor(value):
@@ -97,40 +100,49 @@ def _letter(value: Any, choices: str) -> str | None:
 
 
 def _bool(value: Any) -> bool | None:
-    """True or False from Python, NumPy or a 0-d torch tensor; None for anything else (1 and 0 included)."""
+    """True or False from Python, NumPy or a 0-d torch tensor; None for anything else (1 and 0
+    included)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if (_is_tensor(value) or isinstance(value, np.ndarray)) and str(value.dtype).endswith("bool") and value.ndim == 0:
+    if ((_is_tensor(value) or isinstance(value, np.ndarray)) and str(value.dtype).endswith("bool")
+            and value.ndim == 0):
         return bool(value.item())
     return None
 
 
-def _form_error(got: Any, kind: str, what: str, choices: str = "", length: int | None = None) -> str | None:
+def _form_error(got: Any, kind: str, what: str, choices: str = "",
+                length: int | None = None) -> str | None:
     """Why `got` is not of the form `kind`, or None when it is."""
     rule = FORMS[kind] + (f" of {', '.join(choices)}" if kind == "letter" else "")
     rule += f" of length {length}" if length is not None else ""
     if got is None:
         return f"expected {rule}, got None (is a `return` or an assignment missing?)"
     if kind == "letter":
-        return None if _letter(got, choices) else f"expected {rule} (in any case), got {describe(got)}"
+        return (None if _letter(got, choices)
+                else f"expected {rule} (in any case), got {describe(got)}")
     if kind == "bool":
         return None if _bool(got) is not None else f"expected {rule}, got {describe(got)}"
     array = as_array(got)
     if kind == "number":
-        return None if array is not None and array.ndim == 0 else f"expected {rule}, got {describe(got)}"
-    if array is None or array.ndim == 0 or not isinstance(got, (list, tuple, np.ndarray)) and not _is_tensor(got):
+        return (None if array is not None and array.ndim == 0
+                else f"expected {rule}, got {describe(got)}")
+    if (array is None or array.ndim == 0
+            or not isinstance(got, (list, tuple, np.ndarray)) and not _is_tensor(got)):
         return f"expected {rule}, got {describe(got)}"
     if length is not None and len(array) != length:
         return f"expected {rule}, got {describe(got)}"
     return None
 
 
-def check_format(got: Any, kind: str, what: str, *, choices: str = "", length: int | None = None) -> None:
-    """A visible check of an answer's form only (kind: number, letter, bool or sequence); its value is graded later."""
+def check_format(got: Any, kind: str, what: str, *, choices: str = "",
+                 length: int | None = None) -> None:
+    """A visible check of an answer's form only (kind: number, letter, bool or sequence); its
+    value is graded later."""
     problem = _form_error(got, kind, what, choices, length)
     if problem:
         raise CheckFailure(what, None, got, problem)
-    print(f"{what}: the form is right ({FORMS[kind]}); whether it is correct is checked when the notebook is graded")
+    print(f"{what}: the form is right ({FORMS[kind]}); "
+          "whether it is correct is checked when the notebook is graded")
 
 
 def describe(value: Any) -> str:
@@ -143,7 +155,8 @@ def describe(value: Any) -> str:
 
 
 def show(value: Any) -> str:
-    """A value as a student reads it: numbers to 6 digits, long arrays summarised row by row, never cut mid-row."""
+    """A value as a student reads it: numbers to 6 digits, long arrays summarised row by row,
+    never cut mid-row."""
     if isinstance(value, (bool, np.bool_)):  # as a number it would read 0 or 1
         return repr(bool(value))
     array = as_array(value)
@@ -152,7 +165,8 @@ def show(value: Any) -> str:
         return text if len(text) <= 200 else text[:200] + f"... ({len(text)} characters)"
     if array.ndim == 0:
         return f"{float(array):.6g}"
-    return np.array2string(array, precision=4, threshold=24, edgeitems=3, separator=", ", max_line_width=100)
+    return np.array2string(array, precision=4, threshold=24, edgeitems=3, separator=", ",
+                           max_line_width=100)
 
 
 def _hint(got: np.ndarray, want: np.ndarray) -> str:
@@ -167,7 +181,8 @@ def _hint(got: np.ndarray, want: np.ndarray) -> str:
 
 
 def _first_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray) -> str:
-    """Where two arrays of one shape first differ, for long values (the expected entry is left to the caller)."""
+    """Where two arrays of one shape first differ, for long values (the expected entry is left to
+    the caller)."""
     if got.ndim == 0 or got.size <= 6:
         return ""
     index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -176,7 +191,8 @@ def _first_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray) -> str
 
 
 def _close(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> bool:
-    return got.shape == want.shape and bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)))
+    return got.shape == want.shape and bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol,
+                                                              equal_nan=True)))
 
 
 def _matching(got: Any, misconceptions: Mapping[str, Any] | None, same) -> str | None:
@@ -185,13 +201,15 @@ def _matching(got: Any, misconceptions: Mapping[str, Any] | None, same) -> str |
 
 def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: float = 1e-6,
                  misconceptions: Mapping[str, Any] | None = None) -> None:
-    """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, sequences or tensors of one shape)."""
+    """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, sequences or tensors of
+    one shape)."""
     want_array = as_array(want)
     if want_array is None:
         raise TypeError(f"expect_close needs a numeric expected value, got {type(want).__name__}")
     got_array = as_array(got)
     kind = "number" if want_array.ndim == 0 else "sequence"
-    same = lambda g, v: (a := as_array(v)) is not None and _close(as_array(g), a, atol, rtol)  # noqa: E731
+    same = lambda g, v: (  # noqa: E731
+        (a := as_array(v)) is not None and _close(as_array(g), a, atol, rtol))
     if got_array is None or (got_array.ndim == 0) != (want_array.ndim == 0):
         problem = _form_error(got, kind, what) or f"expected {FORMS[kind]}, got {describe(got)}"
         raise CheckFailure(what, want, got, problem,
@@ -202,8 +220,9 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
     if _close(got_array, want_array, atol, rtol):
         return
     bad = ~np.isclose(got_array, want_array, rtol=rtol, atol=atol, equal_nan=True)
-    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", _matching(got, misconceptions, same),
-                       _hint(got_array, want_array), _first_difference(got_array, want_array, bad))
+    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}",
+                       _matching(got, misconceptions, same), _hint(got_array, want_array),
+                       _first_difference(got_array, want_array, bad))
 
 
 def _all_bools(value: Any) -> bool:
@@ -222,15 +241,18 @@ def plain(value: Any) -> Any:
     return value
 
 
-def expect_equal(got: Any, want: Any, what: str, *, misconceptions: Mapping[str, Any] | None = None) -> None:
+def expect_equal(got: Any, want: Any, what: str, *,
+                 misconceptions: Mapping[str, Any] | None = None) -> None:
     """Pass when `got == want` exactly (strings, integers, booleans, and sequences of them)."""
     if isinstance(want, (bool, np.bool_)):
         if _bool(got) is None:
             raise CheckFailure(what, want, got, _form_error(got, "bool", what))
         got = _bool(got)
     normal = plain(got)
-    if _all_bools(plain(want)) and not _all_bools(normal):  # 1 == True in Python; the course's rule is stricter
-        raise CheckFailure(what, want, got, f"expected a sequence of True or False, got {describe(got)}")
+    # 1 == True in Python; the course's rule is stricter
+    if _all_bools(plain(want)) and not _all_bools(normal):
+        raise CheckFailure(what, want, got,
+                           f"expected a sequence of True or False, got {describe(got)}")
     if normal == plain(want):
         return
     mistake = _matching(normal, misconceptions, lambda g, v: g == plain(v))
@@ -240,12 +262,14 @@ def expect_equal(got: Any, want: Any, what: str, *, misconceptions: Mapping[str,
         where = _first_difference(got_array, want_array, got_array != want_array)
     elif got_array is not None and want_array is not None and got_array.ndim:
         where = f"expected shape {want_array.shape}, got shape {got_array.shape}"
-    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", mistake, where=where)
+    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", mistake,
+                       where=where)
 
 
 def expect_choice(got: Any, want: str, what: str, choices: str, *,
                   misconceptions: Mapping[str, Any] | None = None) -> None:
-    """Pass when the answer letter `got` is `want`, in any case; `choices` lists the valid letters, e.g. "abcd"."""
+    """Pass when the answer letter `got` is `want`, in any case; `choices` lists the valid
+    letters, e.g. "abcd"."""
     letter = _letter(got, choices)
     if letter is None:
         raise CheckFailure(what, want, got, _form_error(got, "letter", what, choices))
@@ -255,10 +279,11 @@ def expect_choice(got: Any, want: str, what: str, choices: str, *,
 
 
 def standard_misconceptions(want: float, n_terms: int | None = None) -> dict[str, float]:
-    """Values that the usual slips turn a log-likelihood `want` (a sum of `n_terms` log-probabilities) into."""
+    """Values that the usual slips turn a log-likelihood `want` (a sum of `n_terms`
+    log-probabilities) into."""
     out = {
-        "a sign error: a log-likelihood of discrete data (a sum of log-probabilities) is at most 0, "
-        "and the negative log-likelihood, the loss, is its negative": -want,
+        "a sign error: a log-likelihood of discrete data (a sum of log-probabilities) is at "
+        "most 0, and the negative log-likelihood, the loss, is its negative": -want,
         "the product of probabilities, not the sum of log-probabilities": math.exp(want),
         "log base 2 instead of the natural log: the course measures in nats": want / math.log(2),
     }
@@ -267,13 +292,14 @@ def standard_misconceptions(want: float, n_terms: int | None = None) -> dict[str
     return out
 
 
-# --- calls whose effect on their arguments is checked -------------------------------------------------
+# --- calls whose effect on their arguments is checked ---------------------------------------------
 
 def after_call(function, *args, **kwargs) -> tuple[Any, tuple]:
-    """Call `function` on copies of the arguments: (its result, the copied positional arguments as the call left them).
+    """Call `function` on copies of the arguments: (its result, the copied positional arguments
+    as the call left them).
 
-    A test that checks an in-place update (a training step, an array filled in) reads the copies; the
-    objects it passed are never changed. The grader's handles to a student's functions provide
+    A test that checks an in-place update (a training step, an array filled in) reads the copies;
+    the objects it passed are never changed. The grader's handles to a student's functions provide
     `call_with_state`, which returns the state after the call from the student's process."""
     through = getattr(type(function), "call_with_state", None)
     if through is not None:
@@ -286,8 +312,9 @@ def after_call(function, *args, **kwargs) -> tuple[Any, tuple]:
 
 
 def _keep_gradients(given: Any, twin: Any) -> None:
-    """Give a deep-copied torch module its original's gradients: deepcopy drops `.grad`, the grader's codec
-    carries it, and a test of "old gradients must not count" needs them in the copy too."""
+    """Give a deep-copied torch module its original's gradients: deepcopy drops `.grad`, the
+    grader's codec carries it, and a test of "old gradients must not count" needs them in the copy
+    too."""
     if not (hasattr(given, "named_parameters") and hasattr(twin, "named_parameters")):
         return
     grads = {name: p.grad for name, p in given.named_parameters() if p.grad is not None}
@@ -296,13 +323,15 @@ def _keep_gradients(given: Any, twin: Any) -> None:
             parameter.grad = grads[name].detach().clone()
 
 
-# --- narrative cells that use the student's answers -------------------------------------------------
+# --- narrative cells that use the student's answers -----------------------------------------------
 
 @contextmanager
 def needs(*exercises: str):
-    """Run a narrative block that uses the named exercises; when one is not solved yet, say so and skip the rest.
+    """Run a narrative block that uses the named exercises; when one is not solved yet, say so and
+    skip the rest.
 
-    An unsolved exercise raises NotImplementedError (or its name is not defined yet); any other error is shown."""
+    An unsolved exercise raises NotImplementedError (or its name is not defined yet); any other
+    error is shown."""
     plt = sys.modules.get("matplotlib.pyplot")
     before = set(plt.get_fignums()) if plt else set()
     try:
@@ -320,9 +349,9 @@ def needs(*exercises: str):
 # --- reference values from the instructor's solution ---------------------------------------------
 
 def course_root(start: Path | None = None) -> Path:
-    """The course folder holding `solutions/`: the nearest parent of `start` (the working directory by
-    default: nbgrader runs notebooks below the course folder) that has one, else the checkout this
-    package was installed from."""
+    """The course folder holding `solutions/`: the nearest parent of `start` (the working
+    directory by default: nbgrader runs notebooks below the course folder) that has one, else the
+    checkout this package was installed from."""
     start = Path.cwd() if start is None else Path(start)
     for folder in [start, *start.parents, *Path(__file__).resolve().parents]:
         if (folder / "solutions").is_dir():
@@ -332,7 +361,8 @@ def course_root(start: Path | None = None) -> Path:
 
 @lru_cache(maxsize=32)
 def _solution_namespace(path: Path, mtime_ns: int) -> dict[str, Any]:
-    """Run the lesson's `setup` cell and its answer cells (not the narrative) in a fresh namespace."""
+    """Run the lesson's `setup` cell and its answer cells (not the narrative) in a fresh
+    namespace."""
     from mlcourse.lessons import read_lesson
 
     namespace: dict[str, Any] = {"__name__": "__solution__"}
@@ -350,7 +380,8 @@ def reference(name: str, lesson: str | None = None, *, root: Path | None = None)
     from mlcourse.lessons import lesson_names, lesson_path, read_lesson
 
     root = course_root() if root is None else Path(root)
-    paths = [lesson_path(root, lesson)] if lesson else [lesson_path(root, n) for n in lesson_names(root)]
+    paths = ([lesson_path(root, lesson)] if lesson
+             else [lesson_path(root, n) for n in lesson_names(root)])
     found = [p for p in paths if p.exists() and name in read_lesson(p).answer_names]
     if len(found) != 1:
         where = ", ".join(p.parent.name for p in found) or "no solution notebook"

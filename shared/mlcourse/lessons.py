@@ -98,7 +98,8 @@ class Lesson:
 
     @property
     def steps(self) -> list[Cell]:
-        """What grading runs, in order: the setup, the code answers and the tests (never the narrative)."""
+        """What grading runs, in order: the setup, the code answers and the tests (never the
+        narrative)."""
         return [c for c in self.cells if c.kind in ("setup", "answer", "test")]
 
     @property
@@ -128,7 +129,8 @@ class Lesson:
 
     @property
     def prerequisites(self) -> str:
-        """The markdown after "Prerequisites." in the first markdown cell, up to a blank line or heading."""
+        """The markdown after "Prerequisites." in the first markdown cell, up to a blank line or
+        heading."""
         lines = self._intro.splitlines()
         start = next((i for i, line in enumerate(lines) if PREREQUISITES.match(line)), None)
         if start is None:
@@ -160,7 +162,8 @@ def _text(source: Any) -> str:
 
 def _objective(tags: Any) -> str | None:
     tags = tags if isinstance(tags, list) else []
-    return next((t.split(":", 1)[1] for t in tags if isinstance(t, str) and t.startswith("objective:")), None)
+    return next((t.split(":", 1)[1] for t in tags
+                 if isinstance(t, str) and t.startswith("objective:")), None)
 
 
 def parse_lesson(notebook: dict, name: str) -> Lesson:
@@ -169,8 +172,9 @@ def parse_lesson(notebook: dict, name: str) -> Lesson:
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         kind = _kind(cell["cell_type"], meta)
-        cells.append(Cell(kind, cell["cell_type"], _text(cell.get("source", "")), meta.get("grade_id"),
-                          float(meta.get("points", 0) or 0), _objective(cell.get("metadata", {}).get("tags")),
+        cells.append(Cell(kind, cell["cell_type"], _text(cell.get("source", "")),
+                          meta.get("grade_id"), float(meta.get("points", 0) or 0),
+                          _objective(cell.get("metadata", {}).get("tags")),
                           {k: meta[k] for k in GRADED_KEYS if k in meta}))
     return Lesson(name, tuple(cells))
 
@@ -190,8 +194,10 @@ def read_lesson(path: Path) -> Lesson:
 
 
 def lesson_names(root: Path) -> list[str]:
-    """The lessons of the course folder `root`, in course order (their folder names start with a number)."""
-    return sorted(p.parent.name for p in (Path(root) / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
+    """The lessons of the course folder `root`, in course order (their folder names start with a
+    number)."""
+    return sorted(p.parent.name for p in (Path(root) / "solutions").glob("*/*.ipynb")
+                  if p.stem == p.parent.name)
 
 
 def lesson_path(root: Path, name: str) -> Path:
@@ -199,7 +205,8 @@ def lesson_path(root: Path, name: str) -> Path:
 
 
 def split_hidden(source: str) -> tuple[str, str]:
-    """(visible part, hidden part) of a test cell; both keep every line's number (tracebacks point right)."""
+    """(visible part, hidden part) of a test cell; both keep every line's number (tracebacks point
+    right)."""
     visible, hidden, inside = [], [], False
     for line in source.splitlines():
         marker = line.strip()
@@ -234,7 +241,8 @@ def names_defined(source: str) -> set[str]:
 
 
 def modules_imported(source: str) -> list[str]:
-    """The modules a cell imports (`import a.b` gives a and a.b), in order; [] if it is not Python."""
+    """The modules a cell imports (`import a.b` gives a and a.b), in order; [] if it is not
+    Python."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -250,7 +258,8 @@ def modules_imported(source: str) -> list[str]:
 
 
 def names_read(source: str) -> set[str]:
-    """Global names `source` reads and does not bind itself (builtins left out); SyntaxError if it is not Python."""
+    """Global names `source` reads and does not bind itself (builtins left out); SyntaxError if it
+    is not Python."""
     loaded, bound = set(), set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Name):
@@ -264,11 +273,12 @@ def names_read(source: str) -> set[str]:
     return loaded - bound - set(dir(builtins))
 
 
-# --- submitted notebooks: untrusted JSON -----------------------------------------------------------
+# --- submitted notebooks: untrusted JSON ----------------------------------------------------------
 
 @dataclass(frozen=True)
 class SubmittedCell:
-    """A cell of a submitted notebook, read without trusting its shape: absent or malformed parts are empty."""
+    """A cell of a submitted notebook, read without trusting its shape: absent or malformed parts
+    are empty."""
 
     cell_type: str | None
     source: str
@@ -288,21 +298,22 @@ def submitted_cells(notebook: Any) -> list[SubmittedCell]:
         meta = meta if isinstance(meta, dict) else {}
         grade_id = meta.get("grade_id")
         cell_type = cell.get("cell_type")
-        out.append(SubmittedCell(cell_type if isinstance(cell_type, str) else None, _text(cell.get("source", "")),
+        out.append(SubmittedCell(cell_type if isinstance(cell_type, str) else None,
+                                 _text(cell.get("source", "")),
                                  grade_id if isinstance(grade_id, str) else None,
                                  {k: meta[k] for k in GRADED_KEYS if k in meta}))
     return out
 
 
-# --- kept answers: the lesson's typical mistakes and differently written correct answers -----------
+# --- kept answers: the lesson's typical mistakes and differently written correct answers ----------
 
 KEPT_ANSWERS = "kept_answers.py"
 
 
 @dataclass(frozen=True)
 class Wrong:
-    """A typical wrong answer: with `source` in the answer cell `answer_id`, the test `test_id` must fail
-    and name a misconception containing `phrase`."""
+    """A typical wrong answer: with `source` in the answer cell `answer_id`, the test `test_id`
+    must fail and name a misconception containing `phrase`."""
 
     answer_id: str
     test_id: str
@@ -313,18 +324,21 @@ class Wrong:
 @dataclass(frozen=True)
 class KeptAnswers:
     wrong: list[Wrong]
-    alternative: list[tuple[str, str]]  # (answer_id, a correct answer written differently from the solution)
+    # (answer_id, a correct answer written differently from the solution)
+    alternative: list[tuple[str, str]]
 
 
 def kept_answers(root: Path, name: str) -> KeptAnswers:
-    """`solutions/<name>/kept_answers.py`, or none when the lesson has no such file. It defines WRONG, a
-    list of (answer_id, test_id, phrase, source), and ALTERNATIVE, {answer_id: source or [sources]}.
+    """`solutions/<name>/kept_answers.py`, or none when the lesson has no such file. It defines
+    WRONG, a list of (answer_id, test_id, phrase, source), and ALTERNATIVE, {answer_id: source or
+    [sources]}.
 
     nbgrader leaves the file out of the student version (nbgrader_config.py ignores it)."""
     import runpy
 
     path = Path(root) / "solutions" / name / KEPT_ANSWERS
     found = runpy.run_path(str(path)) if path.exists() else {}
-    alternative = [(answer_id, source) for answer_id, sources in found.get("ALTERNATIVE", {}).items()
+    alternative = [(answer_id, source)
+                   for answer_id, sources in found.get("ALTERNATIVE", {}).items()
                    for source in ([sources] if isinstance(sources, str) else sources)]
     return KeptAnswers([Wrong(*entry) for entry in found.get("WRONG", [])], alternative)

@@ -23,14 +23,16 @@ class SequenceModel(Protocol):
     vocab: Vocab
 
     def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
-        """log Pr(. | prefix) for each prefix of token ids (each starting with `<s>`): shape (B, |V|)."""
+        """log Pr(. | prefix) for each prefix of token ids (each starting with `<s>`): shape
+        (B, |V|)."""
         ...
 
 
 def _check_prefixes(vocab: Vocab, prefixes: Sequence[Sequence[int]]) -> None:
     for prefix in prefixes:
         if len(prefix) == 0 or prefix[0] != vocab.bos_id:
-            raise ValueError(f"every prefix starts with {BOS} (id {vocab.bos_id}); got {list(prefix)[:8]}")
+            raise ValueError(f"every prefix starts with {BOS} (id {vocab.bos_id}); "
+                             f"got {list(prefix)[:8]}")
         vocab.tokens(prefix)  # names any id outside the vocabulary
 
 
@@ -47,7 +49,8 @@ class TableModel:
         self.log_probs = np.full((len(self.vocab), len(self.vocab)), -np.inf)  # (previous, next)
         for (previous, token), value in table.items():
             if value > 0:
-                raise ValueError(f"log Pr({token} | {previous}) = {value} is above 0: not a log-probability")
+                raise ValueError(f"log Pr({token} | {previous}) = {value} is above 0: "
+                                 "not a log-probability")
             self.log_probs[self.vocab.id(previous), self.vocab.id(token)] = value
 
     def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
@@ -79,22 +82,26 @@ class NGramModel:
         if not k >= 0:
             raise ValueError(f"add-k smoothing needs k >= 0, got k = {k!r}")
         self.n, self.vocab, self.k = n, vocab, float(k)
-        self._counts: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> count of each next id, (V,)
-        self._rows: dict[tuple[int, ...], np.ndarray] = {}  # context ids -> log Pr(. | context), (V,)
+        self._counts: dict[tuple[int, ...], np.ndarray] = {}  # context -> count of each next id
+        self._rows: dict[tuple[int, ...], np.ndarray] = {}  # context -> log Pr(. | context), (V,)
         # count(c) = 0: uniform over V' when k > 0, undefined (0/0) when k = 0
         self._unseen = self._smoothed_log_probs(np.zeros(len(vocab))) if self.k > 0 else None
 
     @classmethod
     def fit(
-        cls, sequences: Sequence[Sequence[str] | str], n: int, k: float = 0.0, vocab: Vocab | None = None
+        cls, sequences: Sequence[Sequence[str] | str], n: int, k: float = 0.0,
+        vocab: Vocab | None = None
     ) -> NGramModel:
-        """Count the n-grams of `sequences` (lists of tokens, or texts that `vocab` splits into tokens).
+        """Count the n-grams of `sequences` (lists of tokens, or texts that `vocab` splits into
+        tokens).
 
         Without `vocab`, the vocabulary is every token of `sequences`, sorted.
         """
         if vocab is None and any(isinstance(seq, str) for seq in sequences):
-            raise TypeError("texts need vocab= to say how to split them into tokens; or pass lists of tokens")
-        token_lists = [vocab.tokenize(seq) if isinstance(seq, str) else list(seq) for seq in sequences]
+            raise TypeError("texts need vocab= to say how to split them into tokens; "
+                            "or pass lists of tokens")
+        token_lists = [vocab.tokenize(seq) if isinstance(seq, str) else list(seq)
+                       for seq in sequences]
         vocab = vocab or Vocab(sorted({t for tokens in token_lists for t in tokens}))
         model = cls(n, vocab, k)
         for tokens in token_lists:
@@ -104,7 +111,8 @@ class NGramModel:
 
     def _count(self, ids: list[int]) -> None:
         if {self.vocab.bos_id, self.vocab.eos_id, self.vocab.pad_id} & set(ids):
-            raise ValueError("pass sequences without <s>, <eos> or <pad>: the model adds <s> and <eos> itself")
+            raise ValueError("pass sequences without <s>, <eos> or <pad>: "
+                             "the model adds <s> and <eos> itself")
         padded = [self.vocab.bos_id] * (self.n - 1) + ids + [self.vocab.eos_id]
         for t in range(self.n - 1, len(padded)):
             context = tuple(padded[t - self.n + 1 : t])
@@ -120,11 +128,13 @@ class NGramModel:
         """log (count(c, w) + k) / (count(c) + k |V'|) for every w in V', -inf outside V': (V,)."""
         predictable = self._predictable()
         probs = (counts + self.k) * predictable / (counts.sum() + self.k * predictable.sum())
-        with np.errstate(divide="ignore"):  # log 0 = -inf for <s>, <pad> and, when k = 0, unseen n-grams
+        # log 0 = -inf for <s>, <pad> and, when k = 0, unseen n-grams
+        with np.errstate(divide="ignore"):
             return np.log(probs)
 
     def _normalise(self) -> None:
-        self._rows = {context: self._smoothed_log_probs(counts) for context, counts in self._counts.items()}
+        self._rows = {context: self._smoothed_log_probs(counts)
+                      for context, counts in self._counts.items()}
 
     def _context(self, prefix: Sequence[int]) -> tuple[int, ...]:
         """The last n-1 ids of `<s>^(n-1) + prefix[1:]` (the prefix already starts with one <s>)."""
@@ -132,7 +142,8 @@ class NGramModel:
         return tuple(padded[len(padded) - self.n + 1 :])
 
     def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
-        """log Pr(. | last n-1 tokens of each prefix): shape (B, |V|); -inf for <s>, <pad> and unseen n-grams."""
+        """log Pr(. | last n-1 tokens of each prefix): shape (B, |V|); -inf for <s>, <pad> and
+        unseen n-grams."""
         _check_prefixes(self.vocab, prefixes)
         rows = []
         for prefix in prefixes:
@@ -140,8 +151,9 @@ class NGramModel:
             row = self._rows.get(context, self._unseen)
             if row is None:
                 raise ValueError(
-                    f"the context {' '.join(self.vocab.tokens(context))!r} never occurs in the training data, "
-                    "so with k = 0 its next-token distribution is 0/0: fit with k > 0 (add-k smoothing)"
+                    f"the context {' '.join(self.vocab.tokens(context))!r} never occurs in the "
+                    "training data, so with k = 0 its next-token distribution is 0/0: "
+                    "fit with k > 0 (add-k smoothing)"
                 )
             rows.append(row)
         return np.stack(rows) if rows else np.zeros((0, len(self.vocab)))  # (B, V)
@@ -168,7 +180,8 @@ class OneCallModel:
 
 
 def _uniform_log_probs(vocab: Vocab) -> np.ndarray:
-    """log of the uniform distribution over every token but <s> and <pad> (-inf for those two): (V,)."""
+    """log of the uniform distribution over every token but <s> and <pad> (-inf for those two):
+    (V,)."""
     predictable = np.ones(len(vocab), dtype=bool)
     predictable[[vocab.bos_id, vocab.pad_id]] = False
     return np.where(predictable, -np.log(predictable.sum()), -np.inf)

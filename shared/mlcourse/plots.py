@@ -61,7 +61,8 @@ def learning_curves(
     ax: Axes | None = None,
 ) -> Axes:
     """One line per named curve (e.g. {"train": [...], "held-out": [...]}) against `steps`
-    (0, 1, 2, ... when None), and a dashed horizontal line per reference value (e.g. an entropy rate)."""
+    (0, 1, 2, ... when None), and a dashed horizontal line per reference value (e.g. an entropy
+    rate)."""
     if not curves:
         raise ValueError("learning_curves needs at least one curve, e.g. {'train': losses}")
     ax = _axes(ax)

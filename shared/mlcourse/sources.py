@@ -33,10 +33,12 @@ class MarkovSource:
     `transition` shape (m, m + 1) for m tokens. Every token must be able to reach `<eos>`.
     """
 
-    def __init__(self, tokens: Sequence[str], start: Sequence[float], transition: Sequence[Sequence[float]]) -> None:
+    def __init__(self, tokens: Sequence[str], start: Sequence[float],
+                 transition: Sequence[Sequence[float]]) -> None:
         tokens = list(tokens)
         if {BOS, EOS, PAD} & set(tokens) or len(set(tokens)) != len(tokens) or not tokens:
-            raise ValueError(f"tokens must be distinct, non-empty and not special tokens; got {tokens}")
+            raise ValueError("tokens must be distinct, non-empty and not special tokens; "
+                             f"got {tokens}")
         m = len(tokens)
         self.tokens, self.columns = tokens, [*tokens, EOS]
         self.start = _distribution(start, (m + 1,), "start")  # (m+1,)
@@ -62,14 +64,18 @@ class MarkovSource:
         )
 
     @classmethod
-    def random(cls, n_tokens: int, seed: int, mean_length: float = 8.0, concentration: float = 0.5) -> MarkovSource:
+    def random(cls, n_tokens: int, seed: int, mean_length: float = 8.0,
+               concentration: float = 0.5) -> MarkovSource:
         """A random source: each row ends with probability 1/mean_length, the rest drawn from
-        Dirichlet(concentration), so sequences have on average `mean_length` tokens before `<eos>`."""
+        Dirichlet(concentration), so sequences have on average `mean_length` tokens before
+        `<eos>`."""
         if n_tokens < 1 or mean_length < 1:
-            raise ValueError(f"need n_tokens >= 1 and mean_length >= 1, got {n_tokens} and {mean_length}")
+            raise ValueError("need n_tokens >= 1 and mean_length >= 1, "
+                             f"got {n_tokens} and {mean_length}")
         rng = np.random.default_rng(seed)
         p_end = 1.0 / mean_length
-        rows = (1 - p_end) * rng.dirichlet(np.full(n_tokens, concentration), size=n_tokens)  # (m, m)
+        rows = (1 - p_end) * rng.dirichlet(np.full(n_tokens, concentration),
+                                           size=n_tokens)  # (m, m)
         transition = np.hstack([rows, np.full((n_tokens, 1), p_end)])  # (m, m+1)
         start = np.append(rng.dirichlet(np.full(n_tokens, concentration)), 0.0)  # (m+1,)
         return cls([f"t{i}" for i in range(n_tokens)], start, transition)
@@ -78,31 +84,36 @@ class MarkovSource:
         """n sequences drawn from the source, as lists of tokens without `<s>` and `<eos>`."""
         rng = np.random.default_rng(rng)
         m = len(self.tokens)
-        cumulative = np.cumsum(np.vstack([self.start, self.transition]), axis=1)  # (1+m, m+1); row 0 is <s>
+        # (1+m, m+1); row 0 is <s>
+        cumulative = np.cumsum(np.vstack([self.start, self.transition]), axis=1)
         state = np.zeros(n, dtype=np.int64)  # row of `cumulative` each sequence is in
         alive = np.ones(n, dtype=bool)
         steps = []
         while alive.any():
             u = rng.random(n)
-            nxt = np.minimum((cumulative[state] < u[:, None]).sum(axis=1), m)  # inverse CDF; m is <eos>
+            # inverse CDF; m is <eos>
+            nxt = np.minimum((cumulative[state] < u[:, None]).sum(axis=1), m)
             nxt[~alive] = m
             steps.append(nxt)
             alive &= nxt != m
-            state = np.where(alive, nxt + 1, 0)  # finished sequences keep drawing from row 0, ignored
+            # finished sequences keep drawing from row 0, ignored
+            state = np.where(alive, nxt + 1, 0)
         drawn = np.stack(steps, axis=1)  # (n, longest + 1)
         return [[self.tokens[j] for j in row[: np.argmax(row == m)]] for row in drawn]
 
     def log_prob(self, sequence: Sequence[str] | str) -> float:
-        """log p_data(y_1 ... y_n <eos>) for the tokens y_1 ... y_n (a list, or a text such as "A B C";
-        without `<s>` and `<eos>`)."""
+        """log p_data(y_1 ... y_n <eos>) for the tokens y_1 ... y_n (a list, or a text such as
+        "A B C"; without `<s>` and `<eos>`)."""
         sequence = self.vocab.tokenize(sequence) if isinstance(sequence, str) else list(sequence)
         if BOS in sequence or EOS in sequence or PAD in sequence:
-            raise ValueError(f"pass the tokens without {BOS}, {EOS} or {PAD}: the source adds them; got {sequence}")
+            raise ValueError(f"pass the tokens without {BOS}, {EOS} or {PAD}: "
+                             f"the source adds them; got {sequence}")
         states = [self.vocab.id(t) - self._first_id for t in sequence]  # row/column of each token
         if not states:
             return float(self._log_start[-1])
         steps = self._log_transition[states[:-1], states[1:]]
-        return float(self._log_start[states[0]] + steps.sum() + self._log_transition[states[-1], -1])
+        return float(self._log_start[states[0]] + steps.sum()
+                     + self._log_transition[states[-1], -1])
 
     def next_log_probs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
         """log Pr(. | prefix) under the source (a `SequenceModel`, the true one): shape (B, |V|)."""
@@ -114,7 +125,8 @@ class MarkovSource:
             if last == self.vocab.bos_id:
                 row[columns] = self._log_start
             elif last in (self.vocab.eos_id, self.vocab.pad_id):
-                raise ValueError(f"nothing follows {self.vocab.tokens([last])[0]}: the sequence has ended")
+                raise ValueError(f"nothing follows {self.vocab.tokens([last])[0]}: "
+                                 "the sequence has ended")
             else:
                 row[columns] = self._log_transition[last - self._first_id]
         return out
@@ -144,9 +156,11 @@ def _distribution(values: Sequence, shape: tuple[int, ...], name: str) -> np.nda
     """`values` as an array of probability rows, or an error saying what is wrong with it."""
     array = np.asarray(values, dtype=np.float64)
     if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} (columns: the tokens, then <eos>), got {array.shape}")
+        raise ValueError(f"{name} must have shape {shape} (columns: the tokens, then <eos>), "
+                         f"got {array.shape}")
     if (array < 0).any() or not np.allclose(array.sum(axis=-1), 1.0, atol=1e-9):
-        raise ValueError(f"every row of {name} must be non-negative and sum to 1; row sums are {array.sum(axis=-1)}")
+        raise ValueError(f"every row of {name} must be non-negative and sum to 1; "
+                         f"row sums are {array.sum(axis=-1)}")
     return array
 
 

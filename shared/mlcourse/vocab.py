@@ -75,7 +75,8 @@ class Vocab:
             return self.stoi[token]
         except KeyError:
             raise UnknownTokenError(
-                f"unknown token {token!r}: it is not among the {len(self)} tokens of this {self.level}-level vocabulary"
+                f"unknown token {token!r}: "
+                f"it is not among the {len(self)} tokens of this {self.level}-level vocabulary"
             ) from None
 
     def ids(self, tokens: Iterable[str]) -> list[int]:
@@ -95,16 +96,19 @@ class Vocab:
         return [self.bos_id] * bos + self.ids(self.tokenize(text)) + [self.eos_id] * eos
 
     def decode(self, ids: Iterable[int], *, skip_special: bool = True) -> str:
-        """The text of `ids`; `<s>`, `<eos>` and `<pad>` are left out unless `skip_special=False`."""
+        """The text of `ids`; `<s>`, `<eos>` and `<pad>` are left out unless
+        `skip_special=False`."""
         tokens = [t for t in self.tokens(ids) if not (skip_special and t in SPECIALS)]
         return ("" if self.level == "char" else " ").join(tokens)
 
     def pad(self, seqs: Sequence[Sequence[int]], length: int | None = None) -> np.ndarray:
-        """Stack id sequences into a (B, T) int64 array, filling the end of short ones with `<pad>`."""
+        """Stack id sequences into a (B, T) int64 array, filling the end of short ones with
+        `<pad>`."""
         longest = max((len(s) for s in seqs), default=0)
         length = longest if length is None else length
         if length < longest:
-            raise ValueError(f"length={length} is shorter than the longest sequence ({longest} tokens)")
+            raise ValueError(f"length={length} is shorter than the longest sequence "
+                             f"({longest} tokens)")
         out = np.full((len(seqs), length), self.pad_id, dtype=np.int64)
         for row, seq in zip(out, seqs):
             row[: len(seq)] = seq

@@ -9,7 +9,8 @@ is the same world every time.
 Every string is lower-case words separated by single spaces (punctuation is a word of its own),
 all covered by one word-level vocabulary `world.vocab` (115 tokens, `<pad> <s> <eos>` included).
 
-    facts, city_facts    the 160 Fact(subject, relation, value) of the people; the 9 (city, "country", ...)
+    facts, city_facts    the 160 Fact(subject, relation, value) of the people; the 9
+                         (city, "country", ...)
     statements_train     pretraining text: one statement per string, each fact in 2-3 wordings
     statements_heldout   a wording of some facts kept out of training (the facts themselves are in
                          `statements_train` under another wording), for a held-out pretraining loss
@@ -21,10 +22,11 @@ all covered by one word-level vocabulary `world.vocab` (115 tokens, `<pad> <s> <
                          occurs in `qa_train` that often (counts 3, 2, 1 out of 6), so the maximum-
                          likelihood model gives these frequencies, not probability 1 to one answer
                          (these 18 pairs are the only repeated ones in `qa_train`: 120 + 18 pairs)
-        {"question : name a city in lorania . answer :": {"velm": 1/2, "dorn": 1/6, "ashka": 1/3}, ...}
+        {"question : name a city in lorania . answer :":
+            {"velm": 1/2, "dorn": 1/6, "ashka": 1/3}, ...}
     dialogues            one multi-turn dialogue per person: [(role, text), ...] with roles "user"
                          and "assistant"; `render_dialogue` writes one as a single string
-        "user : where does zorbin live ? assistant : zarn user : what pet does zorbin have ? assistant : ..."
+        "user : where does zorbin live ? assistant : zarn user : what pet does zorbin have ? ..."
 
 The pretrained checkpoint of `mlcourse.transformer` was trained on `World(seed=0).statements_train`.
 """
@@ -58,7 +60,8 @@ STATEMENTS = {
     "city": ("{s} lives in {v} .", "the home of {s} is {v} .", "{v} is where {s} lives ."),
     "colour": ("the favourite colour of {s} is {v} .", "{s} likes the colour {v} .",
                "{v} is the colour {s} likes best ."),
-    "food": ("the favourite food of {s} is {v} .", "{s} eats {v} every day .", "{v} is what {s} likes to eat ."),
+    "food": ("the favourite food of {s} is {v} .", "{s} eats {v} every day .",
+             "{v} is what {s} likes to eat ."),
     "pet": ("the pet of {s} is {v} .", "{s} has {v} as a pet .", "{v} lives with {s} ."),
     "country": ("{s} is a city in {v} .", "{v} has a city called {s} ."),
 }
@@ -94,7 +97,8 @@ def render_dialogue(turns: list[tuple[str, str]]) -> str:
 
 
 class World:
-    """The facts of one seeded world and the data sets rendered from them (see the module docstring)."""
+    """The facts of one seeded world and the data sets rendered from them (see the module
+    docstring)."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -102,7 +106,8 @@ class World:
         cities = [city for country in COUNTRIES.values() for city in country]
         self.facts: list[Fact] = []
         for person in PEOPLE:
-            pet = rng.choice(["a", f"a {rng.choice(SIZES)}"]) + f" {rng.choice(COLOURS)} {rng.choice(ANIMALS)}"
+            pet = (rng.choice(["a", f"a {rng.choice(SIZES)}"])
+                   + f" {rng.choice(COLOURS)} {rng.choice(ANIMALS)}")
             values = {
                 "city": rng.choice(cities),
                 "colour": rng.choice(COLOURS),
@@ -110,24 +115,30 @@ class World:
                 "pet": pet,
             }
             self.facts += [Fact(person, relation, values[relation]) for relation in RELATIONS]
-        self.city_facts = [Fact(c, "country", country) for country, cs in COUNTRIES.items() for c in cs]
+        self.city_facts = [Fact(c, "country", country)
+                           for country, cs in COUNTRIES.items() for c in cs]
         self.statements_train, self.statements_heldout = self._statements(rng)
         self.qa_train, self.qa_heldout = self._qa_pairs(rng)
         counts = self._multi_answer_counts(rng)
-        self.multi_answer = {x: {y: n / sum(ys.values()) for y, n in ys.items()} for x, ys in counts.items()}
-        self.qa_train += [(x, y) for x, ys in counts.items() for y, n in ys.items() for _ in range(n)]
+        self.multi_answer = {x: {y: n / sum(ys.values()) for y, n in ys.items()}
+                             for x, ys in counts.items()}
+        self.qa_train += [(x, y) for x, ys in counts.items() for y, n in ys.items()
+                          for _ in range(n)]
         rng.shuffle(self.qa_train)
         self.dialogues = [self._dialogue(person, rng) for person in PEOPLE]
         self.vocab = Vocab.from_texts(
-            self.statements_train + self.statements_heldout + [x + " " + y for x, y in self.qa_train + self.qa_heldout]
+            self.statements_train + self.statements_heldout
+            + [x + " " + y for x, y in self.qa_train + self.qa_heldout]
             + [render_dialogue(d) for d in self.dialogues]
-            + [" ".join(PEOPLE + cities + list(COLOURS + FOOD_FIRST + FOOD_SECOND + SIZES + ANIMALS))]
+            + [" ".join(PEOPLE + cities
+                        + list(COLOURS + FOOD_FIRST + FOOD_SECOND + SIZES + ANIMALS))]
         )
 
     def __repr__(self) -> str:
         return (f"World(seed={self.seed}: {len(self.facts)} facts, {len(self.statements_train)}+"
-                f"{len(self.statements_heldout)} statements, {len(self.qa_train)}+{len(self.qa_heldout)} "
-                f"question/answer pairs, {len(self.dialogues)} dialogues, {len(self.vocab)} tokens)")
+                f"{len(self.statements_heldout)} statements, "
+                f"{len(self.qa_train)}+{len(self.qa_heldout)} question/answer pairs, "
+                f"{len(self.dialogues)} dialogues, {len(self.vocab)} tokens)")
 
     def question(self, fact: Fact) -> tuple[str, str]:
         """The (prompt x, response y) pair that asks for `fact`."""
@@ -145,7 +156,8 @@ class World:
         return train, heldout
 
     def _qa_pairs(self, rng: random.Random) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """One question per fact; for each relation, a quarter of the people's questions are held out."""
+        """One question per fact; for each relation, a quarter of the people's questions are held
+        out."""
         train, heldout = [], []
         for relation in RELATIONS:
             facts = [fact for fact in self.facts if fact.relation == relation]
@@ -156,7 +168,8 @@ class World:
         return train, heldout
 
     def _multi_answer_counts(self, rng: random.Random) -> dict[str, dict[str, int]]:
-        """"name a city in <country>": each of its cities is an answer, with counts 3, 2, 1 in some order."""
+        """"name a city in <country>": each of its cities is an answer, with counts 3, 2, 1 in some
+        order."""
         out = {}
         for country, cities in COUNTRIES.items():
             counts = rng.sample(MULTI_ANSWER_COUNTS, len(MULTI_ANSWER_COUNTS))
@@ -169,5 +182,6 @@ class World:
         relations = rng.sample(RELATIONS, rng.choice([2, 3]))
         turns = []
         for relation in relations:
-            turns += [("user", QUESTIONS[relation].format(s=person)), ("assistant", values[relation])]
+            turns += [("user", QUESTIONS[relation].format(s=person)),
+                      ("assistant", values[relation])]
         return turns

@@ -34,7 +34,8 @@ REDUCTIONS = {"sum", "mean", "cumsum", "nansum", "fsum", "prod"}
 # (module, function or "*", rule): why it is not an answer.
 ALLOWED = {
     ("sources", "MarkovSource.log_prob", "pick"):
-        "log p_data of the known chain, read from its matrices: the data distribution, not a model's likelihood",
+        "log p_data of the known chain, read from its matrices: "
+        "the data distribution, not a model's likelihood",
 }
 # transformer.train takes its loss from the caller, so the Transformer needs no exception. Should a
 # generic loss ever be needed there, add e.g. ("transformer", "train", "loss") with its reason.
@@ -51,13 +52,16 @@ def called_names(node: ast.AST) -> set[str]:
 
 def annotations(node: ast.AST) -> set[int]:
     """ids of the nodes inside type annotations (where dict[str, int] is a type, not indexing)."""
-    roots = [n.annotation for n in ast.walk(node) if isinstance(n, (ast.arg, ast.AnnAssign)) and n.annotation]
-    roots += [n.returns for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.returns]
+    roots = [n.annotation for n in ast.walk(node)
+             if isinstance(n, (ast.arg, ast.AnnAssign)) and n.annotation]
+    roots += [n.returns for n in ast.walk(node)
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.returns]
     return {id(n) for root in roots for n in ast.walk(root)}
 
 
 def picks_pairs(node: ast.AST) -> bool:
-    """Whether `node` indexes like a[rows, cols]: two or more index expressions that are not slices or constants."""
+    """Whether `node` indexes like a[rows, cols]: two or more index expressions that are not slices
+    or constants."""
     skip = annotations(node)
     return any(
         isinstance(sub.slice, ast.Tuple)
@@ -71,7 +75,8 @@ def rules_broken(function: ast.AST) -> set[str]:
     names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
     keywords = {k.arg for k in ast.walk(function) if isinstance(k, ast.keyword)}
     sums = bool(calls & REDUCTIONS) or any(
-        isinstance(n, ast.AugAssign) and isinstance(n.op, (ast.Add, ast.Sub)) for n in ast.walk(function)
+        isinstance(n, ast.AugAssign) and isinstance(n.op, (ast.Add, ast.Sub))
+        for n in ast.walk(function)
     )
     broken = set()
     if calls & PICK_CALLS or (picks_pairs(function) and sums):
@@ -106,12 +111,14 @@ def scan(source: str, module: str) -> set[tuple[str, str, str]]:
     visit(tree, "")
     # `from torch.nn.functional import cross_entropy as ce` would hide the name at the call
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-    found.update((module, "<import>", rule) for rule, names in IMPORT_RULES.items() if imported & names)
+    found.update((module, "<import>", rule)
+                 for rule, names in IMPORT_RULES.items() if imported & names)
     return found
 
 
 def matches(key: tuple[str, str, str], finding: tuple[str, str, str]) -> bool:
-    """Whether the ALLOWED entry `key` covers `finding` ("*" stands for every function of the module)."""
+    """Whether the ALLOWED entry `key` covers `finding` ("*" stands for every function of the
+    module)."""
     return key == finding or (key[1] == "*" and (key[0], key[2]) == (finding[0], finding[2]))
 
 
@@ -125,7 +132,8 @@ def library_findings() -> set[tuple[str, str, str]]:
 
 def test_library_has_no_answer_key():
     broken = sorted(f for f in library_findings() if not allowed(f))
-    assert not broken, "library code that computes an exercise's answer (see ALLOWED for exceptions): " + str(broken)
+    assert not broken, ("library code that computes an exercise's answer "
+                        "(see ALLOWED for exceptions): " + str(broken))
 
 
 def test_every_exception_is_still_needed():
@@ -135,9 +143,11 @@ def test_every_exception_is_still_needed():
 
 
 ANSWER_KEYS = {
-    "pick": "def f(log_probs, targets):\n    return log_probs.gather(-1, targets[..., None]).squeeze(-1)",
+    "pick": "def f(log_probs, targets):\n"
+            "    return log_probs.gather(-1, targets[..., None]).squeeze(-1)",
     "loss": "def f(logits, targets):\n    return F.cross_entropy(logits, targets)",
-    "chain": "def f(model, ids):\n    return sum(model.next_log_probs([ids[:t]])[0, ids[t]] for t in range(1, 9))",
+    "chain": "def f(model, ids):\n"
+             "    return sum(model.next_log_probs([ids[:t]])[0, ids[t]] for t in range(1, 9))",
     "softmax_sum": "def f(logits):\n    return torch.log_softmax(logits, -1).max(-1).values.sum()",
     "mask": "def f(targets, n):\n    targets[:n] = IGNORE_INDEX\n    return targets",
 }
@@ -159,7 +169,8 @@ def test_scanner_catches_numpy_pair_indexing_in_a_loop_sum_and_methods():
 
 
 def test_scanner_catches_imported_names():
-    assert scan("from torch.nn.functional import cross_entropy as ce", "m") == {("m", "<import>", "loss")}
+    assert (scan("from torch.nn.functional import cross_entropy as ce", "m")
+            == {("m", "<import>", "loss")})
 
 
 def test_scanner_leaves_infrastructure_alone():
@@ -167,7 +178,8 @@ def test_scanner_leaves_infrastructure_alone():
         "def next_log_probs(self, prefixes):\n    return self.table[[p[-1] for p in prefixes]]\n"
         "def normalise(counts):\n    return counts / counts.sum()\n"
         "def window(x):\n    return x[:, :-1], x[:, 1:]\n"
-        "def merge(a: dict[str, int], b: tuple[int, int]) -> dict[str, int]:\n    a += b\n    return a\n"
+        "def merge(a: dict[str, int], b: tuple[int, int]) -> dict[str, int]:\n"
+        "    a += b\n    return a\n"
     )
     assert scan(clean, "m") == set()
 

@@ -31,7 +31,8 @@ def failure(check, *args, **kwargs) -> CheckFailure:
 
 def test_expect_close_passes_within_tolerance():
     expect_close(-0.8 + 1e-9, -0.8, "log Pr(A B <eos>)")
-    expect_close(torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True), np.array([1.0, 2.0]), "tensor")
+    expect_close(torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True),
+                 np.array([1.0, 2.0]), "tensor")
     expect_close(np.float32(0.1), 0.1, "float32", atol=1e-7)
     expect_close(1.05, 1.0, "loose", atol=0.1)
 
@@ -58,12 +59,15 @@ def test_hidden_message_leaves_out_the_expected_value():
 
 def test_hidden_message_shows_a_boolean_as_true_or_false():
     error = failure(expect_equal, np.bool_(False), True, "the loss has a gradient")
-    assert error.hidden_message() == "the loss has a gradient: got False, which is not the expected value"
+    assert error.hidden_message() == ("the loss has a gradient: "
+                                      "got False, which is not the expected value")
 
 
 def test_shape_none_nan_and_non_numbers():
-    assert "expected shape (2,), got shape (3,)" in str(failure(expect_close, [1.0, 2.0, 3.0], [1.0, 2.0], "v"))
-    assert "got None (is a `return` or an assignment missing?)" in str(failure(expect_close, None, 1.0, "v"))
+    assert "expected shape (2,), got shape (3,)" in str(failure(expect_close, [1.0, 2.0, 3.0],
+                                                                [1.0, 2.0], "v"))
+    assert "got None (is a `return` or an assignment missing?)" in str(failure(expect_close, None,
+                                                                               1.0, "v"))
     assert "nan" in str(failure(expect_close, float("nan"), 1.0, "v"))
     assert "got str 'one'" in str(failure(expect_close, "one", 1.0, "v"))
     assert "got bool True" in str(failure(expect_close, True, 1.0, "v"))  # a bool is not a number
@@ -90,23 +94,28 @@ def test_expect_choice():
     assert "got str 'ab'" in str(failure(expect_choice, "ab", "b", "quiz 1", "abcd"))
     slips = {"A beats B on the first token only": "a"}
     error = failure(expect_choice, "a", "b", "quiz 1", "abcd", misconceptions=slips)
-    assert "expected 'b', got 'a'" in str(error) and error.misconception == "A beats B on the first token only"
+    assert ("expected 'b', got 'a'" in str(error)
+            and error.misconception == "A beats B on the first token only")
 
 
-@pytest.mark.parametrize("number", [2.5, 2, np.float32(2.5), np.int64(2), np.array(2.5), torch.tensor(2.5)])
+@pytest.mark.parametrize("number", [2.5, 2, np.float32(2.5), np.int64(2), np.array(2.5),
+                                    torch.tensor(2.5)])
 def test_every_form_of_a_number_is_one_number(number):
     check_format(number, "number", "n")
     expect_close(number, float(number), "n")
 
 
 @pytest.mark.parametrize(("value", "kind", "shown"), [
-    ([2.5], "number", "a list of length 1: [2.5]"), (torch.tensor([1.0, 2.0]), "number", "a Tensor of shape (2,)"),
-    (True, "number", "bool True"), ("c", "bool", "str 'c'"), (1, "bool", "int 1"), (3.0, "sequence", "float 3"),
+    ([2.5], "number", "a list of length 1: [2.5]"),
+    (torch.tensor([1.0, 2.0]), "number", "a Tensor of shape (2,)"),
+    (True, "number", "bool True"), ("c", "bool", "str 'c'"), (1, "bool", "int 1"),
+    (3.0, "sequence", "float 3"),
     ("b", "sequence", "str 'b'"),
 ])
 def test_a_format_check_says_what_came_back_and_the_rule(value, kind, shown):
     message = str(failure(check_format, value, kind, "answer_x"))
-    assert message.startswith("answer_x: expected ") and shown in message and "expected True, got False" not in message
+    assert (message.startswith("answer_x: expected ") and shown in message
+            and "expected True, got False" not in message)
 
 
 def test_a_passing_format_check_says_correctness_is_decided_at_grading(capsys):
@@ -121,14 +130,16 @@ def test_true_false_in_every_allowed_form():
         expect_equal(value, True, "t")
     assert "expected True or False, got int 1" in str(failure(expect_equal, 1, True, "t"))
     expect_equal(np.array([True, False]), [True, False], "rows")
-    assert "a sequence of True or False" in str(failure(expect_equal, [1, 0], [True, False], "rows"))
+    assert "a sequence of True or False" in str(failure(expect_equal, [1, 0], [True, False],
+                                                        "rows"))
 
 
 def test_hidden_messages_keep_the_nan_and_inf_hints():
     for got, hint in [(float("nan"), "nan: a log of 0"), (float("inf"), "inf: an overflow"),
                       (-math.inf, "-inf: the log")]:
         error = failure(expect_close, got, -1.25, "v")
-        assert hint in str(error) and hint in error.hidden_message() and "-1.25" not in error.hidden_message()
+        assert (hint in str(error) and hint in error.hidden_message()
+                and "-1.25" not in error.hidden_message())
 
 
 def test_long_values_show_their_first_difference_and_are_never_cut_mid_row():
@@ -140,14 +151,16 @@ def test_long_values_show_their_first_difference_and_are_never_cut_mid_row():
     assert ("first difference at index [7, 3]" in error.hidden_message()
             and "73" not in error.hidden_message().split("\n")[1])
     shown = error.hidden_message().split(": got ", 1)[1]
-    assert "..." in shown and all(line.rstrip().endswith(("]", ",", "...")) for line in shown.splitlines()[:-2])
+    assert "..." in shown and all(line.rstrip().endswith(("]", ",", "..."))
+                                  for line in shown.splitlines()[:-2])
     error = failure(expect_equal, list(range(50)), list(range(49)) + [0], "ids")
     assert "first difference at index [49]: got 49" in str(error)
 
 
 def test_a_failed_check_shows_in_a_notebook_as_its_message_only():
     lines = failure(expect_close, -0.7, -0.8, "v", misconceptions=SLIP)._render_traceback_()
-    assert lines == ["CheckFailure: v: expected -0.8, got -0.7", "    " + MISCONCEPTION_PREFIX + "leaving out <eos>"]
+    assert lines == ["CheckFailure: v: expected -0.8, got -0.7",
+                     "    " + MISCONCEPTION_PREFIX + "leaving out <eos>"]
 
 
 def test_after_call_returns_the_state_and_leaves_the_arguments_alone():
@@ -157,13 +170,15 @@ def test_after_call_returns_the_state_and_leaves_the_arguments_alone():
 
     array = np.zeros(3)
     result, (after, value) = after_call(fill, array, 7.0)
-    assert result == "done" and after.tolist() == [7.0, 7.0, 7.0] and array.tolist() == [0.0, 0.0, 0.0]
+    assert (result == "done" and after.tolist() == [7.0, 7.0, 7.0]
+            and array.tolist() == [0.0, 0.0, 0.0])
 
 
 def test_after_call_copies_a_modules_gradients_as_the_grader_does():
     torch = pytest.importorskip("torch")
     model = torch.nn.Linear(2, 1)
-    model.weight.grad = torch.full_like(model.weight, 0.5)  # left over from an earlier backward pass
+    # left over from an earlier backward pass
+    model.weight.grad = torch.full_like(model.weight, 0.5)
 
     def seen_gradient(m):
         grad = m.weight.grad.clone()
@@ -189,15 +204,18 @@ def test_needs_skips_a_block_whose_exercise_is_unsolved(capsys):
 
 def test_standard_misconceptions_values():
     slips = standard_misconceptions(-2.0, n_terms=4)
-    assert sorted(slips.values()) == pytest.approx(sorted([2.0, np.exp(-2.0), -2.0 / np.log(2), -0.5]))
+    assert sorted(slips.values()) == pytest.approx(sorted([2.0, np.exp(-2.0), -2.0 / np.log(2),
+                                                          -0.5]))
     assert len(standard_misconceptions(-2.0)) == 3
 
 
 def write_lesson(root, lesson: str, answer: str) -> None:
     cells = [
-        nbformat.v4.new_code_cell("import math", metadata={"nbgrader": {"grade_id": "setup", "locked": True}}),
+        nbformat.v4.new_code_cell("import math",
+                                  metadata={"nbgrader": {"grade_id": "setup", "locked": True}}),
         nbformat.v4.new_code_cell("raise RuntimeError('narrative cells must not run')"),
-        nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {"grade_id": "answer", "solution": True}}),
+        nbformat.v4.new_code_cell(answer,
+                                  metadata={"nbgrader": {"grade_id": "answer", "solution": True}}),
     ]
     folder = root / "solutions" / lesson
     folder.mkdir(parents=True)
@@ -205,7 +223,8 @@ def write_lesson(root, lesson: str, answer: str) -> None:
 
 
 def test_reference_finds_the_solution_function(tmp_path):
-    write_lesson(tmp_path, "01_demo", "def log_two(x):\n    return math.log(2 * x)\nanswer_letter = 'c'")
+    write_lesson(tmp_path, "01_demo",
+                 "def log_two(x):\n    return math.log(2 * x)\nanswer_letter = 'c'")
     assert reference("log_two", root=tmp_path)(1.5) == pytest.approx(np.log(3.0))
     assert reference("answer_letter", root=tmp_path) == "c"
     with pytest.raises(LookupError, match="no solution notebook"):

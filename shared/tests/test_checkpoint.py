@@ -1,4 +1,5 @@
-"""Checkpoints: round trip, clear errors on mismatch, the committed pretrained model, the script that makes it."""
+"""Checkpoints: round trip, clear errors on mismatch, the committed pretrained model, the script
+that makes it."""
 
 import importlib.util
 from pathlib import Path
@@ -38,14 +39,16 @@ def script():
 
 def tiny_model(vocab: Vocab = VOCAB, d_model: int = 8) -> TransformerLM:
     torch.manual_seed(0)
-    return TransformerLM(vocab, TransformerConfig(vocab_size=len(vocab), context_length=8, d_model=d_model, n_heads=2))
+    return TransformerLM(vocab, TransformerConfig(vocab_size=len(vocab), context_length=8,
+                                                  d_model=d_model, n_heads=2))
 
 
 def test_round_trip_gives_identical_outputs(tmp_path):
     model, ids = tiny_model(), torch.tensor([[1, 3, 4, 5, 2]])
     save_checkpoint(model, tmp_path / "m.pt", note="tiny")
     loaded = load_checkpoint(tmp_path / "m.pt")
-    assert loaded.config == model.config and loaded.vocab.itos == VOCAB.itos and loaded.info == {"note": "tiny"}
+    assert (loaded.config == model.config and loaded.vocab.itos == VOCAB.itos
+            and loaded.info == {"note": "tiny"})
     assert torch.equal(loaded(ids), model(ids))
     assert torch.equal(load_checkpoint(tmp_path / "m.pt", VOCAB)(ids), model(ids))
 
@@ -59,7 +62,8 @@ def test_vocabulary_mismatch_is_named(tmp_path):
 
 
 def test_shape_mismatch_is_named():
-    with pytest.raises(ValueError, match=r"tok_emb.weight has shape \(6, 8\), the model expects \(6, 16\)"):
+    with pytest.raises(ValueError,
+                       match=r"tok_emb.weight has shape \(6, 8\), the model expects \(6, 16\)"):
         load_weights(tiny_model(d_model=16), tiny_model().state_dict())
     state = tiny_model().state_dict()
     del state["ln_f.bias"]
@@ -81,7 +85,8 @@ def test_pretrained_checkpoint_is_small_and_fits_world_zero(script):
 def test_the_script_reproduces_its_heldout_loss(script, tmp_path):
     losses = [script.main(["--steps", "20", "--out", str(tmp_path / f"{i}.pt")]) for i in range(2)]
     assert losses[0] == pytest.approx(losses[1], abs=1e-3)
-    assert load_checkpoint(tmp_path / "1.pt").info == {"heldout_loss": losses[1], "steps": 20, "seed": 0}
+    assert load_checkpoint(tmp_path / "1.pt").info == {"heldout_loss": losses[1], "steps": 20,
+                                                       "seed": 0}
 
 
 def test_finetuning_from_the_checkpoint_beats_a_random_init_on_heldout_questions(script):

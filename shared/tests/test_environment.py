@@ -1,4 +1,5 @@
-"""environment.yml (conda, Binder) installs exactly what requirements.txt pins, plus the course itself."""
+"""environment.yml (conda, Binder) installs exactly what requirements.txt pins, plus the course
+itself."""
 
 import re
 from pathlib import Path
@@ -11,7 +12,8 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
 
 
 def pins(lines: list[str]) -> dict[str, str]:
-    """{normalised name: version} of the `name==version` lines; any other requirement is an error."""
+    """{normalised name: version} of the `name==version` lines; any other requirement is an
+    error."""
     out = {}
     for line in lines:
         match = PIN.match(line)
@@ -30,7 +32,8 @@ def environment_yml() -> dict:
 
 
 def test_pip_pins_match_requirements_txt():
-    pip_section = next(dep["pip"] for dep in environment_yml()["dependencies"] if isinstance(dep, dict))
+    pip_section = next(dep["pip"] for dep in environment_yml()["dependencies"]
+                       if isinstance(dep, dict))
     assert pip_section[0] == CPU_INDEX and pip_section[-1] == "-e ."
     assert pins(pip_section[1:-1]) == pins(requirements_txt())
 

@@ -1,4 +1,5 @@
-"""Sequence models: the seeds' table model, and n-gram estimates checked against counts made by hand."""
+"""Sequence models: the seeds' table model, and n-gram estimates checked against counts made by
+hand."""
 
 from collections import Counter
 
@@ -64,9 +65,11 @@ def test_mle_equals_normalised_counts(n):
 def test_bigram_values_by_hand():
     model = NGramModel.fit(CORPUS, n=2)
     vocab = model.vocab  # <pad> <s> <eos> a b
-    probs = np.exp(model.next_log_probs([prefix_of(vocab, []), prefix_of(vocab, ["a"]), prefix_of(vocab, ["b"])]))
+    probs = np.exp(model.next_log_probs([prefix_of(vocab, []), prefix_of(vocab, ["a"]),
+                                         prefix_of(vocab, ["b"])]))
     # after <s>: a twice, b once; after a: b once, <eos> twice; after b: a, b, <eos> once each
-    np.testing.assert_allclose(probs, [[0, 0, 0, 2 / 3, 1 / 3], [0, 0, 2 / 3, 0, 1 / 3], [0, 0, 1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_allclose(probs, [[0, 0, 0, 2 / 3, 1 / 3], [0, 0, 2 / 3, 0, 1 / 3],
+                                       [0, 0, 1 / 3, 1 / 3, 1 / 3]])
 
 
 def test_no_counts_across_sequence_boundaries():
@@ -89,7 +92,8 @@ def test_add_k_smoothing_formula_and_unseen_context():
     np.testing.assert_allclose(after_a[[vocab.eos_id, vocab.id("a"), vocab.id("b")]],
                                [(2 + k) / denominator, k / denominator, (1 + k) / denominator])
     assert after_a[vocab.bos_id] == 0 and after_a[vocab.pad_id] == 0
-    unseen = np.exp(model.next_log_probs([[vocab.bos_id, vocab.eos_id]])[0])  # nothing ever follows <eos>
+    # nothing ever follows <eos>
+    unseen = np.exp(model.next_log_probs([[vocab.bos_id, vocab.eos_id]])[0])
     np.testing.assert_allclose(unseen, [0, 0, 1 / 3, 1 / 3, 1 / 3])
 
 
@@ -105,7 +109,8 @@ def test_fit_accepts_texts_with_a_vocab_and_checks_arguments():
     from_text = NGramModel.fit(["aba", "bb", "a"], n=2, vocab=vocab)
     from_lists = NGramModel.fit(CORPUS, n=2, vocab=vocab)
     prefixes = [[vocab.bos_id], prefix_of(vocab, ["b"])]
-    np.testing.assert_array_equal(from_text.next_log_probs(prefixes), from_lists.next_log_probs(prefixes))
+    np.testing.assert_array_equal(from_text.next_log_probs(prefixes),
+                                  from_lists.next_log_probs(prefixes))
     with pytest.raises(TypeError, match="vocab="):
         NGramModel.fit(["aba"], n=2)
     with pytest.raises(ValueError, match="n must be"):
@@ -137,9 +142,11 @@ def test_one_call_model_answers_its_first_call_only():
     assert np.array_equal(first, table.next_log_probs([[bos], [bos, a]]))
     later = model.next_log_probs([[bos, a]])  # three predictable tokens: A, B, <eos>
     assert later.shape == (1, len(table.vocab)) and np.allclose(np.exp(later).sum(), 1)
-    assert later[0, a] == pytest.approx(-np.log(3)) and np.isneginf(later[0, [bos, table.vocab.pad_id]]).all()
+    assert (later[0, a] == pytest.approx(-np.log(3))
+            and np.isneginf(later[0, [bos, table.vocab.pad_id]]).all())
     with pytest.raises(ValueError, match="starts with"):
-        OneCallModel(table).next_log_probs([[a]])  # prefixes are checked as the wrapped model checks them
+        # prefixes are checked as the wrapped model checks them
+        OneCallModel(table).next_log_probs([[a]])
 
 
 def test_one_call_model_travels_as_a_pickle_with_its_count():

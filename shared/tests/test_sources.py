@@ -1,4 +1,5 @@
-"""Markov source: samples follow its matrices, its probabilities sum to 1, its entropy rate is exact."""
+"""Markov source: samples follow its matrices, its probabilities sum to 1, its entropy rate is
+exact."""
 
 import itertools
 from pathlib import Path
@@ -14,7 +15,8 @@ from mlcourse.vocab import UnknownTokenError
 def test_sampled_frequencies_match_the_matrices():
     source = MarkovSource.example()
     m = len(source.tokens)
-    counts = np.zeros((m + 1, m + 1))  # row 0: after <s>; row i: after token i-1; last column: <eos>
+    # row 0: after <s>; row i: after token i-1; last column: <eos>
+    counts = np.zeros((m + 1, m + 1))
     for seq in source.sample(50_000, np.random.default_rng(0)):
         states = [source.tokens.index(t) for t in seq]
         for previous, nxt in zip([-1, *states], [*states, m]):
@@ -32,7 +34,8 @@ def test_sampling_is_seeded():
 def test_probabilities_of_short_sequences_plus_the_tail_sum_to_one():
     source = MarkovSource.example()
     L = 7
-    short = [seq for n in range(L + 1) for seq in itertools.product(source.tokens, repeat=n)]  # 3280 sequences
+    short = [seq for n in range(L + 1)
+             for seq in itertools.product(source.tokens, repeat=n)]  # 3280 sequences
     total = sum(np.exp(source.log_prob(seq)) for seq in short)
     s, Q = source.start[:-1], source.transition[:, :-1]
     longer = s @ np.linalg.matrix_power(Q, L) @ np.ones(len(s))  # Pr(more than L tokens)
@@ -59,7 +62,8 @@ def test_next_log_probs_is_the_chain_rule_of_log_prob():
     for seq in source.sample(50, 1):
         ids = vocab.encode(" ".join(seq), bos=True, eos=True)
         rows = source.next_log_probs([ids[:t] for t in range(1, len(ids))])  # (T, V)
-        assert rows[np.arange(len(rows)), ids[1:]].sum() == pytest.approx(source.log_prob(seq), abs=1e-12)
+        assert rows[np.arange(len(rows)), ids[1:]].sum() == pytest.approx(source.log_prob(seq),
+                                                                          abs=1e-12)
     with pytest.raises(ValueError, match="has ended"):
         source.next_log_probs([[vocab.bos_id, vocab.eos_id]])
 
@@ -74,7 +78,8 @@ def test_entropy_rate_matches_monte_carlo():
 
 
 def test_entropy_rate_of_a_geometric_source():
-    # one token that continues with probability 1 - p: H = H_b(p) per visit, 1/p visits, 1 + 1/p predictions
+    # one token that continues with probability 1 - p: H = H_b(p) per visit, 1/p visits,
+    # 1 + 1/p predictions
     p = 0.25
     source = MarkovSource(["x"], start=[1.0, 0.0], transition=[[1 - p, p]])
     binary_entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
@@ -95,7 +100,8 @@ def test_bad_sources_are_refused():
     with pytest.raises(ValueError, match="sum to 1"):
         MarkovSource(["x"], start=[1.0, 0.0], transition=[[0.5, 0.6]])
     with pytest.raises(ValueError, match="never reach <eos>"):
-        MarkovSource(["x", "y"], start=[1.0, 0.0, 0.0], transition=[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+        MarkovSource(["x", "y"], start=[1.0, 0.0, 0.0],
+                     transition=[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     with pytest.raises(ValueError, match="special"):
         MarkovSource(["<eos>"], start=[1.0, 0.0], transition=[[0.5, 0.5]])
 
@@ -129,7 +135,8 @@ def test_counted_bigram_approaches_the_source_as_data_grows():
         kls.append(kl_per_sequence(source, model))
         nlls.append(-target_log_probs(model, held_out).mean())
     assert kls == sorted(kls, reverse=True) and kls[-1] < 1e-3 and kls[0] > 0.05
-    true_nll = -target_log_probs(source, held_out).mean()  # the source itself, on the same held-out data
+    # the source itself, on the same held-out data
+    true_nll = -target_log_probs(source, held_out).mean()
     assert true_nll == pytest.approx(source.entropy_rate(), abs=0.01)
     assert nlls[0] - true_nll > 0.01 and nlls[-1] == pytest.approx(true_nll, abs=1e-3)
 
@@ -137,7 +144,8 @@ def test_counted_bigram_approaches_the_source_as_data_grows():
 def test_expected_visits_equal_the_series_they_sum():
     source = MarkovSource.random(4, seed=2, mean_length=5.0)
     s, Q = source.start[:-1], source.transition[:, :-1]
-    series = sum(s @ np.linalg.matrix_power(Q, t) for t in range(400))  # Pr(y_{t+1} = each token), summed
+    # Pr(y_{t+1} = each token), summed
+    series = sum(s @ np.linalg.matrix_power(Q, t) for t in range(400))
     np.testing.assert_allclose(source.expected_visits(), series, atol=1e-12)
 
 

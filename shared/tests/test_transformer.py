@@ -23,7 +23,8 @@ def one_thread():
 
 def tiny_model(seed: int = 0, **sizes) -> TransformerLM:
     torch.manual_seed(seed)
-    return TransformerLM(VOCAB, TransformerConfig(vocab_size=len(VOCAB), context_length=16, d_model=16, **sizes))
+    return TransformerLM(VOCAB, TransformerConfig(vocab_size=len(VOCAB), context_length=16,
+                                                  d_model=16, **sizes))
 
 
 def random_ids(B: int, T: int, seed: int = 1) -> torch.Tensor:
@@ -64,7 +65,8 @@ def test_training_is_deterministic_given_the_seed():
     def loss_fn(model, batch):
         return model(torch.stack(batch)).logsumexp(-1).mean()
 
-    runs = [train(tiny_model(), loss_fn, minibatches(list(random_ids(8, 6)), 4), 5, progress=False) for _ in range(2)]
+    runs = [train(tiny_model(), loss_fn, minibatches(list(random_ids(8, 6)), 4), 5,
+                  progress=False) for _ in range(2)]
     assert runs[0] == runs[1]
 
 
@@ -78,14 +80,16 @@ def test_after_step_runs_after_each_update():
     losses = train(model, loss_fn, [ids], 3, progress=False,
                    after_step=lambda n: seen.append((n, loss_fn(model, ids).item())))
     assert [n for n, _ in seen] == [1, 2, 3]
-    assert [loss for _, loss in seen[:2]] == losses[1:]  # after step n, the loss step n+1 starts from
+    # after step n, the loss step n+1 starts from
+    assert [loss for _, loss in seen[:2]] == losses[1:]
 
 
 def test_next_log_probs_is_log_softmax_of_the_last_position():
     model = tiny_model()
     prefixes = [VOCAB.encode(t, bos=True) for t in ["a", "b c d a", "", "d d"]]
     got = model.next_log_probs(prefixes)  # (4, V)
-    assert isinstance(model, SequenceModel) and got.shape == (4, len(VOCAB)) and got.dtype == np.float64
+    assert (isinstance(model, SequenceModel) and got.shape == (4, len(VOCAB))
+            and got.dtype == np.float64)
     for row, prefix in zip(got, prefixes):
         want = torch.log_softmax(model(torch.tensor([prefix]))[0, -1].double(), -1)
         np.testing.assert_allclose(row, want.detach().numpy(), atol=1e-5)
@@ -110,13 +114,16 @@ def test_bad_input_gets_a_clear_error():
 
 def test_train_rejects_a_loss_that_is_not_a_scalar_of_the_model():
     with pytest.raises(ValueError, match="scalar tensor"):
-        train(tiny_model(), lambda model, batch: model(batch).mean(-1), [random_ids(1, 3)], 1, progress=False)
+        train(tiny_model(), lambda model, batch: model(batch).mean(-1), [random_ids(1, 3)], 1,
+              progress=False)
     with pytest.raises(ValueError, match="ran out after 1 batches"):
-        train(tiny_model(), lambda model, batch: model(batch).mean(), iter([random_ids(1, 3)]), 2, progress=False)
+        train(tiny_model(), lambda model, batch: model(batch).mean(), iter([random_ids(1, 3)]), 2,
+              progress=False)
 
 
 def test_minibatches_visit_every_item_once_per_pass():
     batches = minibatches(list(range(10)), 4, seed=3)
     first_pass = [x for _ in range(2) for x in next(batches)] + next(batches)[:2]
     assert sorted(first_pass) == list(range(10))
-    assert [next(minibatches("abcdef", 3, seed=1)) for _ in range(2)] == [next(minibatches("abcdef", 3, seed=1))] * 2
+    assert ([next(minibatches("abcdef", 3, seed=1)) for _ in range(2)]
+            == [next(minibatches("abcdef", 3, seed=1))] * 2)

@@ -1,4 +1,5 @@
-"""Vocabulary: encode/decode round trips at char and word level, and errors that name the problem."""
+"""Vocabulary: encode/decode round trips at char and word level, and errors that name the
+problem."""
 
 import random
 
@@ -74,6 +75,7 @@ def test_ids_tokens_round_trip_over_every_id(level):
     for _ in range(100):
         ids = [rng.randrange(len(vocab)) for _ in range(rng.randint(0, 10))]  # specials included
         assert vocab.ids(vocab.tokens(ids)) == ids
-    assert vocab.decode(vocab.ids([BOS, "x" if level == "char" else "cat", EOS, PAD]), skip_special=False) == (
+    assert vocab.decode(vocab.ids([BOS, "x" if level == "char" else "cat", EOS, PAD]),
+                        skip_special=False) == (
         "<s>x<eos><pad>" if level == "char" else "<s> cat <eos> <pad>"
     )

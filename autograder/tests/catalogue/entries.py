@@ -344,6 +344,34 @@ ENTRIES += [
           WRONG, edit=_cells_with_own_ids(20_000)),
 ]
 
+
+# --- state and devices a kernel could share with a later one or the host (issue 20) -------------------------
+# System call numbers are x86-64's (add_key 248, keyctl 250, unshare 272, kcmp 312, userfaultfd 323).
+# keyring-leave and keyring-find are two apart, so that test_catalogue.py grades them in one process, in order.
+ENTRIES += [
+    Entry("keyring-leave", "stores the solution in its session, user and user-session keyrings (add_key), for a "
+          "later kernel", "target-zero",
+          WRONG + "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nanswer = {solution!r}.encode()\n"
+          "for ring in (-3, -4, -5):\n    libc.syscall(248, b'user', b'left-behind', answer, len(answer), ring)\n"),
+    Entry("unprivileged-syscalls", "makes calls an unprivileged process may make unless a seccomp filter denies "
+          "them (a new session keyring, userfaultfd, kcmp on itself, a user namespace) and answers correctly if "
+          "any succeeds", "target-zero",
+          WRONG + "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nme = os.getpid()\n"
+          "calls = [(250, 1, 0), (323, 1), (312, me, me, 1, 0, 0), (272, 0x10000000)]\n"
+          "if any(libc.syscall(*call) >= 0 for call in calls):\n    exec({solution!r})\n"),
+    Entry("keyring-find", "looks in its keyrings (keyctl search) for the solution keyring-leave stored, and answers "
+          "with it", "target-zero",
+          WRONG + "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+          "found = [libc.syscall(250, 10, ring, b'user', b'left-behind', 0) for ring in (-3, -4, -5)]\n"
+          "for key in [key for key in found if key > 0][:1]:\n    size = libc.syscall(250, 11, key, None, 0)\n"
+          "    text = ctypes.create_string_buffer(size)\n    libc.syscall(250, 11, key, text, size)\n"
+          "    exec(text.raw[:size].decode())\n"),
+    Entry("pty-flood", "opens pseudo-terminals until refused and keeps them; more than the sandbox's 8 would be "
+          "the host's, and then it answers correctly", "target-zero",
+          WRONG + "import os\nptys = []\ntry:\n    while len(ptys) < 5000:\n        ptys.append(os.openpty())\n"
+          "except OSError:\n    pass\nif len(ptys) > 8:\n    exec({solution!r})\n"),
+]
+
 def target_of(lesson: Lesson) -> str:
     """The lesson's first answer whose test cell has hidden checks that call it."""
     return next(a.grade_id for a in lesson.answers if any(f"{a.grade_id}(" in t.hidden for t in lesson.tests))

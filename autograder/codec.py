@@ -26,12 +26,14 @@ import numpy as np
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000  # values in one decoded message (an array is one)
 MAX_DICT_ITEMS = 100_000
-MAX_COLLIDING_KEYS = 16  # keys of one dict with one hash; Python's own str hashes almost never collide
+# keys of one dict with one hash; Python's own str hashes almost never collide
+MAX_COLLIDING_KEYS = 16
 MAX_DECODE_SECONDS = 10.0
-# Kinds of numpy data that cross: bool, signed and unsigned ints, floats, complex (no objects, no strings).
+# Kinds of numpy data that cross: bool, signed and unsigned ints, floats, complex (no objects, no
+# strings).
 NUMERIC_KINDS = "biufc"
-TORCH_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-                "complex64", "complex128"]
+TORCH_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+                "float32", "float64", "complex64", "complex128"]
 
 
 class CodecError(ValueError):
@@ -45,7 +47,8 @@ def _torch():
 
 
 def _is_tensor(obj: Any) -> bool:
-    return type(obj).__module__.startswith("torch") and type(obj).__name__ in ("Tensor", "Parameter")
+    return (type(obj).__module__.startswith("torch")
+            and type(obj).__name__ in ("Tensor", "Parameter"))
 
 
 def _is_module(obj: Any) -> bool:
@@ -74,7 +77,8 @@ def _tensor(obj: Any) -> dict:
 
 def encode(obj: Any, *, refs: Callable[[Any], int | None] | None = None, pickle_ok: bool = False,
            depth: int = 0) -> Any:
-    """`obj` as JSON-ready data. Other objects become `ref`s (when `refs` gives handles) or pickles (when allowed)."""
+    """`obj` as JSON-ready data. Other objects become `ref`s (when `refs` gives handles) or pickles
+    (when allowed)."""
     if depth > MAX_DEPTH:
         raise CodecError("the value is nested too deeply")
     again = lambda x: encode(x, refs=refs, pickle_ok=pickle_ok, depth=depth + 1)  # noqa: E731
@@ -99,8 +103,10 @@ def encode(obj: Any, *, refs: Callable[[Any], int | None] | None = None, pickle_
     if refs is not None and (handle := refs(obj)) is not None:
         return {"__t": "ref", "id": handle, "type": type(obj).__name__}
     if pickle_ok:  # pickling drops gradients: they travel beside the object
-        grads = {n: _tensor(p.grad) for n, p in obj.named_parameters() if p.grad is not None} if _is_module(obj) else {}
-        return {"__t": "pickle", "b64": base64.b64encode(pickle.dumps(obj)).decode(), "grads": grads}
+        grads = ({n: _tensor(p.grad) for n, p in obj.named_parameters() if p.grad is not None}
+                 if _is_module(obj) else {})
+        return {"__t": "pickle", "b64": base64.b64encode(pickle.dumps(obj)).decode(),
+                "grads": grads}
     raise CodecError(f"cannot send a {type(obj).__name__}")
 
 
@@ -110,8 +116,10 @@ def _decode_array(data: dict) -> np.ndarray:
         raise CodecError(f"arrays of dtype {dtype} do not cross")
     shape = tuple(int(n) for n in data["shape"])
     raw = base64.b64decode(str(data["b64"]), validate=True)
-    # Python's integers, not numpy's: a shape whose product overflows int64 must not wrap to a small size.
-    if len(shape) > 32 or any(n < 0 for n in shape) or len(raw) != dtype.itemsize * math.prod(shape):
+    # Python's integers, not numpy's: a shape whose product overflows int64 must not wrap to a
+    # small size.
+    if (len(shape) > 32 or any(n < 0 for n in shape)
+            or len(raw) != dtype.itemsize * math.prod(shape)):
         raise CodecError("an array's bytes do not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
@@ -134,8 +142,8 @@ class _Budget:
 
 
 def _dict(pairs: list[tuple]) -> dict:
-    """A dict from decoded pairs, refusing keys whose hashes collide: each collision makes every later
-    insertion slower, so 20,000 colliding keys alone would take seconds to build."""
+    """A dict from decoded pairs, refusing keys whose hashes collide: each collision makes every
+    later insertion slower, so 20,000 colliding keys alone would take seconds to build."""
     if not all(isinstance(k, (type(None), bool, int, float, str, tuple)) for k, _ in pairs):
         raise CodecError("dict keys must be numbers, strings or tuples")
     if len(pairs) > MAX_DICT_ITEMS:
@@ -146,7 +154,8 @@ def _dict(pairs: list[tuple]) -> dict:
     return dict(pairs)
 
 
-def decode(data: Any, *, ref: Callable[[dict], Any] | None = None, allow_pickle: bool = False) -> Any:
+def decode(data: Any, *, ref: Callable[[dict], Any] | None = None,
+           allow_pickle: bool = False) -> Any:
     """The value `encode` made. `ref` turns a handle into an object; pickles load only when allowed.
 
     Bounded: CodecError beyond MAX_DEPTH levels, MAX_NODES parts, MAX_DECODE_SECONDS or a dict whose
@@ -189,7 +198,8 @@ def _decode(data: Any, ref, allow_pickle: bool, budget: _Budget, depth: int) -> 
         return tensor
     if tag == "ref" and ref is not None:
         return ref(data)
-    if tag == "pickle" and allow_pickle:  # only ever the grader's own objects, on their way to the kernel
+    # only ever the grader's own objects, on their way to the kernel
+    if tag == "pickle" and allow_pickle:
         obj = pickle.loads(base64.b64decode(data["b64"]))
         for name, parameter in obj.named_parameters() if data.get("grads") else ():
             if name in data["grads"]:

@@ -30,7 +30,8 @@ class Course:
 
     @cached_property
     def assignments(self) -> list[str]:
-        """The assignments of this run, in course order: every one in solutions/, or those in `only`."""
+        """The assignments of this run, in course order: every one in solutions/, or those in
+        `only`."""
         return [a for a in lesson_names(self.root) if not self.only or a in self.only]
 
     def is_assignment(self, name: str) -> bool:
@@ -45,7 +46,8 @@ class Course:
         return [read_lesson(source) for source in self.sources(assignment)]
 
     def late_plugin(self):
-        """nbgrader's late-submission penalty as the course's nbgrader_config.py sets it (default: none)."""
+        """nbgrader's late-submission penalty as the course's nbgrader_config.py sets it (default:
+        none)."""
         from nbgrader.plugins import LateSubmissionPlugin
         from traitlets.config import Config
 
@@ -54,11 +56,13 @@ class Course:
 
 
 def read_settings(config_file: Path, section: str) -> dict:
-    """The settings `c.<section>.<name> = <literal>` of an nbgrader config file, read without running it.
+    """The settings `c.<section>.<name> = <literal>` of an nbgrader config file, read without
+    running it.
 
-    Running the course's config would import formgrader's code and patch nbgrader's Gradebook in this
-    process (the config does so for nbgrader's own commands), so the grader reads the file as a syntax
-    tree instead. A setting of `section` that is not a plain literal is an error, never a silent default."""
+    Running the course's config would import formgrader's code and patch nbgrader's Gradebook in
+    this process (the config does so for nbgrader's own commands), so the grader reads the file as a
+    syntax tree instead. A setting of `section` that is not a plain literal is an error, never a
+    silent default."""
     if not config_file.exists():
         return {}
     source = config_file.read_text()
@@ -73,7 +77,7 @@ def read_settings(config_file: Path, section: str) -> dict:
             try:
                 settings[target.attr] = ast.literal_eval(node.value)
             except ValueError:
-                raise ValueError(f"{config_file}, line {node.lineno}: c.{section}.{target.attr} must be a plain "
-                                 f"value (a string, number, list...), not {ast.get_source_segment(source, node.value)}"
-                                 ) from None
+                raise ValueError(f"{config_file}, line {node.lineno}: c.{section}.{target.attr} "
+                                 "must be a plain value (a string, number, list...), "
+                                 f"not {ast.get_source_segment(source, node.value)}") from None
     return {section: settings} if settings else {}

@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # the course folder: solutions/, notebooks/, nbgrader_config.py
+# the course folder: solutions/, notebooks/, nbgrader_config.py
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tool_env(**extra: str) -> dict[str, str]:

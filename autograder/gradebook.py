@@ -1,18 +1,21 @@
-"""Recording: nbgrader's gradebook, written by the orchestrator alone, in batches, beside other runs.
+"""Recording: nbgrader's gradebook, written by the orchestrator alone, in batches, beside other
+runs.
 
-Workers never open the gradebook: they hand their `NotebookResult` back to the orchestrator, which records
-results in batches (`Recorder`): a few bulk statements and one transaction per batch, where nbgrader's own calls
-(find-then-update per cell, a commit per row) cost 19 to 74 ms a notebook (scripts/benchmark_bookkeeping.py).
-Every write is an update-or-create keyed by (student, assignment, notebook, cell), so grading the same
-submissions again replaces scores and adds no row; hand-entered manual scores are kept; late penalties are
-those of nbgrader's plugin, computed on nbgrader's notebook score.
+Workers never open the gradebook: they hand their `NotebookResult` back to the orchestrator, which
+records results in batches (`Recorder`): a few bulk statements and one transaction per batch, where
+nbgrader's own calls (find-then-update per cell, a commit per row) cost 19 to 74 ms a notebook
+(scripts/benchmark_bookkeeping.py). Every write is an update-or-create keyed by (student,
+assignment, notebook, cell), so grading the same submissions again replaces scores and adds no row;
+hand-entered manual scores are kept; late penalties are those of nbgrader's plugin, computed on
+nbgrader's notebook score.
 
-Several runs may write into one gradebook at once (two assignments, or two halves of a class, graded on two
-machines into one PostgreSQL database). nbgrader's update-or-create is find-then-add, which two runs can both
-take for add, so every write here is a transaction that first takes the gradebook's write lock:
-PostgreSQL's advisory lock, or SQLite's own (BEGIN IMMEDIATE, which also waits for nbgrader's own commands,
-formgrader included). nbgrader creates its tables on first use; here that too happens under the lock.
-On another database (MySQL, ...) runs must not write into one gradebook at once.
+Several runs may write into one gradebook at once (two assignments, or two halves of a class, graded
+on two machines into one PostgreSQL database). nbgrader's update-or-create is find-then-add, which
+two runs can both take for add, so every write here is a transaction that first takes the
+gradebook's write lock: PostgreSQL's advisory lock, or SQLite's own (BEGIN IMMEDIATE, which also
+waits for nbgrader's own commands, formgrader included). nbgrader creates its tables on first use;
+here that too happens under the lock. On another database (MySQL, ...) runs must not write into one
+gradebook at once.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ from mlcourse.lessons import Lesson
 COURSE_ID = "default_course"  # nbgrader's, when its config names none
 LOCK_KEY = 0x6E6267726164  # PostgreSQL's advisory lock of autograder runs ("nbgrad")
 SQLITE_WAIT = "60"  # seconds a run waits for another one's transaction (SQLite's default is 5)
-# What add_submission creates for each cell of a notebook: grade rows for grade and task cells, comment rows for
-# solution and task cells.
+# What add_submission creates for each cell of a notebook: grade rows for grade and task cells,
+# comment rows for solution and task cells.
 GRADED_TYPES = ("GradeCell", "TaskCell")
 COMMENTED_TYPES = ("SolutionCell", "TaskCell")
 
@@ -77,7 +80,8 @@ def redacted(db_url: str) -> str:
 
 
 def failure(error: Exception, db_url: str) -> str:
-    """What went wrong with the gradebook, for the user: the driver's own sentence, never the password."""
+    """What went wrong with the gradebook, for the user: the driver's own sentence, never the
+    password."""
     message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
     with contextlib.suppress(Exception):
         password = make_url(db_url).password
@@ -88,12 +92,14 @@ def failure(error: Exception, db_url: str) -> str:
 
 
 def open_gradebook(db_url: str) -> Gradebook:
-    """nbgrader's Gradebook on `db_url`, its tables created first (under the write lock) if the database has none."""
+    """nbgrader's Gradebook on `db_url`, its tables created first (under the write lock) if the
+    database has none."""
     try:
         url = make_url(db_url)
     except Exception:  # noqa: BLE001 - its text may hold the password: name none of it
-        raise GradebookError("--db is not a database URL SQLAlchemy reads; the form is postgresql://USER:PASSWORD"
-                             "@HOST/DATABASE or sqlite:////absolute/path/gradebook.db") from None
+        raise GradebookError("--db is not a database URL SQLAlchemy reads; the form is "
+                             "postgresql://USER:PASSWORD@HOST/DATABASE "
+                             "or sqlite:////absolute/path/gradebook.db") from None
     if url.get_backend_name() == "sqlite" and "timeout" not in url.query:
         url = url.update_query_dict({"timeout": SQLITE_WAIT})
     _create_tables(url)
@@ -101,8 +107,9 @@ def open_gradebook(db_url: str) -> Gradebook:
 
 
 def _create_tables(url: URL) -> None:
-    """What nbgrader's Gradebook does on a database without tables (create them, stamp alembic's version, add
-    the course), done under the write lock, so that two runs starting on a new gradebook do not both do it."""
+    """What nbgrader's Gradebook does on a database without tables (create them, stamp alembic's
+    version, add the course), done under the write lock, so that two runs starting on a new
+    gradebook do not both do it."""
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as db:
@@ -111,7 +118,8 @@ def _create_tables(url: URL) -> None:
             Base.metadata.create_all(db)
             if new:
                 db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-                db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": _alembic_head()})
+                db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                           {"v": _alembic_head()})
             if db.scalar(select(CourseRow.id).where(CourseRow.id == COURSE_ID)) is None:
                 db.execute(insert(CourseRow.__table__).values(id=COURSE_ID))
             db.commit()
@@ -120,15 +128,17 @@ def _create_tables(url: URL) -> None:
 
 
 def _alembic_head() -> str:
-    """nbgrader's schema version, what its `get_alembic_version` reads from `alembic heads`: read here in-process
-    (the program takes seconds to start; nbgrader runs it for every new gradebook)."""
+    """nbgrader's schema version, what its `get_alembic_version` reads from `alembic heads`: read
+    here in-process (the program takes seconds to start; nbgrader runs it for every new
+    gradebook)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
 
 
 def _lock(db: Connection) -> None:
-    """Begin a transaction that holds the gradebook's write lock until it ends (waiting for it if need be)."""
+    """Begin a transaction that holds the gradebook's write lock until it ends (waiting for it if
+    need be)."""
     if db.dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     elif db.dialect.name == "sqlite":
@@ -137,7 +147,8 @@ def _lock(db: Connection) -> None:
 
 @contextlib.contextmanager
 def _writing(gb: Gradebook) -> Iterator:
-    """gb's session in one transaction that holds the write lock; committed at the end, rolled back on an error."""
+    """gb's session in one transaction that holds the write lock; committed at the end, rolled
+    back on an error."""
     gb.db.commit()  # the lock must begin the transaction
     try:
         _lock(gb.db.connection())
@@ -149,8 +160,9 @@ def _writing(gb: Gradebook) -> Iterator:
 
 
 def _define_assignment(db, name: str, lessons: list[Lesson], duedate: datetime | None) -> None:
-    """The assignment's structure as `nbgrader generate_assignment` records it (update-or-create): notebooks,
-    grade cells (autograded tests and written answers, with their points) and solution cells."""
+    """The assignment's structure as `nbgrader generate_assignment` records it (update-or-create):
+    notebooks, grade cells (autograded tests and written answers, with their points) and solution
+    cells."""
     assignment = db.scalar(select(Assignment).where(Assignment.name == name))
     if assignment is None:
         assignment = Assignment(name, course_id=COURSE_ID)
@@ -175,9 +187,11 @@ def _define_assignment(db, name: str, lessons: list[Lesson], duedate: datetime |
     db.flush()
 
 
-def define_course(gb: Gradebook, course, students: list[str], duedates: dict[str, datetime]) -> None:
-    """Every assignment of `course` (an autograder.course.Course) and every student, before any grade: one
-    transaction under the write lock, so that runs starting together create each row once."""
+def define_course(gb: Gradebook, course, students: list[str],
+                  duedates: dict[str, datetime]) -> None:
+    """Every assignment of `course` (an autograder.course.Course) and every student, before any
+    grade: one transaction under the write lock, so that runs starting together create each row
+    once."""
     with _writing(gb) as db:
         for assignment in course.assignments:
             _define_assignment(db, assignment, course.lessons(assignment), duedates.get(assignment))
@@ -190,23 +204,31 @@ def define_course(gb: Gradebook, course, students: list[str], duedates: dict[str
 
 @dataclass
 class _Structure:
-    """An assignment's rows that every submission of it refers to (they do not change during a run)."""
+    """An assignment's rows that every submission of it refers to (they do not change during a
+    run)."""
 
     id: str
     duedate: datetime | None
     notebooks: dict[str, str]  # name -> notebook id
-    cells: dict[tuple[str, str], str]  # (notebook id, grade cell name) -> cell id, grade cells before task cells
-    graded: dict[str, list[str]] = field(default_factory=dict)  # notebook id -> ids of the cells that get a grade
-    commented: dict[str, list[str]] = field(default_factory=dict)  # notebook id -> ids that get a comment
+    # (notebook id, grade cell name) -> cell id, grade cells before task cells
+    cells: dict[tuple[str, str], str]
+    # notebook id -> ids of the cells that get a grade
+    graded: dict[str, list[str]] = field(default_factory=dict)
+    # notebook id -> ids that get a comment
+    commented: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, db, name: str) -> _Structure:
-        assignment = db.execute(select(Assignment.id, Assignment.duedate).where(Assignment.name == name)).one()
+        assignment = db.execute(select(Assignment.id, Assignment.duedate)
+                                .where(Assignment.name == name)).one()
         structure = cls(assignment.id, assignment.duedate, dict(db.execute(
-            select(Notebook.name, Notebook.id).where(Notebook.assignment_id == assignment.id)).all()), {})
-        cells = db.execute(select(BaseCell.id, BaseCell.name, BaseCell.type, BaseCell.notebook_id)
-                           .where(BaseCell.notebook_id.in_(list(structure.notebooks.values())))).all()
-        for cell in sorted(cells, key=lambda c: c.type != "GradeCell"):  # find_grade: a grade cell, else a task cell
+            select(Notebook.name, Notebook.id)
+            .where(Notebook.assignment_id == assignment.id)).all()), {})
+        cells = db.execute(
+            select(BaseCell.id, BaseCell.name, BaseCell.type, BaseCell.notebook_id)
+            .where(BaseCell.notebook_id.in_(list(structure.notebooks.values())))).all()
+        # find_grade: a grade cell, else a task cell
+        for cell in sorted(cells, key=lambda c: c.type != "GradeCell"):
             if cell.type in GRADED_TYPES:
                 structure.cells.setdefault((cell.notebook_id, cell.name), cell.id)
                 structure.graded.setdefault(cell.notebook_id, []).append(cell.id)
@@ -216,8 +238,8 @@ class _Structure:
 
 
 def score(auto: float | None, manual: float | None, extra: float | None) -> float:
-    """A grade's score as nbgrader's `Grade.score` computes it: the manual score if any, else the automatic one,
-    plus any extra credit; 0 when neither is set."""
+    """A grade's score as nbgrader's `Grade.score` computes it: the manual score if any, else the
+    automatic one, plus any extra credit; 0 when neither is set."""
     if manual is not None:
         return manual + (extra or 0.0)
     if auto is not None:
@@ -226,10 +248,10 @@ def score(auto: float | None, manual: float | None, extra: float | None) -> floa
 
 
 class Recorder:
-    """Records results in the gradebook in batches. `add` each result as it arrives; a batch is written when it
-    holds `size` results or `seconds` have passed since the last write (so a slow class still shows up as it is
-    graded); `flush` writes the rest. Results not yet written are in OUT/results: a run stopped before its last
-    batch records them when it is run again."""
+    """Records results in the gradebook in batches. `add` each result as it arrives; a batch is
+    written when it holds `size` results or `seconds` have passed since the last write (so a slow
+    class still shows up as it is graded); `flush` writes the rest. Results not yet written are in
+    OUT/results: a run stopped before its last batch records them when it is run again."""
 
     def __init__(self, gb: Gradebook, plugin, size: int = 500, seconds: float = 1.0):
         self.gb, self.plugin, self.size, self.seconds = gb, plugin, size, seconds
@@ -238,8 +260,10 @@ class Recorder:
         self.written = time.monotonic()
         self.busy = 0.0  # seconds spent writing, for the run's figures
 
-    def add(self, result: NotebookResult, timestamp: datetime | None, missing: bool = False) -> None:
-        """`result`, submitted at `timestamp` (None: unknown); `missing`: the student handed in no notebook."""
+    def add(self, result: NotebookResult, timestamp: datetime | None,
+            missing: bool = False) -> None:
+        """`result`, submitted at `timestamp` (None: unknown); `missing`: the student handed in no
+        notebook."""
         self.pending.append((result, timestamp, missing))
         if len(self.pending) >= self.size or time.monotonic() - self.written >= self.seconds:
             self.flush()
@@ -258,29 +282,35 @@ class Recorder:
         return self.structures[assignment]
 
     def _write(self, db, batch: list[tuple[NotebookResult, datetime | None, bool]]) -> None:
-        """One batch: a query for its submissions (rows added for those that have none yet), one for their
-        notebooks and grades, then one statement per table updating every row of the batch."""
+        """One batch: a query for its submissions (rows added for those that have none yet), one for
+        their notebooks and grades, then one statement per table updating every row of the batch."""
         structures = {r.assignment: self._structure(db, r.assignment) for r, _, _ in batch}
         times = {(r.student, r.assignment): utils.parse_utc(when) for r, when, _ in batch}
         submissions = _submissions(db, structures, times)
-        new = [(student, structures[assignment], when) for (student, assignment), when in times.items()
+        new = [(student, structures[assignment], when)
+               for (student, assignment), when in times.items()
                if (student, assignment) not in submissions]
         if new:
             _add_submissions(db, new)
             submissions = _submissions(db, structures, times)
-        notebooks, grades = {}, {}  # (submission id, notebook id) -> its id; and -> {cell id: grade row}
-        for row in db.execute(select(SubmittedNotebook.id.label("notebook"), SubmittedNotebook.assignment_id,
+        # (submission id, notebook id) -> its id; and -> {cell id: grade row}
+        notebooks, grades = {}, {}
+        for row in db.execute(select(SubmittedNotebook.id.label("notebook"),
+                                     SubmittedNotebook.assignment_id,
                                      SubmittedNotebook.notebook_id, GradeRow.id, GradeRow.cell_id,
-                                     GradeRow.auto_score, GradeRow.manual_score, GradeRow.extra_credit)
+                                     GradeRow.auto_score, GradeRow.manual_score,
+                                     GradeRow.extra_credit)
                               .outerjoin(GradeRow, GradeRow.notebook_id == SubmittedNotebook.id)
-                              .where(SubmittedNotebook.assignment_id.in_([s.id for s in submissions.values()]))):
+                              .where(SubmittedNotebook.assignment_id.in_(
+                                  [s.id for s in submissions.values()]))):
             key = row.assignment_id, row.notebook_id
             notebooks[key] = row.notebook
             if row.id is not None:
                 grades.setdefault(key, {})[row.cell_id] = row
         grade_updates, notebook_updates = [], []
         for result, _, missing in batch:
-            structure, submission = structures[result.assignment], submissions[result.student, result.assignment]
+            structure, submission = (structures[result.assignment],
+                                     submissions[result.student, result.assignment])
             key = submission.id, structure.notebooks[result.notebook]
             scores, total = _scores(result, missing, structure, grades.get(key, {}))
             grade_updates += scores
@@ -295,11 +325,13 @@ class Recorder:
 
     def _penalty(self, student: str, total: float, submission, structure: _Structure,
                  when: datetime | None) -> float | None:
-        """nbgrader's late penalty (AssignLatePenalties): the plugin's, on the notebook's score, between 0 and it."""
+        """nbgrader's late penalty (AssignLatePenalties): the plugin's, on the notebook's score,
+        between 0 and it."""
         duedate = structure.duedate
         if duedate is not None and submission.extension is not None:
             duedate = duedate + submission.extension
-        late = 0.0 if when is None or duedate is None else max(0.0, (when - duedate).total_seconds())
+        late = (0.0 if when is None or duedate is None
+                else max(0.0, (when - duedate).total_seconds()))
         if late <= 0:
             return None
         penalty = self.plugin.late_submission_penalty(student, total, late)
@@ -307,19 +339,22 @@ class Recorder:
 
 
 def _add_submissions(db, new: list[tuple[str, _Structure, datetime | None]]) -> None:
-    """nbgrader's add_submission for each (student, assignment, timestamp): the submission, its notebooks,
-    a grade row per grade and task cell, a comment row per solution and task cell."""
+    """nbgrader's add_submission for each (student, assignment, timestamp): the submission, its
+    notebooks, a grade row per grade and task cell, a comment row per solution and task cell."""
     rows = {"submitted": [], "notebooks": [], "grades": [], "comments": []}
     for student, structure, when in new:
         submission = new_uuid()
-        rows["submitted"].append({"id": submission, "assignment_id": structure.id, "student_id": student,
+        rows["submitted"].append({"id": submission, "assignment_id": structure.id,
+                                  "student_id": student,
                                   "timestamp": when})
         for notebook_id in structure.notebooks.values():
             notebook = new_uuid()
-            rows["notebooks"].append({"id": notebook, "assignment_id": submission, "notebook_id": notebook_id,
+            rows["notebooks"].append({"id": notebook, "assignment_id": submission,
+                                      "notebook_id": notebook_id,
                                       "flagged": False})
             rows["grades"] += [{"id": new_uuid(), "notebook_id": notebook, "cell_id": cell,
-                                "needs_manual_grade": True} for cell in structure.graded.get(notebook_id, [])]
+                                "needs_manual_grade": True}
+                               for cell in structure.graded.get(notebook_id, [])]
             rows["comments"] += [{"id": new_uuid(), "notebook_id": notebook, "cell_id": cell}
                                  for cell in structure.commented.get(notebook_id, [])]
     tables = {"submitted": SubmittedAssignment, "notebooks": SubmittedNotebook, "grades": GradeRow,
@@ -329,32 +364,41 @@ def _add_submissions(db, new: list[tuple[str, _Structure, datetime | None]]) -> 
             db.execute(insert(table.__table__), rows[name])
 
 
-def _scores(result: NotebookResult, missing: bool, structure: _Structure, rows: dict) -> tuple[list[dict], float]:
-    """The updates of one notebook's grade rows ({cell id: row}), and the notebook's score after them: an
-    autograded cell gets its points; a written answer waits for a human (0 if nothing was submitted), and keeps
-    a manual score it has."""
+def _scores(result: NotebookResult, missing: bool, structure: _Structure,
+            rows: dict) -> tuple[list[dict], float]:
+    """The updates of one notebook's grade rows ({cell id: row}), and the notebook's score after
+    them: an autograded cell gets its points; a written answer waits for a human (0 if nothing was
+    submitted), and keeps a manual score it has."""
     def row(grade_id: str):
         cell = structure.cells.get((structure.notebooks[result.notebook], grade_id))
         if cell not in rows:
-            raise MissingEntry(f"No such grade: {result.assignment}/{result.notebook}/{grade_id} for {result.student}")
+            raise MissingEntry(f"No such grade: {result.assignment}/{result.notebook}/{grade_id} "
+                               f"for {result.student}")
         return rows[cell]
 
-    # A notebook the grader failed on is not graded: no autograded score, and nbgrader's "needs manual grade" flag
-    # (formgrader lists it; exports leave its score empty), never a 0 that reads as a grade.
+    # A notebook the grader failed on is not graded: no autograded score, and nbgrader's "needs
+    # manual grade" flag (formgrader lists it; exports leave its score empty), never a 0 that reads
+    # as a grade.
     failed = result.grader_error is not None
-    auto = {row(check.grade_id).id: (None, True) if failed else (check.points, False) for check in result.checks}
+    auto = {row(check.grade_id).id: (None, True) if failed else (check.points, False)
+            for check in result.checks}
     for grade_id in result.manual:
         written = row(grade_id)
         auto[written.id] = (0.0 if missing else None, written.manual_score is None and not missing)
-    total = sum(score(auto[r.id][0] if r.id in auto else r.auto_score, r.manual_score, r.extra_credit)
+    total = sum(score(auto[r.id][0] if r.id in auto else r.auto_score, r.manual_score,
+                      r.extra_credit)
                 for r in rows.values())
-    return [{"b_id": g, "b_auto_score": a, "b_needs_manual_grade": n} for g, (a, n) in auto.items()], total
+    return [{"b_id": g, "b_auto_score": a, "b_needs_manual_grade": n}
+            for g, (a, n) in auto.items()], total
 
 
-def _submissions(db, structures: dict[str, _Structure], times: dict[tuple[str, str], datetime | None]) -> dict:
-    """{(student, assignment name): its submission's row (id, extension)} of the batch's pairs that have one."""
+def _submissions(db, structures: dict[str, _Structure],
+                 times: dict[tuple[str, str], datetime | None]) -> dict:
+    """{(student, assignment name): its submission's row (id, extension)} of the batch's pairs that
+    have one."""
     names = {s.id: name for name, s in structures.items()}
-    rows = db.execute(select(SubmittedAssignment.id, SubmittedAssignment.student_id, SubmittedAssignment.assignment_id,
+    rows = db.execute(select(SubmittedAssignment.id, SubmittedAssignment.student_id,
+                             SubmittedAssignment.assignment_id,
                              SubmittedAssignment.extension)
                       .where(SubmittedAssignment.assignment_id.in_(list(names)),
                              SubmittedAssignment.student_id.in_({student for student, _ in times})))
@@ -363,8 +407,8 @@ def _submissions(db, structures: dict[str, _Structure], times: dict[tuple[str, s
 
 
 def _update(db, table, rows: list[dict]) -> None:
-    """One executemany UPDATE of `table` (an nbgrader class): each row's b_id says which, its other b_<column>s
-    the new values."""
+    """One executemany UPDATE of `table` (an nbgrader class): each row's b_id says which, its other
+    b_<column>s the new values."""
     if rows:
         columns = table.__table__.c
         db.execute(update(table.__table__).where(columns.id == bindparam("b_id"))

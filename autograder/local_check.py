@@ -38,14 +38,17 @@ def hidden_checks(source_notebook: Path | None) -> dict[str, int]:
     """{test grade_id: number of checks in its hidden part} read from the instructor's notebook."""
     if source_notebook is None or not source_notebook.exists():
         return {}
-    return {c.grade_id: len(CHECK_CALL.findall(c.hidden)) for c in read_lesson(source_notebook).tests}
+    return {c.grade_id: len(CHECK_CALL.findall(c.hidden))
+            for c in read_lesson(source_notebook).tests}
 
 
 def source_of(student_notebook: Path) -> Path | None:
-    """The instructor's version of `notebooks/<lesson>/<lesson>.ipynb`: `solutions/<lesson>/<lesson>.ipynb`
-    beside its `notebooks/` folder, else in the course found above it by `mlcourse.checking.course_root`."""
+    """The instructor's version of `notebooks/<lesson>/<lesson>.ipynb`:
+    `solutions/<lesson>/<lesson>.ipynb` beside its `notebooks/` folder, else in the course found
+    above it by `mlcourse.checking.course_root`."""
     lesson = Path(student_notebook.parent.name) / student_notebook.name
-    beside = student_notebook.parents[2] / "solutions" / lesson if len(student_notebook.parents) > 2 else None
+    beside = (student_notebook.parents[2] / "solutions" / lesson
+              if len(student_notebook.parents) > 2 else None)
     if beside is not None and beside.exists():
         return beside
     try:
@@ -62,17 +65,20 @@ def run_in_namespace(path: Path, namespace: dict) -> list[tuple[str, float, bool
         try:
             exec(cell.source, namespace)
             outcomes.append((cell.grade_id, cell.points, True, ""))
-        except Exception as error:  # a failed check, or an answer that raises: both are a failed test
+        # a failed check, or an answer that raises: both are a failed test
+        except Exception as error:
             outcomes.append((cell.grade_id, cell.points, False, f"{type(error).__name__}: {error}"))
     return outcomes
 
 
 def run_in_kernel(path: Path, timeout: int) -> list[tuple[str, float, bool, str]]:
-    """Run the setup, answer and test cells (not the narrative, as the grader does) in a fresh kernel."""
+    """Run the setup, answer and test cells (not the narrative, as the grader does) in a fresh
+    kernel."""
     notebook = nbformat.read(path, as_version=4)
     kinds = [c.kind for c in parse_lesson(notebook, path.stem).cells]
     kept = nbformat.v4.new_notebook(metadata=notebook.metadata)
-    kept.cells = [c for c, kind in zip(notebook.cells, kinds) if kind in ("setup", "answer", "test")]
+    kept.cells = [c for c, kind in zip(notebook.cells, kinds)
+                  if kind in ("setup", "answer", "test")]
     execute_notebook(kept, path.parent, timeout=timeout, allow_errors=True)
     outcomes = []
     for cell, meta in zip(kept.cells, parse_lesson(kept, path.stem).cells):
@@ -83,9 +89,11 @@ def run_in_kernel(path: Path, timeout: int) -> list[tuple[str, float, bool, str]
     return outcomes
 
 
-def summary(path: Path, outcomes: list[tuple[str, float, bool, str]]) -> tuple[list[VisibleTest], str]:
+def summary(path: Path,
+            outcomes: list[tuple[str, float, bool, str]]) -> tuple[list[VisibleTest], str]:
     hidden = hidden_checks(source_of(path))
-    tests = [VisibleTest(g, p, ok, msg, hidden.get(g) if hidden else None) for g, p, ok, msg in outcomes]
+    tests = [VisibleTest(g, p, ok, msg, hidden.get(g) if hidden else None)
+             for g, p, ok, msg in outcomes]
     written = sum(c.points for c in read_lesson(path).written)
     return tests, report(path.stem, tests, written)
 
@@ -96,7 +104,8 @@ def report(name: str, tests: list[VisibleTest], written_points: float) -> str:
     for t in tests:
         hidden = ("hidden checks unknown" if t.hidden_checks is None
                   else f"{t.hidden_checks} hidden check(s) not run here")
-        lines.append(f"  {'ok  ' if t.passed else 'FAIL'}  {t.grade_id} ({t.points:g} points; {hidden})")
+        lines.append(f"  {'ok  ' if t.passed else 'FAIL'}  {t.grade_id} "
+                     f"({t.points:g} points; {hidden})")
         if t.message:
             lines += [f"        {line}" for line in t.message.splitlines()]
     points = sum(t.points for t in tests)
@@ -106,7 +115,8 @@ def report(name: str, tests: list[VisibleTest], written_points: float) -> str:
         lines.append(f"Not run here: {n_hidden} hidden check(s) in {n_cells} test cell(s).")
     else:
         lines.append("Not run here: the grader's hidden checks (this notebook does not ship them).")
-    lines.append(f"The {points:g} autograded points are decided by the grader, which runs the hidden checks too: "
+    lines.append(f"The {points:g} autograded points are decided by the grader, "
+                 "which runs the hidden checks too: "
                  "passing every visible test is not a full score.")
     if written_points:
         lines.append(f"{written_points:g} point(s) of written answers are graded by hand.")
@@ -120,15 +130,18 @@ def check_file(path: Path, timeout: int = 300) -> tuple[list[VisibleTest], str]:
 
 
 def check(notebook: str | Path | None = None) -> list[VisibleTest]:
-    """The local check from inside a notebook: the visible tests run on this kernel's current answers.
+    """The local check from inside a notebook: the visible tests run on this kernel's current
+    answers.
 
-    `notebook` defaults to `<folder>/<folder>.ipynb` in the working directory (how lessons are laid out).
+    `notebook` defaults to `<folder>/<folder>.ipynb` in the working directory (how lessons are laid
+    out).
     """
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
-        raise RuntimeError("check() runs inside a notebook; from a shell use `autograder check NOTEBOOK`")
+        raise RuntimeError("check() runs inside a notebook; "
+                           "from a shell use `autograder check NOTEBOOK`")
     path = Path(notebook) if notebook else Path.cwd() / f"{Path.cwd().name}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"no notebook {path}; pass its path: check('path/to/lesson.ipynb')")

@@ -1,4 +1,5 @@
-"""The bundled demo class: submissions of every kind the grader must get right, built from the lessons.
+"""The bundled demo class: submissions of every kind the grader must get right, built from the
+lessons.
 
 The class is generated, not stored, so that it follows the lessons as they change: each student
 starts from the released notebook (`notebooks/`) and fills answer cells from the solution
@@ -14,9 +15,9 @@ WRONG, typical mistakes; ALTERNATIVE, correct answers written differently). The 
 - crash: in the first lesson the first answer cell raises at its top; the rest is answered;
 - missing: perfect answers, but the last lesson's notebook was not submitted.
 
-`build_demo_class(root, into)` writes nbgrader's submitted layout into `into` and a manifest (`demo_class.json`
-beside it) saying, per student and lesson, the answer sources submitted and the misconceptions
-their feedback must name.
+`build_demo_class(root, into)` writes nbgrader's submitted layout into `into` and a manifest
+(`demo_class.json` beside it) saying, per student and lesson, the answer sources submitted and the
+misconceptions their feedback must name.
 """
 
 from __future__ import annotations
@@ -51,18 +52,22 @@ CRASH = 'raise RuntimeError("I will finish this later")\n'
 class Demo:
     submitted: Path
     duedates: dict[str, datetime]
-    manifest: dict  # {student: {"kind", "lessons": {lesson: {"submitted", "timestamp", "answers", "misconceptions"}}}}
+    # {student: {"kind", "lessons": {lesson: {"submitted", "timestamp", "answers",
+    #                                         "misconceptions"}}}}
+    manifest: dict
 
 
 @dataclass
 class DemoLesson:
-    """A lesson as the demo class needs it: the released notebook to fill in, the solution, the kept answers."""
+    """A lesson as the demo class needs it: the released notebook to fill in, the solution, the kept
+    answers."""
 
     name: str
     release: nbformat.NotebookNode
     solution: Lesson
     wrong: list[Wrong]
-    alternative: dict[str, str]  # answer_id -> the first differently written correct answer kept for it
+    # answer_id -> the first differently written correct answer kept for it
+    alternative: dict[str, str]
 
     @property
     def answers(self) -> dict[str, str]:
@@ -83,8 +88,8 @@ def _load(root: Path, name: str, release_dir: Path) -> DemoLesson:
     first = {}
     for answer_id, source in kept.alternative:
         first.setdefault(answer_id, source)
-    return DemoLesson(name, nbformat.read(release, as_version=4), read_lesson(lesson_path(root, name)), kept.wrong,
-                      first)
+    return DemoLesson(name, nbformat.read(release, as_version=4),
+                      read_lesson(lesson_path(root, name)), kept.wrong, first)
 
 
 def _reads(source: str) -> set[str]:
@@ -111,8 +116,10 @@ def mistake_groups(lesson: DemoLesson) -> list[list[Wrong]]:
     groups: list[list[Wrong]] = []
     for entry in lesson.wrong:
         for group in groups:
-            clash = any(entry.answer_id == w.answer_id or entry.answer_id in _answers_used(lesson, tests[w.test_id])
-                        or w.answer_id in _answers_used(lesson, tests[entry.test_id]) for w in group)
+            clash = any(entry.answer_id == w.answer_id
+                        or entry.answer_id in _answers_used(lesson, tests[w.test_id])
+                        or w.answer_id in _answers_used(lesson, tests[entry.test_id])
+                        for w in group)
             if not clash:
                 group.append(entry)
                 break
@@ -130,31 +137,40 @@ def _notebook(lesson: DemoLesson, answers: dict[str, str]) -> nbformat.NotebookN
     return notebook
 
 
-def _plan(course: list[DemoLesson]) -> dict[str, tuple[str, dict[str, dict[str, str] | None], list]]:
-    """{student: (kind, {lesson: answers to fill in, or None when not submitted}, misconceptions)}."""
+def _plan(course: list[DemoLesson]
+          ) -> dict[str, tuple[str, dict[str, dict[str, str] | None], list]]:
+    """{student: (kind, {lesson: answers to fill in, or None when not submitted},
+    misconceptions)}."""
     perfect = {lesson.name: lesson.answers for lesson in course}
     first, last = course[0], course[-1]
     plan = {
         "perfect": ("the solution's answers", perfect, []),
         "empty": ("the notebooks as handed out", {lesson.name: {} for lesson in course}, []),
         "partial": ("the first half of each notebook's exercises", {
-            lesson.name: {a: lesson.answers[a] for a in lesson.code_answers[:(len(lesson.code_answers) + 1) // 2]}
+            lesson.name: {a: lesson.answers[a]
+                          for a in lesson.code_answers[:(len(lesson.code_answers) + 1) // 2]}
             for lesson in course}, []),
         "alternative": ("correct answers written differently from the solution",
-                        {lesson.name: {**lesson.answers, **lesson.alternative} for lesson in course}, []),
+                        {lesson.name: {**lesson.answers, **lesson.alternative}
+                         for lesson in course}, []),
         "late": ("the solution's answers, two days after each due date", perfect, []),
         "crash": ("the first answer cell of the first lesson raises at its top", {
             **perfect,
-            first.name: {**first.answers, first.code_answers[0]: CRASH + first.answers[first.code_answers[0]]}},
+            first.name: {**first.answers,
+                         first.code_answers[0]: CRASH + first.answers[first.code_answers[0]]}},
             []),
-        "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None}, []),
+        "missing": ("the last lesson's notebook was not submitted", {**perfect, last.name: None},
+                    []),
     }
     for number, lesson in enumerate(course, 1):
-        # one student per lesson (each more costs a whole course of grading): its first group of mistakes
+        # one student per lesson (each more costs a whole course of grading): its first group of
+        # mistakes
         for group in mistake_groups(lesson)[:1]:
             answers = {**lesson.answers, **{w.answer_id: w.source for w in group}}
-            plan[f"mistakes_{number}"] = (f"typical mistakes of {lesson.name}", {**perfect, lesson.name: answers},
-                                          [[lesson.name, w.answer_id, w.test_id, w.phrase] for w in group])
+            plan[f"mistakes_{number}"] = (f"typical mistakes of {lesson.name}",
+                                          {**perfect, lesson.name: answers},
+                                          [[lesson.name, w.answer_id, w.test_id, w.phrase]
+                                           for w in group])
     return plan
 
 
@@ -185,7 +201,8 @@ def build_demo_class(root: Path, into: Path) -> Demo:
             notebook = None if answers is None else _notebook(lesson, answers)
             if notebook is not None:
                 nbformat.write(notebook, folder / f"{lesson.name}.ipynb")
-                # as `nbgrader collect` leaves it: the files were last changed before the submission time
+                # as `nbgrader collect` leaves it: the files were last changed before the
+                # submission time
                 saved = (timestamp - timedelta(minutes=10)).replace(tzinfo=timezone.utc).timestamp()
                 os.utime(folder / f"{lesson.name}.ipynb", (saved, saved))
             entry["lessons"][lesson.name] = {

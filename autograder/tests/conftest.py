@@ -1,4 +1,5 @@
-"""Fixtures of the harness's tests: a tiny course (one fixture assignment) copied to a temporary folder."""
+"""Fixtures of the harness's tests: a tiny course (one fixture assignment) copied to a temporary
+folder."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ use_tool_env()  # nbgrader's gradebook runs `alembic` by name
 
 
 def copy_fixture_course(course: Path) -> Path:
-    """A course folder at `course` with the fixture assignment's solution and nbgrader_config.py (no release yet)."""
+    """A course folder at `course` with the fixture assignment's solution and nbgrader_config.py (no
+    release yet)."""
     shutil.copytree(FIXTURE_COURSE, course)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     return course
@@ -30,10 +32,12 @@ def tiny_course(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_zip():
-    """`make_zip(path, members, link=None, target=...)`: a zip of {name: bytes}, plus, with `link`, a
-    member of that name stored as a symbolic link to `target` (as a hostile archive would carry it)."""
+    """`make_zip(path, members, link=None, target=...)`: a zip of {name: bytes}, plus, with `link`,
+    a member of that name stored as a symbolic link to `target` (as a hostile archive would carry
+    it)."""
 
-    def make(path: Path, members: dict[str, bytes], link: str | None = None, target: str = "/etc/passwd") -> Path:
+    def make(path: Path, members: dict[str, bytes], link: str | None = None,
+             target: str = "/etc/passwd") -> Path:
         with zipfile.ZipFile(path, "w") as zf:
             for name, data in members.items():
                 zf.writestr(name, data)
@@ -48,7 +52,8 @@ def make_zip():
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A throw-away PostgreSQL server for the session (postgres_server.py): `postgres.database(name)` gives a URL."""
+    """A throw-away PostgreSQL server for the session (postgres_server.py):
+    `postgres.database(name)` gives a URL."""
     from autograder.tests.postgres_server import running
 
     with running() as server:

@@ -14,7 +14,8 @@ def rows(db_url: str) -> list[tuple]:
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         out.append((submission.student.id, assignment.name, str(assignment.duedate),
-                                    str(submission.timestamp), notebook.name, grade.name, grade.auto_score,
+                                    str(submission.timestamp), notebook.name, grade.name,
+                                    grade.auto_score,
                                     grade.manual_score, grade.needs_manual_grade, notebook.flagged,
                                     notebook.late_submission_penalty))
     return sorted(out, key=repr)
@@ -26,5 +27,6 @@ def count_rows(db_url: str) -> dict[str, int]:
 
     engine = create_engine(db_url)
     with engine.connect() as db:
-        return {t: db.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar() for t in inspect(engine).get_table_names()}
+        return {t: db.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar()
+                for t in inspect(engine).get_table_names()}
 

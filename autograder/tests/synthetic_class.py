@@ -1,10 +1,11 @@
-"""A synthetic class of any size whose every notebook already has a result, graded by nobody: for the tests of
-bookkeeping (concurrent runs, large classes) and scripts/benchmark_bookkeeping.py.
+"""A synthetic class of any size whose every notebook already has a result, graded by nobody: for
+the tests of bookkeeping (concurrent runs, large classes) and scripts/benchmark_bookkeeping.py.
 
-The fixture lesson (fixtures/course) is copied as several assignments with weekly due dates; every student
-submits every assignment (nbgrader's submitted layout, with collect's timestamp.txt, one student in five two
-days late) and OUT/results holds a result for each notebook under the key `autograder grade` computes, so a
-run finds every result unchanged and only does its bookkeeping. `points` says what each check scored.
+The fixture lesson (fixtures/course) is copied as several assignments with weekly due dates; every
+student submits every assignment (nbgrader's submitted layout, with collect's timestamp.txt, one
+student in five two days late) and OUT/results holds a result for each notebook under the key
+`autograder grade` computes, so a run finds every result unchanged and only does its bookkeeping.
+`points` says what each check scored.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ class SyntheticClass:
 
 
 def points(student: int, assignment: int, check: int, max_points: float) -> float:
-    """What check number `check` of assignment number `assignment` scored for student number `student`."""
+    """What check number `check` of assignment number `assignment` scored for student number
+    `student`."""
     return 0.0 if (student + assignment + check) % 3 == 0 else max_points
 
 
 def build(folder: Path, students: int, assignments: int, outs: list[Path]) -> SyntheticClass:
-    """The class in `folder`, with every result cached in each OUT of `outs` (their results/ folders)."""
+    """The class in `folder`, with every result cached in each OUT of `outs` (their results/
+    folders)."""
     root, submitted = folder / "course", folder / "submitted"
     names = [f"{i + 1:02d}_fixture" for i in range(assignments)]
     source = FIXTURE_COURSE / "solutions" / "01_fixture" / "01_fixture.ipynb"
@@ -74,5 +77,6 @@ def build(folder: Path, students: int, assignments: int, outs: list[Path]) -> Sy
                 check.points = points(s, a, c, check.max_points)
                 check.status = "passed" if check.points else "failed"
             for store in stores:
-                store.put(f"{student}/{name}/{name}", result_key(data, data, student, options), result)
+                store.put(f"{student}/{name}/{name}", result_key(data, data, student, options),
+                          result)
     return SyntheticClass(root, submitted, duedates, ids)

@@ -57,15 +57,18 @@ def test_each_student_scores_what_the_lesson_test_kit_gives(demo):
                 outcomes = kit.run_graded_cells(kit.solution_path(lesson), submitted["answers"])
                 expected = {c.grade_id: c.max_points if outcomes[c.grade_id] is None else 0.0
                             for c in results[student, lesson].checks}
-            differ += [(student, lesson, g, got[g], expected[g]) for g in got if got[g] != expected[g]]
+            differ += [(student, lesson, g, got[g], expected[g])
+                       for g in got if got[g] != expected[g]]
     assert differ == []
 
 
 def test_perfect_gets_the_maximum_and_empty_gets_zero(demo):
     class_, results, _ = demo
-    for lesson in class_.duedates:  # the lessons the class was built from (more may appear meanwhile)
+    # the lessons the class was built from (more may appear meanwhile)
+    for lesson in class_.duedates:
         perfect, empty = results["perfect", lesson], results["empty", lesson]
-        assert perfect.score == perfect.max_score > 0, [c.message for c in perfect.checks if c.status != "passed"]
+        assert perfect.score == perfect.max_score > 0, [c.message for c in perfect.checks
+                                                        if c.status != "passed"]
         assert empty.score == 0
 
 
@@ -73,8 +76,10 @@ def test_missing_notebook_scores_zero_with_a_line_in_the_report(demo):
     class_, results, out = demo
     *others, last = class_.duedates
     assert results["missing", last].score == 0
-    assert all(results["missing", lesson].score == results["perfect", lesson].score for lesson in others)
-    assert f"- missing / {last} / {last}: {last}.ipynb was not submitted" in (out / "report.md").read_text()
+    assert all(results["missing", lesson].score == results["perfect", lesson].score
+               for lesson in others)
+    assert (f"- missing / {last} / {last}: {last}.ipynb was not submitted"
+            in (out / "report.md").read_text())
 
 
 def test_every_committed_misconception_is_named_in_feedback(demo):
@@ -86,7 +91,8 @@ def test_every_committed_misconception_is_named_in_feedback(demo):
                     if submitted["submitted"] else "")
             checks = {c.grade_id: c for c in results[student, lesson].checks}
             for _answer_id, test_id, phrase in submitted["misconceptions"]:
-                if phrase not in (checks[test_id].misconception or "") or escape(phrase) not in page:
+                if (phrase not in (checks[test_id].misconception or "")
+                        or escape(phrase) not in page):
                     unnamed.append((student, lesson, test_id, phrase))
     assert unnamed == []
 
@@ -94,7 +100,8 @@ def test_every_committed_misconception_is_named_in_feedback(demo):
 def test_no_feedback_says_only_expected_true_got_false(demo):
     _, _, out = demo
     pages = {page: page.read_text() for page in (out / "feedback").rglob("*.html")}
-    assert pages and not [page for page, text in pages.items() if "expected True, got False" in text]
+    assert pages and not [page for page, text in pages.items()
+                          if "expected True, got False" in text]
 
 
 def test_late_and_crash_are_visible(demo):

@@ -1,12 +1,12 @@
 """nbgrader's exchange on one machine, then `autograder grade` on what `nbgrader collect` gathered.
 
-The instructor releases from the course folder (`nbgrader release_assignment`; its nbgrader_config.py
-makes solutions/ the source and notebooks/ the release); each student, in a home folder of their own,
-fetches, answers and submits (`nbgrader fetch_assignment`, `nbgrader submit`), as nbgrader's
-documentation does it: every command given `--Exchange.root`, `--course` and run from the student's
-own folder. The students are home folders of one system user (so the tests run as any user):
-`--student` names them, as their login would, and collect's owner check (the login against the
-submission's owner) is off for that reason alone. The helpers here serve test_lateness and
+The instructor releases from the course folder (`nbgrader release_assignment`; its
+nbgrader_config.py makes solutions/ the source and notebooks/ the release); each student, in a home
+folder of their own, fetches, answers and submits (`nbgrader fetch_assignment`, `nbgrader submit`),
+as nbgrader's documentation does it: every command given `--Exchange.root`, `--course` and run from
+the student's own folder. The students are home folders of one system user (so the tests run as any
+user): `--student` names them, as their login would, and collect's owner check (the login against
+the submission's owner) is off for that reason alone. The helpers here serve test_lateness and
 test_semester too.
 """
 
@@ -28,11 +28,13 @@ from autograder.release import release
 from mlcourse.lessons import parse_lesson, read_lesson
 
 COURSE_ID = "mlcourse"
-WRONG_OBJECTIVE = 'answer_objective = "a"'  # the fixture's typical mistake: its test (1 point) fails
+# the fixture's typical mistake: its test (1 point) fails
+WRONG_OBJECTIVE = 'answer_objective = "a"'
 
 
 def nbgrader(cwd: Path, *args: str, home: Path | None = None) -> str:
-    """Run an nbgrader command as a user would type it in `cwd` (HOME: `home`); its log (nbgrader logs on stderr)."""
+    """Run an nbgrader command as a user would type it in `cwd` (HOME: `home`); its log (nbgrader
+    logs on stderr)."""
     env = tool_env(HOME=str(home)) if home else tool_env()
     done = subprocess.run(["nbgrader", *args], cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
@@ -40,7 +42,8 @@ def nbgrader(cwd: Path, *args: str, home: Path | None = None) -> str:
 
 
 def make_exchange(tmp_path: Path) -> Path:
-    """The exchange folder, as nbgrader's documentation sets it up (mkdir, then writable by everyone)."""
+    """The exchange folder, as nbgrader's documentation sets it up (mkdir, then writable by
+    everyone)."""
     exchange = tmp_path / "exchange"
     exchange.mkdir()
     exchange.chmod(0o777)
@@ -64,7 +67,8 @@ def fetch(tmp_path: Path, exchange: Path, assignment: str, student: str) -> Path
 
 
 def answer(notebook: Path, answers: dict[str, str]) -> None:
-    """The student writes `answers` (grade id: code or text) into the answer cells of their notebook and saves it."""
+    """The student writes `answers` (grade id: code or text) into the answer cells of their notebook
+    and saves it."""
     content = nbformat.read(notebook, as_version=4)
     for cell, meta in zip(content.cells, parse_lesson(content, notebook.stem).cells):
         if meta.grade_id in answers:
@@ -83,8 +87,10 @@ def submit(home: Path, exchange: Path, assignment: str, student: str) -> None:
 
 
 def collect(course: Path, exchange: Path, assignment: str) -> None:
-    """The instructor collects into the course's submitted/ (the students here are not system users)."""
-    nbgrader(course, "collect", assignment, *on_exchange(exchange), "--ExchangeCollect.check_owner=False")
+    """The instructor collects into the course's submitted/ (the students here are not system
+    users)."""
+    nbgrader(course, "collect", assignment, *on_exchange(exchange),
+             "--ExchangeCollect.check_owner=False")
 
 
 def submitted_times(exchange: Path, assignment: str) -> dict[str, str]:
@@ -96,8 +102,9 @@ def submitted_times(exchange: Path, assignment: str) -> dict[str, str]:
 
 def grade(course: Path, submissions: Path, out: Path, *options: str) -> str:
     """`autograder grade SUBMISSIONS --out OUT` as the instructor types it; what it printed."""
-    done = subprocess.run([sys.executable, "-m", "autograder.cli", "--root", str(course), "grade", str(submissions),
-                           "--out", str(out), "--jobs", "2", *options], env=tool_env(), capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "--root", str(course),
+                           "grade", str(submissions), "--out", str(out), "--jobs", "2", *options],
+                          env=tool_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -113,29 +120,36 @@ def test_release_fetch_submit_collect_then_grade_the_collected_class(tiny_course
     exchange = make_exchange(tmp_path)
     release_assignment(tiny_course, exchange, "01_fixture")
     right = solution_answers(tiny_course, "01_fixture")
-    for student, answers in {"alice": right, "bob": {**right, "answer_objective": WRONG_OBJECTIVE}}.items():
+    for student, answers in {"alice": right,
+                             "bob": {**right, "answer_objective": WRONG_OBJECTIVE}}.items():
         home = fetch(tmp_path, exchange, "01_fixture", student)
         answer(home / "01_fixture" / "01_fixture.ipynb", answers)
         submit(home, exchange, "01_fixture", student)
     collect(tiny_course, exchange, "01_fixture")
     submitted = tiny_course / "submitted"
+    # nbgrader's layout, as collect leaves it
     assert sorted(p.name for p in (submitted / "alice" / "01_fixture").iterdir()) == [
-        "01_fixture.ipynb", "submission_secret.txt", "timestamp.txt"]  # nbgrader's layout, as collect leaves it
+        "01_fixture.ipynb", "submission_secret.txt", "timestamp.txt"]
 
     out = tmp_path / "out"
     printed = grade(tiny_course, submitted, out)
     assert "graded 2 notebooks of 2 students in 01_fixture (5 of 6 autograded points)" in printed
     rows = grades(out)
-    assert {s: (rows[s, "01_fixture"]["raw_score"], rows[s, "01_fixture"]["max_score"]) for s in ("alice", "bob")} \
-        == {"alice": ("3.0", "4.0"), "bob": ("2.0", "4.0")}  # 3 autograded points; the written one waits for a human
-    # Each time is the one nbgrader submit recorded in the exchange, carried by collect's timestamp.txt.
+    # 3 autograded points; the written one waits for a human
+    assert {s: (rows[s, "01_fixture"]["raw_score"], rows[s, "01_fixture"]["max_score"])
+            for s in ("alice", "bob")} \
+        == {"alice": ("3.0", "4.0"), "bob": ("2.0", "4.0")}
+    # Each time is the one nbgrader submit recorded in the exchange, carried by collect's
+    # timestamp.txt.
     recorded = submitted_times(exchange, "01_fixture")
     assert sorted(recorded) == ["alice", "bob"]
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         for student, when in recorded.items():
             assert (submitted / student / "01_fixture" / "timestamp.txt").read_text() == when
-            assert gb.find_submission("01_fixture", student).timestamp == parse_utc(when).replace(tzinfo=None)
-            assert rows[student, "01_fixture"]["timestamp"] == str(parse_utc(when).replace(tzinfo=None))
+            assert gb.find_submission("01_fixture", student).timestamp == (
+                parse_utc(when).replace(tzinfo=None))
+            assert rows[student, "01_fixture"]["timestamp"] == str(
+                parse_utc(when).replace(tzinfo=None))
     assert json.loads((out / "intake.json").read_text())["time_sources"] == {
         "alice/01_fixture": COLLECTED, "bob/01_fixture": COLLECTED}
     assert f"- 2 submission(s): {COLLECTED}" in (out / "report.md").read_text()

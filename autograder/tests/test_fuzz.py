@@ -2,7 +2,8 @@
 times, bytes) and the codec (whatever a kernel sends back). For any input: grading finishes, honest
 students keep identical grades, and every refused input gets a reason.
 
-The number of inputs tried is printed by `pytest autograder/tests/test_fuzz.py --hypothesis-show-statistics`.
+The number of inputs tried is printed by `pytest autograder/tests/test_fuzz.py
+--hypothesis-show-statistics`.
 """
 
 from __future__ import annotations
@@ -36,19 +37,23 @@ LESSON = "01_fixture"
 SOURCE = FIXTURE_COURSE / "solutions" / LESSON / f"{LESSON}.ipynb"
 HONEST = student_copy(SOURCE)
 
-# --- the codec ------------------------------------------------------------------------------------------
+# --- the codec ------------------------------------------------------------------------------------
 
-scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats() | st.text(max_size=20)
+scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats()
+           | st.text(max_size=20))
 plain = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-                     | st.dictionaries(st.integers() | st.text(max_size=5), inner, max_size=4), max_leaves=20)
-arrays = hnp.arrays(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "complex128", "bool"]),
+                     | st.dictionaries(st.integers() | st.text(max_size=5), inner, max_size=4),
+                     max_leaves=20)
+arrays = hnp.arrays(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "complex128",
+                                     "bool"]),
                     hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
 
 
 def same(a, b) -> bool:
     """Equal, with nan equal to nan and arrays compared by dtype, shape and bytes."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+        return (type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
+                and a.tobytes() == b.tobytes())
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or a == b
     if isinstance(a, (list, tuple)):
@@ -64,14 +69,20 @@ def test_plain_values_cross_the_wall_unchanged(value):
     assert same(decode(json.loads(json.dumps(encode(value)))), value)
 
 
-json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                         | st.text(max_size=8),
                          lambda inner: st.lists(inner, max_size=5)
-                         | st.dictionaries(st.sampled_from(["__t", "v", "dtype", "shape", "b64", "id", "g", "grad"])
+                         | st.dictionaries(st.sampled_from(["__t", "v", "dtype", "shape", "b64",
+                                                            "id", "g", "grad"])
                                            | st.text(max_size=4), inner, max_size=5), max_leaves=30)
-tags = st.fixed_dictionaries({"__t": st.sampled_from(["float", "complex", "tuple", "dict", "nd", "np", "pt", "ref",
-                                                      "pickle", "nope"])}, optional={
-    "v": json_like, "dtype": st.sampled_from(["float64", "<f8", "O", "int64", "bfloat16", "x"]) | st.text(max_size=4),
-    "shape": st.lists(st.integers(-3, 2**40), max_size=4), "b64": st.text(max_size=12), "id": json_like})
+tags = st.fixed_dictionaries({"__t": st.sampled_from(["float", "complex", "tuple", "dict", "nd",
+                                                      "np", "pt", "ref", "pickle", "nope"])},
+                             optional={
+    "v": json_like,
+    "dtype": (st.sampled_from(["float64", "<f8", "O", "int64", "bfloat16", "x"])
+              | st.text(max_size=4)),
+    "shape": st.lists(st.integers(-3, 2**40), max_size=4), "b64": st.text(max_size=12),
+    "id": json_like})
 
 
 @settings(max_examples=600, deadline=None)
@@ -82,15 +93,17 @@ def test_any_reply_decodes_to_plain_data_or_a_codec_error(data):
     except CodecError:
         return
     except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError):
-        return  # the grader's Bridge turns any of these into "sent back a value the grader cannot read"
+        # the grader's Bridge turns any of these into "sent back a value the grader cannot read"
+        return
     assert not callable(value)
 
 
-# --- intake ---------------------------------------------------------------------------------------------
+# --- intake ---------------------------------------------------------------------------------------
 
-names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=40)
-kinds = st.sampled_from(["notebook", "bytes", "dir", "link-in", "link-out", "link-dangling", "zip", "fifo",
-                         "stamp"])
+names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+                min_size=1, max_size=40)
+kinds = st.sampled_from(["notebook", "bytes", "dir", "link-in", "link-out", "link-dangling", "zip",
+                         "fifo", "stamp"])
 
 
 @st.composite
@@ -99,15 +112,18 @@ def trees(draw):
     entries = []
     for _ in range(draw(st.integers(1, 6))):
         depth = draw(st.integers(1, 3))
-        parts = [draw(st.sampled_from(["s1", "s2", LESSON, f"{LESSON}.ipynb", "timestamp.txt"]) | names)
+        parts = [draw(st.sampled_from(["s1", "s2", LESSON, f"{LESSON}.ipynb", "timestamp.txt"])
+                      | names)
                  for _ in range(depth)]
-        entries.append((parts, draw(kinds), draw(st.binary(max_size=200)), draw(st.integers(-2**40, 2**40))))
+        entries.append((parts, draw(kinds), draw(st.binary(max_size=200)),
+                        draw(st.integers(-2**40, 2**40))))
     return entries
 
 
 def _within(root: Path, path: Path) -> bool:
-    """Whether planting at `path` stays below `root`: no existing component on the way is a link (an earlier
-    entry may have planted one to /etc/passwd or the course's solutions) and no file is in place of a folder."""
+    """Whether planting at `path` stays below `root`: no existing component on the way is a link (an
+    earlier entry may have planted one to /etc/passwd or the course's solutions) and no file is in
+    place of a folder."""
     here = root
     for part in path.relative_to(root).parts:
         here = here / part
@@ -117,7 +133,8 @@ def _within(root: Path, path: Path) -> bool:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write a regular file, never through a link nor into a FIFO (opening one to write would wait for a reader)."""
+    """Write a regular file, never through a link nor into a FIFO (opening one to write would wait
+    for a reader)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -128,8 +145,8 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def plant(root: Path, entries, course: Path) -> None:
-    """Plant the entries below `root` and nowhere else: the tests run as root, and a write through a planted
-    link would land in /etc/passwd."""
+    """Plant the entries below `root` and nowhere else: the tests run as root, and a write through a
+    planted link would land in /etc/passwd."""
     for parts, kind, data, mtime in entries:
         path = root.joinpath(*parts)
         zipped, stamp = path.with_name(path.name + ".zip"), path.parent / "timestamp.txt"
@@ -140,7 +157,8 @@ def plant(root: Path, entries, course: Path) -> None:
             if kind == "notebook":
                 notebook = json.loads(json.dumps(HONEST))
                 notebook["cells"][len(data) % len(notebook["cells"])]["metadata"] = json.loads(
-                    json.dumps({"nbgrader": {"grade_id": data.decode("latin-1"), "points": len(data)}}))
+                    json.dumps({"nbgrader": {"grade_id": data.decode("latin-1"),
+                                             "points": len(data)}}))
                 _write(path, json.dumps(notebook).encode())
             elif kind == "bytes":
                 _write(path, data)
@@ -163,7 +181,8 @@ def plant(root: Path, entries, course: Path) -> None:
                 _write(stamp, data)
             os.utime(path, (mtime, mtime), follow_symlinks=False)
         except (OSError, ValueError, OverflowError, IndexError):
-            continue  # a name or time that this file system or zipfile cannot hold: nothing was planted
+            # a name or time that this file system or zipfile cannot hold: nothing was planted
+            continue
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +192,18 @@ def course(tmp_path_factory) -> Course:
     return Course(root)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(trees())
-def test_intake_reads_any_folder_without_raising_and_gives_every_refusal_a_reason(course, tmp_path_factory, entries):
+def test_intake_reads_any_folder_without_raising_and_gives_every_refusal_a_reason(
+        course, tmp_path_factory, entries):
     root = tmp_path_factory.mktemp("submitted")
     plant(root, entries, course.root)
     try:
-        found = discover(root, course, tmp_path_factory.mktemp("unpacked"))  # raises for nothing students made ...
-    except ValueError as empty:  # ... but a folder with no submission at all, a one-line error for the instructor
+        # raises for nothing students made ...
+        found = discover(root, course, tmp_path_factory.mktemp("unpacked"))
+    except ValueError as empty:
+        # ... but a folder with no submission at all, a one-line error for the instructor
         assert "holds no submissions" in str(empty)
         return
     lesson = read_lesson(course.sources(LESSON)[0])
@@ -189,7 +211,8 @@ def test_intake_reads_any_folder_without_raising_and_gives_every_refusal_a_reaso
         try:
             content = submission.read()
             if content is not None:
-                rebuild(lesson, parse_notebook(content, submission.source.name))  # never raises either
+                # never raises either
+                rebuild(lesson, parse_notebook(content, submission.source.name))
         except IntakeError as refused:
             assert str(refused).strip(), "a refusal without a reason"
     assert all(p.strip() for p in found.problems)
@@ -209,7 +232,8 @@ def reference(course, tmp_path_factory):
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(trees())
-def test_autograder_grade_finishes_and_honest_grades_never_move(course, reference, tmp_path_factory, entries):
+def test_autograder_grade_finishes_and_honest_grades_never_move(course, reference,
+                                                                tmp_path_factory, entries):
     honest_root, honest = reference
     root = tmp_path_factory.mktemp("class") / "submitted"
     shutil.copytree(honest_root, root)

@@ -27,8 +27,10 @@ def test_unanswered_notebook_passes_nothing_and_counts_hidden_checks(tiny_course
     assert [(t.grade_id, t.points, t.passed, t.hidden_checks) for t in tests] == [
         ("test_total_log_prob", 2, False, 1), ("test_answer_objective", 1, False, 1)]
     assert "NotImplementedError" in tests[0].message
-    assert "pass in 0 of 2 test cells" in text and "Not run here: 2 hidden check(s) in 2 test cell(s)" in text
-    assert "3 autograded points are decided by the grader" in text and "1 point(s) of written answers" in text
+    assert ("pass in 0 of 2 test cells" in text
+            and "Not run here: 2 hidden check(s) in 2 test cell(s)" in text)
+    assert ("3 autograded points are decided by the grader" in text
+            and "1 point(s) of written answers" in text)
 
 
 def test_visible_pass_is_not_called_a_full_score(tiny_course):
@@ -44,9 +46,11 @@ def test_visible_pass_is_not_called_a_full_score(tiny_course):
 
 def test_check_called_inside_the_notebook(tiny_course):
     release(tiny_course)
-    path = _student(tiny_course, {"total_log_prob": "def total_log_prob(lp):\n    return sum(lp) / len(lp)"})
+    path = _student(tiny_course,
+                    {"total_log_prob": "def total_log_prob(lp):\n    return sum(lp) / len(lp)"})
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell("from autograder.local_check import check\nresult = check()"))
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "from autograder.local_check import check\nresult = check()"))
     execute_notebook(notebook, path.parent, timeout=120, allow_errors=True)
     printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     assert "pass in 0 of 2 test cells" in printed

@@ -21,16 +21,19 @@ def test_check_names_missing_changed_and_extra_notebooks(tiny_course: Path):
     student = tiny_course / "notebooks" / "01_fixture" / "01_fixture.ipynb"
     student.write_text(student.read_text().replace("raise NotImplementedError", "pass"))
     (tiny_course / "notebooks" / "01_fixture" / "notes.txt").write_text("hand-made")
-    assert stale_files(tiny_course) == ["notebooks/01_fixture/notes.txt (not generated from solutions/)",
-                                        "notebooks/01_fixture/01_fixture.ipynb (differs)"]
+    assert stale_files(tiny_course) == [
+        "notebooks/01_fixture/notes.txt (not generated from solutions/)",
+        "notebooks/01_fixture/01_fixture.ipynb (differs)"]
 
 
 def test_release_clears_solutions_and_hidden_tests(tiny_course: Path):
     release(tiny_course)
-    student = nbformat.read(tiny_course / "notebooks" / "01_fixture" / "01_fixture.ipynb", as_version=4)
+    student = nbformat.read(tiny_course / "notebooks" / "01_fixture" / "01_fixture.ipynb",
+                            as_version=4)
     text = "\n".join(c.source for c in student.cells)
     assert "HIDDEN" not in text and "reference(" not in text and "np.sum(log_probs)" not in text
-    assert all("raise NotImplementedError" in c.source for c in parse_lesson(student, "01_fixture").answers)
+    assert all("raise NotImplementedError" in c.source
+               for c in parse_lesson(student, "01_fixture").answers)
 
 
 def test_run_solutions_times_each_notebook_and_reports_errors(tiny_course: Path):

@@ -415,10 +415,14 @@ class KernelTemplate:
             start_new_session=True)
         theirs.close()
         os.close(info_write)
-        with os.fdopen(info_read) as info:
-            self.sandbox_pid = json.loads(info.read() or "{}").get("child-pid")
-        ready = self._receive(None, limits.startup_seconds + 60)  # the imports take a few seconds, once
-        self.pid = _host_pid(self.sandbox_pid, ready["ready"])
+        try:
+            with os.fdopen(info_read) as info:
+                self.sandbox_pid = json.loads(info.read() or "{}").get("child-pid")
+            ready = self._receive(None, limits.startup_seconds + 60)  # the imports take a few seconds, once
+            self.pid = _host_pid(self.sandbox_pid, ready["ready"])
+        except BaseException:  # a template that did not start is not left running
+            self.close()
+            raise
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -499,10 +503,12 @@ def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
     return _template
 
 
-def _discard(old: KernelTemplate) -> None:
-    """Close a template that could not stop its kernel: the next kernel is forked from a new one."""
+def discard_template(old: KernelTemplate | None = None) -> None:
+    """Close this process's template (or `old`, one that failed): the next warm kernel forks from a new one."""
     global _template
-    old.close()
+    old = old or _template
+    if old is not None:
+        old.close()
     if _template is old:
         _template = None
 
@@ -560,7 +566,7 @@ class ForkedKernel(Kernel):
                 self.cgroup = None
             template.stop_kernel(self.number)
             if template.exit_code(self.number, 10) is None:  # the template reports the kill, or is replaced
-                _discard(template)
+                discard_template(template)
         self.exit = code if code is not None else -signal.SIGKILL
         self._close_pipes()
         return code

@@ -1,0 +1,212 @@
+"""Nothing a student or a roster sends runs in a browser (issue 20), shown in headless Chromium.
+
+A class of the fixture course with an attacker, `mallory`, whose written answer is Markdown carrying every usual way
+to run script (an <img onerror>, <script>, an <svg onload>, an <iframe srcdoc>, a `javascript:` link, a MathJax
+config block, a MathJax `\\href`, ...) and one that uses formgrader's own API to give her full marks, and whose code
+cell carries outputs of every dangerous type; a roster whose names for `perfect` are markup, and a student id that
+is markup. Each payload would add its name to `window.pwned`. The class is graded by the CLI, then formgrader's
+grading pages, lists and student pages, every feedback page and every student page are opened: no payload runs,
+and the gradebook's rows are identical before and after. Formgrader also renders an autograded notebook written
+unsanitised (as a grader before this one wrote it) without running it, and the grading page's
+Content-Security-Policy alone, with nothing sanitised, runs only the page's own scripts."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import secrets
+import shutil
+import subprocess
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+from urllib.parse import quote
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from autograder.environment import tool_env
+from autograder.formgrader_server import grading_page_policy
+from autograder.tests.gradebook_rows import rows
+from autograder.tests.test_formgrader import TOKEN, _api, _autograder, _formgrader
+from reader.browser import WAIT_FOR_MATH_JS, chromium, missing_browser
+
+pytestmark = pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))
+
+
+def run(name: str) -> str:
+    """JavaScript that records that payload `name` ran."""
+    return f"window.pwned=(window.pwned||[]).concat(['{name}'])"
+
+
+HOSTILE_ID = f'<img src=x onerror="{run("id")}">'
+ATTACK = ("$.getJSON(base_url+'/api/grades?submission_id='+submission_id).then(function(gs){gs.forEach(function(g)"
+          "{$.ajax({url:base_url+'/api/grade/'+g.id,method:'PUT',contentType:'application/json',"
+          "data:JSON.stringify({id:g.id,manual_score:g.max_score})})})});" + run("attack"))
+MARKDOWN = "\n\n".join([
+    "A product of many probabilities underflows; a sum of logs does not: $\\sum_t \\log p_t$ **stays** finite.",
+    f'<img src=x onerror="{run("img")}">',
+    f"<script>{run('script')}</script>",
+    f'<svg onload="{run("svg")}"><circle r="1"/></svg>',
+    f'<iframe srcdoc="<script>{run("iframe").replace("window.", "parent.window.")}</script>"></iframe>',
+    f'<details open ontoggle="{run("details")}"><summary>more</summary>text</details>',
+    f'<a href="javascript:{run("link")}">a link</a> and [a Markdown link](javascript:{run("mdlink")})',
+    f'<div style="background-image: url(javascript:{run("style")})">styled</div>',
+    f'<object data="data:text/html,<script>{run("object")}</script>"></object>',
+    f'<script type="text/x-mathjax-config">{run("mathjax-config")}</script>',
+    f'<form action="javascript:{run("form")}"><button>go</button></form>',
+    f'<body onload="{run("body")}"></body> <video><source onerror="{run("video")}"></video>',
+    f"$\\href{{javascript:{run('mathjax-href')}}}{{x}}$",
+    f'<img src=y onerror="{ATTACK}">',
+])
+OUTPUTS = [
+    {"output_type": "display_data", "metadata": {},
+     "data": {"text/html": f'<img src=x onerror="{run("html-output")}">', "application/javascript": run("js-output"),
+              "image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg" onload="{run("svg-output")}"/>',
+              "text/markdown": f'<img src=x onerror="{run("markdown-output")}">', "text/plain": "a plot"}},
+    {"output_type": "display_data", "metadata": {"image/png": {"width": f"1 onerror={run('width')}"}},
+     "data": {"image/png": f'x" onerror="{run("png")}'}},
+    {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+     "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m", "version_major": 2, "version_minor": 0},
+              "text/html": f"<script>{run('widget-html')}</script>", "text/plain": "a widget"}},
+]
+ROSTER = [["id", "first_name", "last_name", "email"],
+          ["perfect", f'<img src=x onerror="{run("first-name")}">', f"<script>{run('last-name')}</script>", ""],
+          [HOSTILE_ID, "Eve", "<b>bold</b>", ""]]
+PWNED_JS = """return [window.pwned || [],
+  document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i], [action^="javascript:" i]').length];"""
+
+
+def _attacker(notebook: dict) -> dict:
+    """`perfect`'s notebook with mallory's written answer and outputs."""
+    for cell in notebook["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if grade_id == "written_why":
+            cell["source"] = MARKDOWN
+        elif grade_id == "total_log_prob":
+            cell["outputs"] = OUTPUTS
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(course, OUT): the demo class, mallory and the roster, graded by the CLI."""
+    from autograder.tests.conftest import copy_fixture_course
+
+    course = copy_fixture_course(tmp_path_factory.mktemp("xss") / "course")
+    out = course.parent / "graded"
+    _autograder(course, "grade", "--out", str(out), "--jobs", "2")  # builds the demo class into OUT/submitted
+    mallory = out / "submitted" / "mallory"
+    shutil.copytree(out / "submitted" / "perfect", mallory)
+    path = mallory / "01_fixture" / "01_fixture.ipynb"
+    path.write_text(json.dumps(_attacker(json.loads(path.read_text()))))
+    with open(course / "roster.csv", "w", newline="") as file:
+        csv.writer(file).writerows(ROSTER)
+    subprocess.run(["nbgrader", "db", "student", "import", "roster.csv", "--db", f"sqlite:///{out / 'gradebook.db'}"],
+                   cwd=course, env=tool_env(), check=True, capture_output=True)
+    _autograder(course, "grade", str(out / "submitted"), "--out", str(out), "--jobs", "2")
+    return course, out
+
+
+def _nothing_ran(browser) -> None:
+    pwned, script_urls = browser.execute_script(PWNED_JS)
+    assert pwned == [] and script_urls == 0
+
+
+def _grading_page(browser, base: str, student: str) -> None:
+    [submission] = [s for s in _api(base, "submitted_notebooks/01_fixture/01_fixture") if s["student"] == student]
+    browser.get(f"{base}/formgrader/submissions/{submission['id']}/")
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "written_why"))
+    assert browser.execute_async_script(WAIT_FOR_MATH_JS)  # MathJax has typeset the page, and still nothing ran
+
+
+def test_nothing_a_student_or_roster_sends_runs_in_formgrader_or_any_page(graded):
+    course, out = graded
+    db_url = f"sqlite:///{out / 'gradebook.db'}"
+    before = rows(db_url)
+    autograded = json.loads((out / "autograded" / "mallory" / "01_fixture" / "01_fixture.ipynb").read_text())
+    [answer] = [c for c in autograded["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "written_why"]
+    assert "stays" in "".join(answer["source"]) and "onerror" not in "".join(answer["source"])
+    with _formgrader(course, out) as (base, log), chromium() as browser:
+        browser.get(f"{base}/formgrader?token={TOKEN}")
+        _grading_page(browser, base, "mallory")
+        text = browser.find_element(By.ID, "written_why").find_element(
+            By.XPATH, "ancestor::div[contains(@class, 'nbgrader_cell')]").text
+        assert "stays finite" in text and "a link" in text  # the answer is shown, its markup inert
+        _nothing_ran(browser)
+        _grading_page(browser, base, "perfect")  # the roster's names for perfect, in the page's header
+        names = browser.find_element(By.CSS_SELECTOR, "a.name-shown").get_attribute("textContent")
+        assert "<script>" in names and "<img" in names  # shown as text
+        _nothing_ran(browser)
+        browser.get(f"{base}/formgrader/gradebook/01_fixture/01_fixture")  # every submission by name
+        WebDriverWait(browser, 30).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "a.name-shown")) == 8)
+        _nothing_ran(browser)
+        browser.get(f"{base}/formgrader/manage_students")  # the hostile id, and a link to its page
+        link = WebDriverWait(browser, 30).until(lambda b: [
+            a.get_attribute("href") for a in b.find_elements(By.CSS_SELECTOR, "td.name a") if "Eve" in a.text])
+        _nothing_ran(browser)
+        browser.get(link[0])
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".breadcrumb li.active"))
+        assert browser.find_element(By.CSS_SELECTOR, ".breadcrumb li.active").text == HOSTILE_ID
+        _nothing_ran(browser)
+        browser.get(f"{base}/formgrader/manage_students/{quote(HOSTILE_ID, safe='')}/01_fixture")  # a crafted link
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".breadcrumb"))
+        assert HOSTILE_ID in browser.find_element(By.CSS_SELECTOR, ".breadcrumb").text
+        _nothing_ran(browser)
+        # An autograded notebook as an older grader wrote it, payloads as they came: sanitised as it is rendered.
+        path = out / "autograded" / "mallory" / "01_fixture" / "01_fixture.ipynb"
+        saved = path.read_text()
+        path.write_text(json.dumps(_attacker(json.loads(saved))))
+        try:
+            _grading_page(browser, base, "mallory")
+            _nothing_ran(browser)
+        finally:
+            path.write_text(saved)
+        # Every page the grader wrote for students: feedback and student pages, opened as files.
+        pages = sorted((out / "feedback").glob("*/index.html")) + sorted((out / "feedback").glob("*/*/*.html"))
+        assert {p.parent.name for p in pages} >= {"mallory", "perfect", "01_fixture"}
+        for page in pages:
+            browser.get(page.as_uri())
+            _nothing_ran(browser)
+        browser.get((out / "feedback" / "perfect" / "index.html").as_uri())
+        assert "<script>" in browser.find_element(By.TAG_NAME, "h1").text  # the roster's name, as text
+    assert "Content security violation" not in log.read_text()  # nothing even tried: sanitised before it reached CSP
+    assert rows(db_url) == before
+
+
+class _PolicyPage(BaseHTTPRequestHandler):
+    """One page with the grading page's policy: a script with the nonce, and payloads without it."""
+
+    nonce = secrets.token_urlsafe(16)
+
+    def do_GET(self):
+        body = (f'<html><head><script nonce="{self.nonce}">window.own = 1;</script></head><body>'
+                + MARKDOWN.replace("\n\n", "<br>") + "</body></html>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Security-Policy", grading_page_policy(self.headers["Host"], "/", self.nonce))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_grading_pages_policy_alone_runs_only_the_pages_own_scripts():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PolicyPage)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium() as browser:
+            browser.get(f"http://127.0.0.1:{server.server_address[1]}/")
+            WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
+            for element in browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript:'], button"):
+                with contextlib.suppress(Exception):
+                    element.click()
+            assert browser.execute_script("return [window.own, window.pwned || []]") == [1, []]
+            violations = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+            assert len(violations) >= 5  # each inline payload was refused by the policy, not by chance
+    finally:
+        server.shutdown()
+        server.server_close()
+

@@ -312,6 +312,18 @@ def test_an_lms_file_handed_in_again_is_graded_from_the_latest_upload_with_a_lin
                                             for name, label in files.items() if label != graded)
 
 
+def test_two_uploads_that_nothing_orders_are_both_refused(tmp_path, course):
+    root = tmp_path / "download"
+    root.mkdir()
+    (root / "ada_7_900_00_fixture.ipynb").write_text(copy_of("one"))
+    (root / "ada_late_7_900_00_fixture.ipynb").write_text(copy_of("other"))  # the same number and no -N
+    found = discover(root, course, tmp_path / "unpacked")
+    assert [handed_in(s) for s in found.submissions] == ["refused: uploaded 2 times with nothing to say which is the "
+                                                         "latest; none was graded"]
+    assert found.problems == ["ada/00_fixture: not graded: ada_7_900_00_fixture.ipynb, ada_late_7_900_00_fixture.ipynb "
+                              "are uploads of one notebook and nothing says which is the latest"]
+
+
 def test_a_times_file_that_names_the_files_decides_between_uploads(tmp_path, course):
     root = tmp_path / "download"
     root.mkdir()

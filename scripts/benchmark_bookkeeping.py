@@ -1,15 +1,18 @@
 """Bookkeeping at scale: what recording a class in the gradebook and exporting it cost per notebook.
 
-    .venv/bin/python scripts/benchmark_bookkeeping.py [--students 500] [--notebooks 5] [--postgres] [--demo]
+    .venv/bin/python scripts/benchmark_bookkeeping.py [--students 500] [--notebooks 5] [--postgres]
+        [--demo]
 
-Builds a synthetic class without grading anything (autograder/tests/synthetic_class.py): the fixture lesson
-copied as NOTEBOOKS assignments with due dates, STUDENTS students who each submitted every one (a fifth of
-them late), and a kept result for every notebook in OUT/results (as an earlier run would have left it).
-Then it times, on SQLite (and with --postgres on a throw-away PostgreSQL server as well):
-- intake, defining the course (assignments, cells, students), recording every result into a new gradebook,
-  recording them again (a re-run: every row is updated, none added), and nbgrader's CSV export (grades.csv);
-- the outputs stage as a whole (grades.csv, feedback and student pages, formgrader's autograded/ notebooks,
-  the class report), which is not bookkeeping but follows it;
+Builds a synthetic class without grading anything (autograder/tests/synthetic_class.py): the fixture
+lesson copied as NOTEBOOKS assignments with due dates, STUDENTS students who each submitted every
+one (a fifth of them late), and a kept result for every notebook in OUT/results (as an earlier run
+would have left it). Then it times, on SQLite (and with --postgres on a throw-away PostgreSQL server
+as well):
+- intake, defining the course (assignments, cells, students), recording every result into a new
+  gradebook, recording them again (a re-run: every row is updated, none added), and nbgrader's CSV
+  export (grades.csv);
+- the outputs stage as a whole (grades.csv, feedback and student pages, formgrader's autograded/
+  notebooks, the class report), which is not bookkeeping but follows it;
 - `autograder grade` end to end with every result cached, the whole run an instructor waits for;
 - with --demo, the bundled demo class graded for real (nothing kept) into each database.
 It prints seconds and milliseconds per notebook; nothing here is a test.
@@ -45,8 +48,10 @@ def timed(figures: dict[str, float], phase: str):
     figures[phase] = time.perf_counter() - start
 
 
-def phases(course: Course, submitted: Path, out: Path, db_url: str, duedates: dict) -> dict[str, float]:
-    """Seconds per bookkeeping phase, each as the pipeline runs it; also the recording's peak memory in MB."""
+def phases(course: Course, submitted: Path, out: Path, db_url: str,
+           duedates: dict) -> dict[str, float]:
+    """Seconds per bookkeeping phase, each as the pipeline runs it; also the recording's peak memory
+    in MB."""
     figures: dict[str, float] = {}
     store = ResultStore(out / "results")
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,16 +67,19 @@ def phases(course: Course, submitted: Path, out: Path, db_url: str, duedates: di
         with gradebook.open_gradebook(db_url) as gb:
             with timed(figures, "define the course and its students"):
                 gradebook.define_course(gb, course, found.students, duedates)
-            for phase in ("record every result (new gradebook)", "record again (a re-run: updates only)"):
+            for phase in ("record every result (new gradebook)",
+                          "record again (a re-run: updates only)"):
                 with timed(figures, phase):
                     record(gb, plugin, results)
             tracemalloc.start()  # a pass of its own: tracing slows everything down
             record(gb, plugin, results)
-            figures["peak MB while recording (traced, beyond the results)"] = tracemalloc.get_traced_memory()[1] / 1e6
+            figures["peak MB while recording (traced, beyond the results)"] = (
+                tracemalloc.get_traced_memory()[1] / 1e6)
             tracemalloc.stop()
         with Gradebook(db_url) as gb, timed(figures, "grades.csv (nbgrader's export)"):
             export_nbgrader(gb, out / "grades.csv", course.assignments)
-        with timed(figures, "all outputs (grades.csv, feedback, student pages, autograded/, report)"):
+        with timed(figures,
+                   "all outputs (grades.csv, feedback, student pages, autograded/, report)"):
             write_outputs([result for result, _ in results], out, course, db_url, found)
     return figures
 
@@ -95,7 +103,8 @@ def demo_runs(folder: Path, databases: dict) -> dict[str, float]:
     figures = {}
     for backend, new_db in databases.items():
         with timed(figures, f"autograder grade, the demo class into {backend}"):
-            grade_class(demo.submitted, folder / f"demo-{backend}", Course(ROOT), Options(), jobs=None,
+            grade_class(demo.submitted, folder / f"demo-{backend}", Course(ROOT), Options(),
+                        jobs=None,
                         db_url=new_db("demo"), duedates=demo.duedates)
     return figures
 
@@ -114,11 +123,13 @@ def report(title: str, figures: dict[str, float], notebooks: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500)
-    parser.add_argument("--notebooks", type=int, default=5, help="assignments of one notebook each (default 5)")
+    parser.add_argument("--notebooks", type=int, default=5,
+                        help="assignments of one notebook each (default 5)")
     parser.add_argument("--postgres", action="store_true",
                         help="also on a throw-away PostgreSQL server (Debian's postgresql package)")
     parser.add_argument("--demo", action="store_true",
-                        help="also grade the bundled demo class for real into each database (minutes)")
+                        help="also grade the bundled demo class for real into each database "
+                             "(minutes)")
     args = parser.parse_args()
     use_tool_env()
     count = args.students * args.notebooks
@@ -127,7 +138,8 @@ def main() -> None:
         start = time.perf_counter()
         klass = synthetic_class.build(folder, args.students, args.notebooks, [folder / "out"])
         course, submitted, duedates = klass.course, klass.submitted, klass.duedates
-        print(f"synthetic class: {args.students} students x {args.notebooks} notebooks = {count} cached results "
+        print(f"synthetic class: {args.students} students x {args.notebooks} notebooks = "
+              f"{count} cached results "
               f"(built in {time.perf_counter() - start:.0f} s)")
         databases = {"SQLite": lambda name: gradebook.default_db_url(folder / "sqlite" / name)}
         for name in ("phases", "whole", "demo"):

@@ -27,8 +27,10 @@ def sandbox_cost(source: Path, submitted: bytes, repeats: int = 3) -> dict[str, 
     """Median seconds to grade `submitted` with and without the sandbox, and their difference."""
     seconds: dict[bool, list[float]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
-        # Untimed: the grader's own first imports (the setup cell run here) would weigh on whichever ran first.
-        grade_notebook(source, submitted, student="benchmark", scratch=Path(tmp) / "warm-up", sandbox=False)
+        # Untimed: the grader's own first imports (the setup cell run here) would weigh on
+        # whichever ran first.
+        grade_notebook(source, submitted, student="benchmark", scratch=Path(tmp) / "warm-up",
+                       sandbox=False)
         for run in range(repeats):
             for sandbox in (True, False):  # alternated, so a busy machine weighs on both alike
                 start = time.perf_counter()
@@ -61,13 +63,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     repeats = parser.parse_args().repeats
     start = kernel_start_cost(5 * repeats)
-    print(f"kernel start + one cell: {start['sandboxed']:.3f} s sandboxed, {start['unsandboxed']:.3f} s plain, "
+    print(f"kernel start + one cell: {start['sandboxed']:.3f} s sandboxed, "
+          f"{start['unsandboxed']:.3f} s plain, "
           f"{start['extra']:+.3f} s for the sandbox")
     print(f"{'notebook':40} {'sandboxed s':>12} {'plain s':>9} {'extra s':>8} {'ratio':>6}")
     for lesson in lessons(ROOT):
         source = ROOT / "solutions" / lesson / f"{lesson}.ipynb"
-        cost = sandbox_cost(source, source.read_bytes(), repeats)  # the solution, graded as a submission
-        print(f"{lesson:40} {cost['sandboxed']:12.2f} {cost['unsandboxed']:9.2f} {cost['extra']:8.2f} "
+        # the solution, graded as a submission
+        cost = sandbox_cost(source, source.read_bytes(), repeats)
+        print(f"{lesson:40} {cost['sandboxed']:12.2f} {cost['unsandboxed']:9.2f} "
+              f"{cost['extra']:8.2f} "
               f"{cost['sandboxed'] / cost['unsandboxed']:6.2f}")
 
 

@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-SCORES = ("assignment", "student_id", "timestamp", "raw_score", "late_submission_penalty", "score", "max_score")
+SCORES = ("assignment", "student_id", "timestamp", "raw_score", "late_submission_penalty", "score",
+          "max_score")
 
 
 def scores(out: Path) -> list[tuple]:
@@ -23,7 +24,8 @@ def scores(out: Path) -> list[tuple]:
 
 
 def messages(out: Path) -> dict[str, tuple]:
-    """{student/assignment/notebook: ((check, points, status, message, misconception), ...), problems}."""
+    """{student/assignment/notebook: ((check, points, status, message, misconception), ...),
+    problems}."""
     found = {}
     for path in sorted((out / "results").rglob("*.json")):
         result = json.loads(path.read_text())["result"]
@@ -34,15 +36,18 @@ def messages(out: Path) -> dict[str, tuple]:
 
 
 def main(a: Path, b: Path) -> int:
-    differences = [f"grades.csv: {row} only in {a}" for row in sorted(set(scores(a)) - set(scores(b)))]
-    differences += [f"grades.csv: {row} only in {b}" for row in sorted(set(scores(b)) - set(scores(a)))]
+    differences = [f"grades.csv: {row} only in {a}"
+                   for row in sorted(set(scores(a)) - set(scores(b)))]
+    differences += [f"grades.csv: {row} only in {b}"
+                    for row in sorted(set(scores(b)) - set(scores(a)))]
     left, right = messages(a), messages(b)
     for name in sorted(left.keys() | right.keys()):
         if left.get(name) != right.get(name):
             differences.append(f"{name}: {left.get(name)} != {right.get(name)}")
     for line in differences:
         print(line)
-    print(f"{len(scores(a))} grade rows and {len(left)} results compared: {len(differences)} difference(s)")
+    print(f"{len(scores(a))} grade rows and {len(left)} results compared: "
+          f"{len(differences)} difference(s)")
     return 1 if differences else 0
 
 

@@ -162,7 +162,8 @@ def test_the_drift_rules_catch_the_old_forms():
     assert not re.search(list(DRIFT)[1], r"$y_{index}$")
 
 
-LOCAL_CHECK = """# Before you hand in: run this cell. It runs the visible tests on your answers, as the grader
+LOCAL_CHECK = """\
+# Before you hand in: run this cell. It runs the visible tests on your answers, as the grader
 # does, and counts the hidden checks and points that only the grader runs.
 from autograder.local_check import check
 

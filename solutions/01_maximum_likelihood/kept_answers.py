@@ -1,7 +1,8 @@
-"""Kept answers for lesson 01_maximum_likelihood (see solutions/README.md): typical wrong answers, each
-with the phrase its failure message must name, and correct answers written differently, one or more
-for every form an exercise's text allows (a number: float, NumPy scalar, 0-d tensor; a sequence:
-list, tuple, array, tensor; a letter in either case; True/False from Python, NumPy or torch)."""
+"""Kept answers for lesson 01_maximum_likelihood (see solutions/README.md): typical wrong answers,
+each with the phrase its failure message must name, and correct answers written differently, one or
+more for every form an exercise's text allows (a number: float, NumPy scalar, 0-d tensor; a
+sequence: list, tuple, array, tensor; a letter in either case; True/False from Python, NumPy or
+torch)."""
 
 WRONG = [
     # (answer_id, test_id, phrase the "Likely misconception:" line must contain, source)
@@ -46,9 +47,12 @@ def bernoulli_mle(x):
 def bernoulli_mle(x):
     return float(np.sum(x))
 '''),
-    ("answer_same_maximiser", "test_answer_same_maximiser", "mean instead of the sum", 'answer_same_maximiser = "b"'),
-    ("answer_same_maximiser", "test_answer_same_maximiser", "sign error", 'answer_same_maximiser = "c"'),
-    ("answer_same_maximiser", "test_answer_same_maximiser", "product of probabilities", 'answer_same_maximiser = "d"'),
+    ("answer_same_maximiser", "test_answer_same_maximiser", "mean instead of the sum",
+     'answer_same_maximiser = "b"'),
+    ("answer_same_maximiser", "test_answer_same_maximiser", "sign error",
+     'answer_same_maximiser = "c"'),
+    ("answer_same_maximiser", "test_answer_same_maximiser", "product of probabilities",
+     'answer_same_maximiser = "d"'),
     ("log_likelihood_gradient", "test_log_likelihood_gradient", "gradient of the loss", '''
 def log_likelihood_gradient(x, theta):
     x = np.asarray(x)
@@ -116,7 +120,8 @@ def gradient_ascent(x, theta, lr, steps):
         theta = theta + lr * log_likelihood_gradient(x, theta)
     return theta
 '''),
-    ("answer_variance_bound", "test_answer_variance_bound", "not divided by N", "answer_variance_bound = 0.3 * 0.7"),
+    ("answer_variance_bound", "test_answer_variance_bound", "not divided by N",
+     "answer_variance_bound = 0.3 * 0.7"),
     ("answer_variance_bound", "test_answer_variance_bound", "standard deviation",
      "answer_variance_bound = (0.3 * 0.7 / 100) ** 0.5"),
     ("answer_variance_bound", "test_answer_variance_bound", "N I(theta) itself",
@@ -215,9 +220,12 @@ def softmax_regression_nll(W, X, y):
     logits = X @ W
     return float(np.sum(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(len(y)), y]))
 '''),
-    ("answer_heldout_choice", "test_answer_heldout_choice", "most flexible model", 'answer_heldout_choice = "a"'),
-    ("answer_heldout_choice", "test_answer_heldout_choice", "small gap", 'answer_heldout_choice = "c"'),
-    ("answer_heldout_choice", "test_answer_heldout_choice", "a density can exceed 1", 'answer_heldout_choice = "d"'),
+    ("answer_heldout_choice", "test_answer_heldout_choice", "most flexible model",
+     'answer_heldout_choice = "a"'),
+    ("answer_heldout_choice", "test_answer_heldout_choice", "small gap",
+     'answer_heldout_choice = "c"'),
+    ("answer_heldout_choice", "test_answer_heldout_choice", "a density can exceed 1",
+     'answer_heldout_choice = "d"'),
 ]
 
 ALTERNATIVE = {

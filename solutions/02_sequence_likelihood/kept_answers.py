@@ -1,6 +1,6 @@
-"""Kept answers for lesson 02_sequence_likelihood (see solutions/README.md): typical wrong answers, each
-with the phrase its failure message must name, and correct answers written differently, one or more
-for every form an exercise's text allows."""
+"""Kept answers for lesson 02_sequence_likelihood (see solutions/README.md): typical wrong answers,
+each with the phrase its failure message must name, and correct answers written differently, one or
+more for every form an exercise's text allows."""
 
 
 def rows_answer(expression: str) -> str:
@@ -19,10 +19,11 @@ def sequence_answer(body: str) -> str:
             "    n = len(tokens)\n" + lines + "\n")
 
 
-def sequential_answer(ids: str, prefixes: str, targets: str, reduce: str = "rows[np.arange(len(targets)), "
-                      "targets].sum()") -> str:
+def sequential_answer(ids: str, prefixes: str, targets: str,
+                      reduce: str = "rows[np.arange(len(targets)), targets].sum()") -> str:
     """An answer cell defining sequential_log_likelihood(model, dataset) that builds `ids` per
-    sequence, collects `prefixes` and `targets` over the dataset, asks the model once and returns `reduce`."""
+    sequence, collects `prefixes` and `targets` over the dataset, asks the model once and returns
+    `reduce`."""
     return (f"def sequential_log_likelihood(model, dataset):\n"
             f"    prefixes, targets = [], []\n"
             f"    for tokens in dataset:\n"
@@ -43,7 +44,8 @@ def perplexity_answer(n_tokens: str, value: str) -> str:
 
 
 def counts_answer(ids: str, update: str = "counts[previous, token] += 1") -> str:
-    """An answer cell defining bigram_counts(dataset, vocab) that counts the pairs of `ids` per sequence."""
+    """An answer cell defining bigram_counts(dataset, vocab) that counts the pairs of `ids` per
+    sequence."""
     return ("def bigram_counts(dataset, vocab):\n"
             "    counts = np.zeros((len(vocab), len(vocab)))\n"
             "    for tokens in dataset:\n"
@@ -54,7 +56,8 @@ def counts_answer(ids: str, update: str = "counts[previous, token] += 1") -> str
 
 
 def conditional_answer(expression: str) -> str:
-    """An answer cell defining conditional_probabilities(counts) that returns `expression` of `c`."""
+    """An answer cell defining conditional_probabilities(counts) that returns `expression` of
+    `c`."""
     return ("def conditional_probabilities(counts):\n"
             "    c = np.asarray(counts, dtype=float)\n"
             f"    return {expression}\n")
@@ -84,13 +87,16 @@ WRONG = [
      sequence_answer(PICK.format(prefixes="[ids[:t] for t in range(1, n)]", targets="ids[1:n]")
                      + "return float(terms.sum())")),
     ("sequence_log_likelihood", "test_sequence_log_likelihood", "<s> predicted",
-     sequence_answer(PICK.format(prefixes="[[ids[0]] + ids[:t] for t in range(0, n + 1)]", targets="ids")
+     sequence_answer(PICK.format(prefixes="[[ids[0]] + ids[:t] for t in range(0, n + 1)]",
+                                 targets="ids")
                      + "return float(terms.sum())")),
     ("sequence_log_likelihood", "test_sequence_log_likelihood", "Pr(y_t | y_<=t)",
-     sequence_answer(PICK.format(prefixes="[ids[: t + 1] for t in range(1, n + 1)]", targets="ids[1:]")
+     sequence_answer(PICK.format(prefixes="[ids[: t + 1] for t in range(1, n + 1)]",
+                                 targets="ids[1:]")
                      + "return float(terms.sum())")),
     ("sequence_log_likelihood", "test_sequence_log_likelihood", "previous token only",
-     sequence_answer(PICK.format(prefixes="[[ids[0]] + ids[max(1, t - 1):t] for t in range(1, n + 1)]",
+     sequence_answer(PICK.format(prefixes="[[ids[0]] + ids[max(1, t - 1):t] "
+                                          "for t in range(1, n + 1)]",
                                  targets="ids[1:]") + "return float(terms.sum())")),
     ("sequence_log_likelihood", "test_sequence_log_likelihood", "all of log_probs[:, ids]",
      sequence_answer("rows = model.next_log_probs([ids[:t] for t in range(1, n + 1)])\n"
@@ -105,9 +111,12 @@ WRONG = [
      sequence_answer(RIGHT + "return float(terms.mean())")),
     ("sequence_log_likelihood", "test_sequence_log_likelihood", "sign error",
      sequence_answer(RIGHT + "return float(-terms.sum())")),
-    ("answer_steps_order", "test_answer_steps_order", "adding <s> and <eos> last", 'answer_steps_order = "a"'),
-    ("answer_steps_order", "test_answer_steps_order", "adding before picking", 'answer_steps_order = "b"'),
-    ("answer_steps_order", "test_answer_steps_order", "before the sequence is written out", 'answer_steps_order = "d"'),
+    ("answer_steps_order", "test_answer_steps_order", "adding <s> and <eos> last",
+     'answer_steps_order = "a"'),
+    ("answer_steps_order", "test_answer_steps_order", "adding before picking",
+     'answer_steps_order = "b"'),
+    ("answer_steps_order", "test_answer_steps_order", "before the sequence is written out",
+     'answer_steps_order = "d"'),
     ("dataset_log_likelihood", "test_dataset_log_likelihood", "the mean over sequences", '''
 def dataset_log_likelihood(model, dataset):
     return float(np.mean([sequence_log_likelihood(model, tokens) for tokens in dataset]))
@@ -136,27 +145,36 @@ def dataset_log_likelihood(model, dataset):
         total += sequence_log_likelihood(model, tokens)
         return total
 '''),
-    ("answer_objective_change", "test_answer_objective_change", "sign error", "answer_objective_change = -2.5"),
+    ("answer_objective_change", "test_answer_objective_change", "sign error",
+     "answer_objective_change = -2.5"),
     ("answer_objective_change", "test_answer_objective_change", "multiplying the likelihood",
      "answer_objective_change = math.exp(2.5)"),
     ("answer_objective_change", "test_answer_objective_change", "log base 2",
      "answer_objective_change = 2.5 / math.log(2)"),
-    ("answer_objective_change", "test_answer_objective_change", "no change", "answer_objective_change = 0"),
-    ("answer_long_sequences", "test_answer_long_sequences", "less* probable", 'answer_long_sequences = "b"'),
-    ("answer_long_sequences", "test_answer_long_sequences", "appears once", 'answer_long_sequences = "c"'),
-    ("answer_long_sequences", "test_answer_long_sequences", "at most 0", 'answer_long_sequences = "d"'),
+    ("answer_objective_change", "test_answer_objective_change", "no change",
+     "answer_objective_change = 0"),
+    ("answer_long_sequences", "test_answer_long_sequences", "less* probable",
+     'answer_long_sequences = "b"'),
+    ("answer_long_sequences", "test_answer_long_sequences", "appears once",
+     'answer_long_sequences = "c"'),
+    ("answer_long_sequences", "test_answer_long_sequences", "at most 0",
+     'answer_long_sequences = "d"'),
     ("perplexity", "test_perplexity", "not counting <eos>",
-     perplexity_answer("sum(len(tokens) - 1 for tokens in dataset)", "math.exp(-total / n_tokens)")),
+     perplexity_answer("sum(len(tokens) - 1 for tokens in dataset)",
+                       "math.exp(-total / n_tokens)")),
     ("perplexity", "test_perplexity", "counting <s>",
-     perplexity_answer("sum(len(tokens) + 1 for tokens in dataset)", "math.exp(-total / n_tokens)")),
+     perplexity_answer("sum(len(tokens) + 1 for tokens in dataset)",
+                       "math.exp(-total / n_tokens)")),
     ("perplexity", "test_perplexity", "averaging the sequences' perplexities", '''
 def perplexity(model, dataset):
-    return float(np.mean([math.exp(-sequence_log_likelihood(model, tokens) / len(tokens)) for tokens in dataset]))
+    return float(np.mean([math.exp(-sequence_log_likelihood(model, tokens) / len(tokens))
+                          for tokens in dataset]))
 '''),
     ("perplexity", "test_perplexity", "sign error",
      perplexity_answer("sum(len(tokens) for tokens in dataset)", "math.exp(total / n_tokens)")),
     ("perplexity", "test_perplexity", "NLL in bits",
-     perplexity_answer("sum(len(tokens) for tokens in dataset)", "math.exp(-total / math.log(2) / n_tokens)")),
+     perplexity_answer("sum(len(tokens) for tokens in dataset)",
+                       "math.exp(-total / math.log(2) / n_tokens)")),
     ("perplexity", "test_perplexity", "2 ** (NLL in nats)",
      perplexity_answer("sum(len(tokens) for tokens in dataset)", "2 ** (-total / n_tokens)")),
     ("perplexity", "test_perplexity", "without the exp",
@@ -180,8 +198,10 @@ def bigram_counts(dataset, vocab):
      counts_answer("[vocab.bos_id] + vocab.ids(tokens)", "counts[token, previous] += 1")),
     ("conditional_probabilities", "test_conditional_probabilities", "joint Pr(v, w)",
      conditional_answer("c / c.sum()")),
-    ("conditional_probabilities", "test_conditional_probabilities", "normalising columns", conditional_answer(
-        "np.divide(c, c.sum(axis=0, keepdims=True), out=np.zeros_like(c), where=c.sum(axis=0, keepdims=True) > 0)")),
+    ("conditional_probabilities", "test_conditional_probabilities", "normalising columns",
+     conditional_answer(
+        "np.divide(c, c.sum(axis=0, keepdims=True), out=np.zeros_like(c), "
+        "where=c.sum(axis=0, keepdims=True) > 0)")),
     ("conditional_probabilities", "test_conditional_probabilities", "add-one smoothing",
      conditional_answer("(c + 1) / (c.sum(axis=1, keepdims=True) + c.shape[1])")),
     ("conditional_probabilities", "test_conditional_probabilities", "0/0 in a row with no counts",
@@ -189,20 +209,24 @@ def bigram_counts(dataset, vocab):
     ("conditional_probabilities", "test_conditional_probabilities", "softmax of the counts",
      conditional_answer("np.exp(c) / np.exp(c).sum(axis=1, keepdims=True)")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "leaving out <eos>",
-     sequential_answer("ids = [model.vocab.bos_id] + model.vocab.ids(tokens[:-1])", ALL_PREFIXES, "ids[1:]")),
+     sequential_answer("ids = [model.vocab.bos_id] + model.vocab.ids(tokens[:-1])", ALL_PREFIXES,
+                       "ids[1:]")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "<s> predicted",
      sequential_answer(SEQ_IDS, "[[ids[0]] + ids[:t] for t in range(len(ids))]", "ids")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "Pr(y_t | y_<=t)",
      sequential_answer(SEQ_IDS, "[ids[: t + 1] for t in range(1, len(ids))]", "ids[1:]")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "mean over tokens",
-     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]", "rows[np.arange(len(targets)), targets].mean()")),
+     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]",
+                       "rows[np.arange(len(targets)), targets].mean()")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "mean over sequences",
      sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]",
                        "rows[np.arange(len(targets)), targets].sum() / len(dataset)")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "sign error",
-     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]", "-rows[np.arange(len(targets)), targets].sum()")),
+     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]",
+                       "-rows[np.arange(len(targets)), targets].sum()")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "product of probabilities",
-     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]", "np.exp(rows[np.arange(len(targets)), targets]).prod()")),
+     sequential_answer(SEQ_IDS, ALL_PREFIXES, "ids[1:]",
+                       "np.exp(rows[np.arange(len(targets)), targets]).prod()")),
     ("sequential_log_likelihood", "test_sequential_log_likelihood", "more than once", '''
 def sequential_log_likelihood(model, dataset):
     return dataset_log_likelihood(model, dataset)
@@ -284,7 +308,8 @@ def dataset_log_likelihood(model, dataset):
     "perplexity": [
         '''
 def perplexity(model, dataset):
-    nll_per_token = -np.sum([sequence_log_likelihood(model, s) for s in dataset]) / np.sum([len(s) for s in dataset])
+    nll_per_token = (-np.sum([sequence_log_likelihood(model, s) for s in dataset])
+                     / np.sum([len(s) for s in dataset]))
     return np.exp(nll_per_token)
 ''',
         '''
@@ -366,7 +391,8 @@ def sequential_log_likelihood(model, dataset):
 ''',
     ],
     "answer_steps_order": ['answer_steps_order = "C"', 'answer_steps_order = " c "'],
-    "answer_objective_change": ["answer_objective_change = 5 / 2", "answer_objective_change = np.float64(2.5)",
+    "answer_objective_change": ["answer_objective_change = 5 / 2",
+                                "answer_objective_change = np.float64(2.5)",
                                 "answer_objective_change = torch.tensor(2.5)"],
     "answer_long_sequences": ['answer_long_sequences = "A"', 'answer_long_sequences = " a "'],
 }

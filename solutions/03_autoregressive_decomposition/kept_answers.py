@@ -1,4 +1,5 @@
-"""Kept answers for lesson 03_autoregressive_decomposition (format: solutions/README.md, "Kept answers").
+"""Kept answers for lesson 03_autoregressive_decomposition (format: solutions/README.md,
+"Kept answers").
 
 WRONG holds one typical wrong answer for every misconception the lesson's checks name; ALTERNATIVE
 holds correct answers written another way, one per form each exercise's text allows.
@@ -90,7 +91,8 @@ return log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
 """)),
     ("token_log_probs", "test_token_log_probs", "probabilities, not log-probabilities",
      token_answer("log_probs = torch.softmax(logits, dim=-1)" + PICK)),
-    ("token_log_probs", "test_token_log_probs", "raw logits", token_answer("log_probs = logits" + PICK)),
+    ("token_log_probs", "test_token_log_probs", "raw logits",
+     token_answer("log_probs = logits" + PICK)),
     ("token_log_probs", "test_token_log_probs", "wrong dimension",
      token_answer("log_probs = torch.log_softmax(logits, dim=1)" + PICK)),
     ("token_log_probs", "test_token_log_probs", "log base 2",
@@ -104,7 +106,8 @@ log_probs = torch.log_softmax(logits, dim=-1)
 return log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1).sum(-1)
 """)),
     ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "summing probabilities",
-     sequence_answer(SEQUENCES + "return torch.where(targets != IGNORE_INDEX, token_lp.exp(), 0.0).sum(-1)")),
+     sequence_answer(SEQUENCES + "return torch.where(targets != IGNORE_INDEX, token_lp.exp(), 0.0)"
+                     ".sum(-1)")),
     ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "product of probabilities",
      sequence_answer(SEQUENCES + "return token_lp.sum(-1).exp()")),
     ("sequence_log_likelihoods", "test_sequence_log_likelihoods", "averaging over each sequence",
@@ -128,7 +131,8 @@ return torch.where(targets != IGNORE_INDEX, picked, 0.0).sum(-1)
 weights = (logits - logits.max(dim=-1, keepdim=True).values).exp()
 return (weights / weights.sum(dim=-1, keepdim=True)).log()
 """)),
-    ("stable_log_softmax", "test_stable_log_softmax", "without subtracting the max", softmax_answer("""
+    ("stable_log_softmax", "test_stable_log_softmax", "without subtracting the max",
+     softmax_answer("""
 return logits - logits.exp().sum(dim=-1, keepdim=True).log()
 """)),
     ("stable_log_softmax", "test_stable_log_softmax", "inf / inf is nan", softmax_answer("""
@@ -138,7 +142,8 @@ return (logits.exp() / logits.exp().sum(dim=-1, keepdim=True)).log()
 shifted = logits - logits.max(dim=0, keepdim=True).values
 return shifted - shifted.exp().sum(dim=0, keepdim=True).log()
 """)),
-    ("stable_log_softmax", "test_stable_log_softmax", "wrong dimension: the softmax runs over the last one (dim 1)",
+    ("stable_log_softmax", "test_stable_log_softmax",
+     "wrong dimension: the softmax runs over the last one (dim 1)",
      softmax_answer("""
 shifted = logits - logits.max(dim=1, keepdim=True).values
 return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
@@ -147,7 +152,8 @@ return shifted - shifted.exp().sum(dim=1, keepdim=True).log()
 shifted = logits - logits.max(dim=-1, keepdim=True).values
 return logits - shifted.exp().sum(dim=-1, keepdim=True).log()
 """)),
-    ("stable_log_softmax", "test_stable_log_softmax", "probabilities, not their logs", softmax_answer("""
+    ("stable_log_softmax", "test_stable_log_softmax", "probabilities, not their logs",
+     softmax_answer("""
 shifted = (logits - logits.max(dim=-1, keepdim=True).values).exp()
 return shifted / shifted.sum(dim=-1, keepdim=True)
 """)),
@@ -166,17 +172,20 @@ return (shifted - shifted.exp().sum(dim=-1, keepdim=True).log()) / math.log(2)
      loss_answer("return F.cross_entropy(logits.flatten(0, 1), targets.flatten())")),
     ("negative_log_likelihood", "test_negative_log_likelihood", "the number of sequences B",
      loss_answer("return -sequence_log_likelihoods(logits, targets).sum() / logits.shape[0]")),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "divided by its length", loss_answer("""
+    ("negative_log_likelihood", "test_negative_log_likelihood", "divided by its length",
+     loss_answer("""
 lengths = (targets != IGNORE_INDEX).sum(-1)
 return -(sequence_log_likelihoods(logits, targets) / lengths).sum()
 """)),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "including pad positions", loss_answer("""
+    ("negative_log_likelihood", "test_negative_log_likelihood", "including pad positions",
+     loss_answer("""
 rows = logits.flatten(0, 1)
 return F.cross_entropy(rows, targets.flatten().clamp(min=0), reduction="sum")
 """)),
     ("negative_log_likelihood", "test_negative_log_likelihood", "log base 2",
      loss_answer("return -sequence_log_likelihoods(logits, targets).sum() / math.log(2)")),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "underflowed softmax", loss_answer("""
+    ("negative_log_likelihood", "test_negative_log_likelihood", "underflowed softmax",
+     loss_answer("""
 probs = torch.softmax(logits, dim=-1)
 picked = probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
 return -torch.where(targets != IGNORE_INDEX, picked.log(), 0.0).sum()
@@ -185,7 +194,8 @@ return -torch.where(targets != IGNORE_INDEX, picked.log(), 0.0).sum()
      loss_answer("return -sequence_log_likelihoods(logits, targets).sum().item()")),
     # exercise 7: the gradient of the summed loss
     ("cross_entropy_grad", "test_cross_entropy_grad", "sign error",
-     grad_answer(SCORED + ONE_HOT + "return torch.where(scored, one_hot - torch.softmax(logits, -1), 0.0)")),
+     grad_answer(SCORED + ONE_HOT
+                 + "return torch.where(scored, one_hot - torch.softmax(logits, -1), 0.0)")),
     ("cross_entropy_grad", "test_cross_entropy_grad", "forgetting e_y",
      grad_answer(SCORED + "return torch.where(scored, torch.softmax(logits, -1), 0.0)")),
     ("cross_entropy_grad", "test_cross_entropy_grad", "forgetting p_theta",
@@ -193,14 +203,19 @@ return -torch.where(targets != IGNORE_INDEX, picked.log(), 0.0).sum()
     ("cross_entropy_grad", "test_cross_entropy_grad", "including pad positions",
      grad_answer(ONE_HOT + "return torch.softmax(logits, -1) - one_hot")),
     ("cross_entropy_grad", "test_cross_entropy_grad", "mean over scored tokens",
-     grad_answer(SCORED + ONE_HOT + "grad = torch.where(scored, torch.softmax(logits, -1) - one_hot, 0.0)\n"
+     grad_answer(SCORED + ONE_HOT
+                 + "grad = torch.where(scored, torch.softmax(logits, -1) - one_hot, 0.0)\n"
                  "return grad / scored.sum()")),
     ("cross_entropy_grad", "test_cross_entropy_grad", "log p_theta - e_y",
-     grad_answer(SCORED + ONE_HOT + "return torch.where(scored, torch.log_softmax(logits, -1) - one_hot, 0.0)")),
+     grad_answer(SCORED + ONE_HOT
+                 + "return torch.where(scored, torch.log_softmax(logits, -1) - one_hot, 0.0)")),
     # exercises 8 and 9: multiple choice
-    ("answer_better_model", "test_answer_better_model", "closer to 0 is the larger", 'answer_better_model = "a"'),
-    ("answer_better_model", "test_answer_better_model", "dividing both totals by 100", 'answer_better_model = "c"'),
-    ("answer_better_model", "test_answer_better_model", "a loss of 200", 'answer_better_model = "d"'),
+    ("answer_better_model", "test_answer_better_model", "closer to 0 is the larger",
+     'answer_better_model = "a"'),
+    ("answer_better_model", "test_answer_better_model", "dividing both totals by 100",
+     'answer_better_model = "c"'),
+    ("answer_better_model", "test_answer_better_model", "a loss of 200",
+     'answer_better_model = "d"'),
     ("answer_flawed_calculation", "test_answer_flawed_calculation", "only prevents underflow",
      'answer_flawed_calculation = "a"'),
     ("answer_flawed_calculation", "test_answer_flawed_calculation", "averaging over the tokens",
@@ -281,5 +296,6 @@ return (torch.softmax(logits, dim=-1) - e_y) * (targets != IGNORE_INDEX)[..., No
 """)],
     # a letter, in any case
     "answer_better_model": ['answer_better_model = " B "', 'answer_better_model = "B"'],
-    "answer_flawed_calculation": ['answer_flawed_calculation = "B"', 'answer_flawed_calculation = " b"'],
+    "answer_flawed_calculation": ['answer_flawed_calculation = "B"',
+                                  'answer_flawed_calculation = " b"'],
 }

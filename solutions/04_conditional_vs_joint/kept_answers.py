@@ -33,7 +33,8 @@ targets = ids[:, 1:].clone()
 targets[in_prompt | (targets == pad_id)] = IGNORE_INDEX
 return targets
 """
-TARGET_INDEX = "index = torch.arange(1, ids.shape[1])[None, :]\nlengths = torch.as_tensor(prompt_lengths)[:, None]\n"
+TARGET_INDEX = ("index = torch.arange(1, ids.shape[1])[None, :]\n"
+                "lengths = torch.as_tensor(prompt_lengths)[:, None]\n")
 # dialogue_targets over the spans `chosen` (the line before picks them)
 DIALOGUE = """
 targets = torch.full_like(ids[:, 1:], IGNORE_INDEX)
@@ -50,12 +51,18 @@ n = len(world.qa_train)
 
 WRONG = [
     # exercise 1: the two parts of log Pr(seq)
-    ("split_log_likelihood", "test_split_log_likelihood", "masking the response instead of the prompt",
-     split_answer("b = prompt_length - 1\nreturn token_log_probs[b:].sum().item(), token_log_probs[:b].sum().item()")),
-    ("split_log_likelihood", "test_split_log_likelihood", "first response token was counted in the prompt",
-     split_answer("b = prompt_length\nreturn token_log_probs[:b].sum().item(), token_log_probs[b:].sum().item()")),
-    ("split_log_likelihood", "test_split_log_likelihood", "last prompt token was counted in the response",
-     split_answer("b = prompt_length - 2\nreturn token_log_probs[:b].sum().item(), token_log_probs[b:].sum().item()")),
+    ("split_log_likelihood", "test_split_log_likelihood",
+     "masking the response instead of the prompt",
+     split_answer("b = prompt_length - 1\n"
+                  "return token_log_probs[b:].sum().item(), token_log_probs[:b].sum().item()")),
+    ("split_log_likelihood", "test_split_log_likelihood",
+     "first response token was counted in the prompt",
+     split_answer("b = prompt_length\n"
+                  "return token_log_probs[:b].sum().item(), token_log_probs[b:].sum().item()")),
+    ("split_log_likelihood", "test_split_log_likelihood",
+     "last prompt token was counted in the response",
+     split_answer("b = prompt_length - 2\n"
+                  "return token_log_probs[:b].sum().item(), token_log_probs[b:].sum().item()")),
     ("split_log_likelihood", "test_split_log_likelihood", "the mean of each part",
      split_answer("b = prompt_length - 1\n"
                   "return token_log_probs[:b].mean().item(), token_log_probs[b:].mean().item()")),
@@ -66,9 +73,12 @@ WRONG = [
      split_answer("b = prompt_length - 1\n"
                   "return -token_log_probs[:b].sum().item(), -token_log_probs[b:].sum().item()")),
     # exercise 2: when do the objectives agree?
-    ("answer_same_maximiser", "test_answer_same_maximiser", "do not decide it", 'answer_same_maximiser = "a"'),
-    ("answer_same_maximiser", "test_answer_same_maximiser", "not a constant", 'answer_same_maximiser = "c"'),
-    ("answer_same_maximiser", "test_answer_same_maximiser", "sufficient condition read as a necessary one",
+    ("answer_same_maximiser", "test_answer_same_maximiser", "do not decide it",
+     'answer_same_maximiser = "a"'),
+    ("answer_same_maximiser", "test_answer_same_maximiser", "not a constant",
+     'answer_same_maximiser = "c"'),
+    ("answer_same_maximiser", "test_answer_same_maximiser",
+     "sufficient condition read as a necessary one",
      'answer_same_maximiser = "d"'),
     # exercise 3: the prompts' share
     ("answer_prompt_share", "test_answer_prompt_share", "scoring <s>",
@@ -89,14 +99,17 @@ answer_prompt_share = np.mean([len(tokens(p)) / (len(tokens(p)) + len(tokens(r))
                                for p, r in world.qa_train])
 """),
     # exercise 4: the label mask of a batch
-    ("conditional_targets", "test_conditional_targets", "masking the response instead of the prompt",
+    ("conditional_targets", "test_conditional_targets",
+     "masking the response instead of the prompt",
      conditional_answer(TARGET_INDEX + "in_prompt = index >= lengths" + CONDITIONAL)),
     ("conditional_targets", "test_conditional_targets", "the first response token is ignored too",
      conditional_answer(TARGET_INDEX + "in_prompt = index <= lengths" + CONDITIONAL)),
     ("conditional_targets", "test_conditional_targets", "the last prompt token is scored",
      conditional_answer(TARGET_INDEX + "in_prompt = index < lengths - 1" + CONDITIONAL)),
-    ("conditional_targets", "test_conditional_targets", "the <pad> targets are scored", conditional_answer(
-        TARGET_INDEX + "targets = ids[:, 1:].clone()\ntargets[index < lengths] = IGNORE_INDEX\nreturn targets")),
+    ("conditional_targets", "test_conditional_targets", "the <pad> targets are scored",
+     conditional_answer(
+        TARGET_INDEX + "targets = ids[:, 1:].clone()\ntargets[index < lengths] = IGNORE_INDEX\n"
+        "return targets")),
     ("conditional_targets", "test_conditional_targets", "no shift", conditional_answer("""
 index = torch.arange(ids.shape[1])[None, :]
 targets = ids.clone()
@@ -104,8 +117,8 @@ targets[(index < torch.as_tensor(prompt_lengths)[:, None]) | (targets == pad_id)
 return targets
 """)),
     ("conditional_targets", "test_conditional_targets", "changing ids in place", conditional_answer(
-        TARGET_INDEX + "targets = ids[:, 1:]\ntargets[(index < lengths) | (targets == pad_id)] = IGNORE_INDEX\n"
-        "return targets")),
+        TARGET_INDEX + "targets = ids[:, 1:]\n"
+        "targets[(index < lengths) | (targets == pad_id)] = IGNORE_INDEX\nreturn targets")),
     # exercise 5: the targets of a dialogue
     ("dialogue_targets", "test_dialogue_targets", "off by one", dialogue_answer("""
 targets = torch.full_like(ids[:, 1:], IGNORE_INDEX)
@@ -116,7 +129,8 @@ return targets
 """)),
     ("dialogue_targets", "test_dialogue_targets", "masking the assistant turns instead of the rest",
      dialogue_answer("chosen = spans" + DIALOGUE.replace(
-         "return targets", "return torch.where(targets == IGNORE_INDEX, ids[:, 1:], IGNORE_INDEX)"))),
+         "return targets",
+         "return torch.where(targets == IGNORE_INDEX, ids[:, 1:], IGNORE_INDEX)"))),
     ("dialogue_targets", "test_dialogue_targets", "only the last assistant turn",
      dialogue_answer("chosen = [row[-1:] for row in spans]" + DIALOGUE)),
     ("dialogue_targets", "test_dialogue_targets", "only the first assistant turn",
@@ -180,7 +194,8 @@ return token_log_probs[:b].sum(), token_log_probs[b:].sum()
     "answer_one_pass": ['answer_one_pass = "C"', 'answer_one_pass = " c"'],
     # a number: a float, a NumPy scalar or a 0-d tensor
     "answer_prompt_share": [PROMPT_COUNTS + "answer_prompt_share = np.float64(x) / (x + y + n)",
-                            PROMPT_COUNTS + "answer_prompt_share = torch.tensor(x / (x + y + n))", """
+                            PROMPT_COUNTS + "answer_prompt_share = torch.tensor(x / (x + y + n))",
+                            """
 scored = prompt = 0
 for x, y in world.qa_train:
     prompt += len(x.split())

@@ -57,8 +57,8 @@ def token_weights(response_lengths, reduction):
     return {{"sum": np.ones(B), "pair_mean": {pair_mean}, "token_mean": {token_mean},
             "sequence_mean": {sequence_mean}}}[reduction]
 '''
-_RIGHT_WEIGHTS = dict(plus=" + 1", pair_mean="np.full(B, 1 / B)", token_mean="np.full(B, 1 / n.sum())",
-                      sequence_mean="1 / (B * n)")
+_RIGHT_WEIGHTS = dict(plus=" + 1", pair_mean="np.full(B, 1 / B)",
+                      token_mean="np.full(B, 1 / n.sum())", sequence_mean="1 / (B * n)")
 
 
 def _weights(**change):
@@ -75,7 +75,8 @@ def greedy_decode(model, prefix, max_new_tokens):
     return {result}
 '''
 _RIGHT_GREEDY = dict(budget="len(generated) < max_new_tokens", context="list(prefix) + generated",
-                     pick="np.argmax", stop="if generated[-1] == model.vocab.eos_id:\n            break",
+                     pick="np.argmax",
+                     stop="if generated[-1] == model.vocab.eos_id:\n            break",
                      result="generated")
 
 
@@ -89,17 +90,23 @@ _PAIRS = "[(x, y) for x, y in world.qa_train if x in world.multi_answer]"
 WRONG = [
     # exercise 1
     ("answer_random_init", "test_answer_random_init", "minus this sum", 'answer_random_init = "a"'),
-    ("answer_random_init", "test_answer_random_init", "need not be modelled", 'answer_random_init = "c"'),
-    ("answer_random_init", "test_answer_random_init", "one-token response", 'answer_random_init = "d"'),
+    ("answer_random_init", "test_answer_random_init", "need not be modelled",
+     'answer_random_init = "c"'),
+    ("answer_random_init", "test_answer_random_init", "one-token response",
+     'answer_random_init = "d"'),
     # exercise 2: log Pr(y | x) from the step distributions
     ("response_log_likelihood", "test_response_log_likelihood", "the product of probabilities",
      _response("np.prod(picked)")),
-    ("response_log_likelihood", "test_response_log_likelihood", "probabilities summed", _response("picked.sum()")),
+    ("response_log_likelihood", "test_response_log_likelihood", "probabilities summed",
+     _response("picked.sum()")),
     ("response_log_likelihood", "test_response_log_likelihood", "the mean over terms",
      _response("np.log(picked).mean()")),
-    ("response_log_likelihood", "test_response_log_likelihood", "a sign error", _response("-np.log(picked).sum()")),
-    ("response_log_likelihood", "test_response_log_likelihood", "log base 2", _response("np.log2(picked).sum()")),
-    ("response_log_likelihood", "test_response_log_likelihood", "log base 10", _response("np.log10(picked).sum()")),
+    ("response_log_likelihood", "test_response_log_likelihood", "a sign error",
+     _response("-np.log(picked).sum()")),
+    ("response_log_likelihood", "test_response_log_likelihood", "log base 2",
+     _response("np.log2(picked).sum()")),
+    ("response_log_likelihood", "test_response_log_likelihood", "log base 10",
+     _response("np.log10(picked).sum()")),
     ("response_log_likelihood", "test_response_log_likelihood", "squared error",
      _response("-((np.eye(probs.shape[1])[np.asarray(targets)] - probs) ** 2).sum()")),
     ("response_log_likelihood", "test_response_log_likelihood", "off by one",
@@ -113,11 +120,14 @@ WRONG = [
     # exercise 4: the SFT loss
     ("sft_loss", "test_sft_loss", "the prompt scored too",
      _loss(targets="targets[b, : m + k + 1] = ids[b, 1 : m + k + 2]")),
-    ("sft_loss", "test_sft_loss", "the prompt scored instead", _loss(targets="targets[b, :m] = ids[b, 1 : m + 1]")),
+    ("sft_loss", "test_sft_loss", "the prompt scored instead",
+     _loss(targets="targets[b, :m] = ids[b, 1 : m + 1]")),
     ("sft_loss", "test_sft_loss", "starts one position early",
      _loss(targets="targets[b, m - 1 : m + k + 1] = ids[b, m : m + k + 2]")),
-    ("sft_loss", "test_sft_loss", "padding scored", _loss(targets="targets[b, m:] = ids[b, m + 1 :]")),
-    ("sft_loss", "test_sft_loss", "<eos> left out", _loss(targets="targets[b, m : m + k] = ids[b, m + 1 : m + k + 1]")),
+    ("sft_loss", "test_sft_loss", "padding scored",
+     _loss(targets="targets[b, m:] = ids[b, m + 1 :]")),
+    ("sft_loss", "test_sft_loss", "<eos> left out",
+     _loss(targets="targets[b, m : m + k] = ids[b, m + 1 : m + k + 1]")),
     ("sft_loss", "test_sft_loss", "a mean over the scored tokens", _loss(reduction="")),
     ("sft_loss", "test_sft_loss", "divided by the number of pairs", _loss(scale=" / len(pairs)")),
     ("sft_loss", "test_sft_loss", "a sign error", _loss(sign="-")),
@@ -137,36 +147,49 @@ def sft_loss(model, pairs):
     # exercise 5: the weight of one token
     ("token_weights", "test_token_weights", "<eos> forgotten", _weights(plus="")),
     ("token_weights", "test_token_weights", "a whole pair",
-     _weights(pair_mean="n / B", token_mean="n / n.sum()", sequence_mean="np.full(B, 1 / B)").replace(
-         '"sum": np.ones(B)', '"sum": n')),
-    ("token_weights", "test_token_weights", "divided by the pair's own length", _weights(pair_mean="1 / n")),
-    ("token_weights", "test_token_weights", "divided by the number of pairs", _weights(token_mean="np.full(B, 1 / B)")),
-    ("token_weights", "test_token_weights", "not averaged over the pairs", _weights(sequence_mean="1 / n")),
-    ("token_weights", "test_token_weights", "that is 'token_mean'", _weights(sequence_mean="np.full(B, 1 / n.sum())")),
+     _weights(pair_mean="n / B", token_mean="n / n.sum()",
+              sequence_mean="np.full(B, 1 / B)").replace('"sum": np.ones(B)', '"sum": n')),
+    ("token_weights", "test_token_weights", "divided by the pair's own length",
+     _weights(pair_mean="1 / n")),
+    ("token_weights", "test_token_weights", "divided by the number of pairs",
+     _weights(token_mean="np.full(B, 1 / B)")),
+    ("token_weights", "test_token_weights", "not averaged over the pairs",
+     _weights(sequence_mean="1 / n")),
+    ("token_weights", "test_token_weights", "that is 'token_mean'",
+     _weights(sequence_mean="np.full(B, 1 / n.sum())")),
     # exercise 6
-    ("answer_reduction", "test_answer_reduction", "the same in every batch", 'answer_reduction = "a"'),
-    ("answer_reduction", "test_answer_reduction", "changes from batch to batch", 'answer_reduction = "c"'),
+    ("answer_reduction", "test_answer_reduction", "the same in every batch",
+     'answer_reduction = "a"'),
+    ("answer_reduction", "test_answer_reduction", "changes from batch to batch",
+     'answer_reduction = "c"'),
     ("answer_reduction", "test_answer_reduction", "another objective", 'answer_reduction = "d"'),
     # exercise 7: one gradient step
-    ("sft_training_step", "test_sft_training_step_old_gradients", "old gradients not cleared", _step(zero="")),
+    ("sft_training_step", "test_sft_training_step_old_gradients", "old gradients not cleared",
+     _step(zero="")),
     ("sft_training_step", "test_sft_training_step", "a step uphill", _step(sign="+")),
     ("sft_training_step", "test_sft_training_step", "the mean over the scored tokens",
      _step(scale=" / sum(len(y) + 1 for _, y in pairs)")),
     ("sft_training_step", "test_sft_training_step", "the loss after the step",
      _step(returned="sft_loss(model, pairs).item()")),
     ("sft_training_step", "test_sft_training_step", "no change",  # rebinds a name, changes nothing
-     _step().replace("parameter -= lr * parameter.grad", "parameter = parameter - lr * parameter.grad")),
+     _step().replace("parameter -= lr * parameter.grad",
+                     "parameter = parameter - lr * parameter.grad")),
     # exercise 8: the best log-likelihood of the 18 multi-answer pairs
-    ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "probability 1", _BEST.format("0.0")),
+    ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "probability 1",
+     _BEST.format("0.0")),
     ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "the uniform distribution",
      _BEST.format(f"sum(np.log(1 / len(world.multi_answer[x])) for x, _ in {_PAIRS})")),
-    ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "each distinct answer counted once",
-     _BEST.format("sum(np.log(p) for answers in world.multi_answer.values() for p in answers.values())")),
-    ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "frequencies out of all 18 pairs",
+    ("answer_best_log_likelihood", "test_answer_best_log_likelihood",
+     "each distinct answer counted once",
+     _BEST.format("sum(np.log(p) for answers in world.multi_answer.values() "
+                  "for p in answers.values())")),
+    ("answer_best_log_likelihood", "test_answer_best_log_likelihood",
+     "frequencies out of all 18 pairs",
      _BEST.format(f"sum(np.log({_PAIRS}.count((x, y)) / 18) for x, y in {_PAIRS})")),
     ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "a sign error",
      _BEST.format(f"-sum(np.log(world.multi_answer[x][y]) for x, y in {_PAIRS})")),
-    ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "the product of probabilities",
+    ("answer_best_log_likelihood", "test_answer_best_log_likelihood",
+     "the product of probabilities",
      _BEST.format(f"np.prod([world.multi_answer[x][y] for x, y in {_PAIRS}])")),
     ("answer_best_log_likelihood", "test_answer_best_log_likelihood", "log base 2",
      _BEST.format(f"sum(np.log2(world.multi_answer[x][y]) for x, y in {_PAIRS})")),
@@ -177,14 +200,18 @@ def sft_loss(model, pairs):
     # exercise 9
     ("answer_probability_one", "test_answer_probability_one", "reaches 0 only on its own",
      'answer_probability_one = "a"'),
-    ("answer_probability_one", "test_answer_probability_one", "size does not help", 'answer_probability_one = "b"'),
-    ("answer_probability_one", "test_answer_probability_one", "not the softmax", 'answer_probability_one = "d"'),
+    ("answer_probability_one", "test_answer_probability_one", "size does not help",
+     'answer_probability_one = "b"'),
+    ("answer_probability_one", "test_answer_probability_one", "not the softmax",
+     'answer_probability_one = "d"'),
     # exercise 10: greedy decoding
-    ("greedy_decode", "test_greedy_decode", "the prefix returned too", _greedy(result="list(prefix) + generated")),
+    ("greedy_decode", "test_greedy_decode", "the prefix returned too",
+     _greedy(result="list(prefix) + generated")),
     ("greedy_decode", "test_greedy_decode", "<eos> left out", _greedy(
         stop="if generated[-1] == model.vocab.eos_id:\n            return generated[:-1]")),
     ("greedy_decode", "test_greedy_decode", "no stop at <eos>", _greedy(stop="pass")),
-    ("greedy_decode", "test_greedy_decode", "the prefix never grows", _greedy(context="list(prefix)")),
+    ("greedy_decode", "test_greedy_decode", "the prefix never grows",
+     _greedy(context="list(prefix)")),
     ("greedy_decode", "test_greedy_decode", "argmin", _greedy(pick="np.argmin")),
     ("greedy_decode", "test_greedy_decode", "one token over the budget",
      _greedy(budget="len(generated) <= max_new_tokens")),
@@ -296,7 +323,8 @@ def sft_training_step(model, pairs, lr):
         _step(returned="np.float64(loss.item())"),
         _step(returned="loss.detach()"),
         _step(zero="", returned="loss.detach().clone()").replace(
-            "    loss.backward()", "    for p in model.parameters():\n        p.grad = None\n    loss.backward()"),
+            "    loss.backward()",
+            "    for p in model.parameters():\n        p.grad = None\n    loss.backward()"),
     ],
     "answer_best_log_likelihood": [
         '''

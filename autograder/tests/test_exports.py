@@ -1,6 +1,6 @@
 """Exports and grades back to students, from a real graded class: two weeks of the fixture course (two
 assignments graded by two runs into one OUT), a roster imported with `nbgrader db student import`
-between them, a late-penalty policy, and a student whose id is hostile. nbgrader's, Canvas's and
+between them (it holds a student id that is markup and a formula), and a late-penalty policy. nbgrader's, Canvas's and
 Moodle's CSV (header and rows), Gradescope's results.json against the schema Gradescope documents,
 each student's page (contents, escaping, links), and the `export` command's errors."""
 
@@ -13,6 +13,7 @@ import subprocess
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
@@ -23,16 +24,17 @@ from autograder.course import Course
 from autograder.demo_class import build_demo_class
 from autograder.engine import Options
 from autograder.environment import tool_env
-from autograder.exports import cell, export_nbgrader
+from autograder.exports import cell, export_nbgrader, student_page
 from autograder.pipeline import grade_class
 from autograder.release import generate
 from autograder.tests.conftest import copy_fixture_course
 
-HOSTILE = '=1+2, "Points Possible" <img src=x onerror=alert(1)>'  # a student id: printable, so intake takes it
+HOSTILE = '=1+2, "Points Possible" <img src=x onerror=alert(1)>'  # a roster's id (intake refuses it as a folder)
 ROSTER = ('id,first_name,last_name,email,lms_user_id\n'
           'perfect,Ada,"Lovelace, Countess",ada@example.org,101\n'
           'late,"Bob ""the late""","=HYPERLINK(""http://x"")",bob@example.org,102\n'
-          'mistakes_1,<script>alert(1)</script>,"Line\nBreak",,\n')
+          'mistakes_1,<script>alert(1)</script>,"Line\nBreak",,\n'
+          '"=1+2, ""Points Possible"" <img src=x onerror=alert(1)>",,,,\n')
 WEEKS = ["01_fixture", "02_fixture"]
 
 # Gradescope's results.json as its specification documents it (gradescope-autograders.readthedocs.io/en/latest/
@@ -85,7 +87,7 @@ def semester(tmp_path_factory):
     """OUT of two weekly runs (one assignment each) of four fixture students, the roster imported in between.
 
     Late work scores 0 (nbgrader's "zero" policy); `mistakes_1` commits week 1's typical mistakes; the student
-    HOSTILE hands in `partial`'s answers in week 1 and nothing in week 2."""
+    `partial` hands in its answers in week 1 and nothing in week 2; HOSTILE, only on the roster, nothing."""
     course = copy_fixture_course(tmp_path_factory.mktemp("semester") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write('c.LateSubmissionPlugin.penalty_method = "zero"\n')
@@ -97,7 +99,6 @@ def semester(tmp_path_factory):
     for student in ("empty", "alternative", "crash", "missing", "mistakes_2"):
         shutil.rmtree(demo.submitted / student)
     (demo.submitted / "partial" / WEEKS[1] / f"{WEEKS[1]}.ipynb").unlink()
-    (demo.submitted / "partial").rename(demo.submitted / HOSTILE)
     out = course / "var" / "out"
     db_url = f"sqlite:///{out / 'gradebook.db'}"
     grade_class(demo.submitted, out, Course(course, (WEEKS[0],)), Options(), jobs=2, duedates=demo.duedates)
@@ -127,11 +128,12 @@ def test_canvas_csv_is_what_canvas_imports(semester, tmp_path):
     assert "\"'=HYPERLINK(\"\"http://x\"\"), Bob \"\"the late\"\"\",102,,late,,0.0,0.0" in lines  # late: 0
     assert '"Line Break, <script>alert(1)</script>",,,mistakes_1,,0.0,3.0' in lines  # one line per row
     rows = list(csv.reader(lines))
-    assert len(rows) == 2 + 4 and all(len(r) == 7 for r in rows)
+    assert len(rows) == 2 + 5 and all(len(r) == 7 for r in rows)
+    assert "partial,,,partial,,2.0,0.0" in lines  # week 2 not handed in: 0, as nbgrader exports it
     assert [r[0] for r in rows if "Points Possible" in r[0]] == ["Points Possible"]  # not the hostile name
     hostile = next(r for r in rows if r[3].endswith("alert(1)>"))
     assert hostile == ["'=1+2, \"Points possible\" <img src=x onerror=alert(1)>", "", "",
-                       "'" + HOSTILE, "", "2.0", "0.0"]  # week 2 not handed in: 0, as nbgrader exports it
+                       "'" + HOSTILE, "", "0.0", "0.0"]  # on the roster, nothing handed in
 
 
 def test_moodle_csv_has_an_identifier_column_and_a_column_per_grade_item(semester, tmp_path):
@@ -140,14 +142,17 @@ def test_moodle_csv_has_an_identifier_column_and_a_column_per_grade_item(semeste
     assert 'Ada,"Lovelace, Countess",perfect,101,ada@example.org,3.0,3.0' in lines
     assert "\"Bob \"\"the late\"\"\",\"'=HYPERLINK(\"\"http://x\"\")\",late,102,bob@example.org,0.0,0.0" in lines
     rows = list(csv.reader(lines))
-    assert len(rows) == 1 + 4 and {r[2] for r in rows[1:]} == {"perfect", "late", "mistakes_1", "'" + HOSTILE}
+    assert len(rows) == 1 + 5 and {r[2] for r in rows[1:]} == {"perfect", "late", "mistakes_1", "partial",
+                                                                 "'" + HOSTILE}
 
 
 def test_nbgrader_export_of_one_week_is_that_runs_grades_csv(semester, tmp_path):
-    exported = _export(semester, "nbgrader", tmp_path / "week2.csv", "--assignment", WEEKS[1])
-    assert exported.read_text() == (semester / "grades.csv").read_text()
+    exported = list(csv.DictReader(_lines(_export(semester, "nbgrader", tmp_path / "week2.csv", "--assignment",
+                                                  WEEKS[1]))))
+    graded = list(csv.DictReader(_lines(semester / "grades.csv")))  # the students this run graded
+    assert [r for r in exported if r["student_id"] != "'" + HOSTILE] == graded and len(graded) == 4
     rows = list(csv.DictReader(_lines(_export(semester, "nbgrader", tmp_path / "all.csv"))))
-    assert len(rows) == 2 * 4 and {r["assignment"] for r in rows} == set(WEEKS)
+    assert len(rows) == 2 * 5 and {r["assignment"] for r in rows} == set(WEEKS)
 
 
 def test_gradescope_results_follow_gradescopes_schema_and_hide_expected_values(semester, tmp_path):
@@ -173,7 +178,7 @@ def test_gradescope_results_follow_gradescopes_schema_and_hide_expected_values(s
     hidden = next(t for t in wrong["tests"] if t["name"] == "test_answer_objective")
     assert hidden["score"] == 0.0 and hidden["output"] == messages["test_answer_objective"]
     assert "got 'a'" in hidden["output"] and "'b'" not in hidden["output"]  # the hidden check's expected choice
-    missing = json.loads((folder / HOSTILE / WEEKS[1] / "results.json").read_text())
+    missing = json.loads((folder / "partial" / WEEKS[1] / "results.json").read_text())
     assert missing["score"] == 0.0 and {t["output"] for t in missing["tests"]} == {
         "not graded: the notebook was not submitted"}
 
@@ -206,7 +211,7 @@ def _page(out: Path, student: str) -> _Page:
 
 def test_each_student_page_covers_every_week_with_scores_penalties_and_misconceptions(semester):
     assert sorted(p.parent.name for p in (semester / "feedback").glob("*/index.html")) == sorted(
-        ["perfect", "late", "mistakes_1", HOSTILE])
+        ["perfect", "late", "mistakes_1", "partial"])  # HOSTILE, with nothing graded, has no page
     perfect = _page(semester, "perfect").words
     assert "Grades of Ada Lovelace, Countess" in perfect and "6 of 8 points over 2 graded assignments" in perfect
     assert "01_fixture feedback 2026-01-12 17:00 2026-01-12 16:00 3 / 4" in perfect  # week 1, from the gradebook
@@ -215,9 +220,9 @@ def test_each_student_page_covers_every_week_with_scores_penalties_and_misconcep
     late = _page(semester, "late").words
     assert "2026-01-14 17:00 2 days late 0 / 4" in late and "late penalty −3 (3 before it)" in late
     assert "0 of 8 points" in late
-    hostile = _page(semester, HOSTILE).words
-    assert "01_fixture feedback 2026-01-12 17:00 2026-01-12 14:00 2 / 4" in hostile
-    assert "02_fixture feedback 2026-01-19 17:00 not submitted 0 / 4" in hostile
+    partial = _page(semester, "partial").words
+    assert "01_fixture feedback 2026-01-12 17:00 2026-01-12 14:00 2 / 4" in partial
+    assert "02_fixture feedback 2026-01-19 17:00 not submitted 0 / 4" in partial
     wrong = _page(semester, "mistakes_1").words
     assert ("the mean over terms instead of their sum named by 1 failed check: 01_fixture, test_total_log_prob" in wrong
             and "squared error is the likelihood only under Gaussian noise named by 1 failed check: 01_fixture, "
@@ -225,7 +230,7 @@ def test_each_student_page_covers_every_week_with_scores_penalties_and_misconcep
 
 
 def test_student_pages_escape_names_and_ids_and_their_links_resolve(semester):
-    for student in ("perfect", "late", "mistakes_1", HOSTILE):
+    for student in ("perfect", "late", "mistakes_1", "partial"):
         page = _page(semester, student)
         assert set(page.tags) <= {"html", "head", "meta", "title", "link", "style", "script", "body", "h1", "h2", "p",
                                   "b", "code", "table", "tr", "th", "td", "div", "span", "a", "br", "ol", "li"}
@@ -234,8 +239,10 @@ def test_student_pages_escape_names_and_ids_and_their_links_resolve(semester):
         assert targets and all(t.is_file() for t in targets)
         assert (folder.parent / ".mathjax" / "MathJax.js").resolve() in targets
         assert {t.name for t in targets if t.suffix == ".html"} == {"01_fixture.html", "02_fixture.html"}
-    hostile = _page(semester, HOSTILE)
-    assert "img" not in hostile.tags and f"student id {HOSTILE}" in hostile.words
+    # An id that is markup (a roster's: intake refuses it as a folder name) is text on its page.
+    roster_only = SimpleNamespace(id=HOSTILE, first_name=None, last_name=None)
+    hostile = _Page(student_page(roster_only, semester, [], [], {}, {}))
+    assert "img" not in hostile.tags and f"Grades of {HOSTILE} student id {HOSTILE}" in hostile.words
     wrong = _page(semester, "mistakes_1")
     assert wrong.tags.count("script") == 2  # MathJax's configuration and MathJax: the roster's <script> is text
     assert "Grades of <script>alert(1)</script> Line Break" in wrong.words

@@ -117,7 +117,7 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
         return result.not_submitted(source.name)
     if (large := too_large(source.name, len(submission))) is not None:
         return result.not_graded(large, f"not graded: {large}")
-    start = time.monotonic()
+    start, stalled = time.monotonic(), _cpu_stall()
     deadline, session, fault = start + limits.notebook_seconds, None, False
     try:
         # The notebook's own time bounds the grader's work on it, reading and planning the submission included.
@@ -155,8 +155,19 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
             session.close()
     if fault:  # a warm kernel that failed to start or to run the setup: perhaps its template's fault
         _discard_template()
+    if stalled is not None and (now := _cpu_stall()) is not None:
+        result.cpu_contention = round(min((now - stalled) / max(time.monotonic() - start, 1e-3), 1.0), 4)
     result.problems = bounded(result.problems)
     return result
+
+
+def _cpu_stall() -> float | None:
+    """Seconds in which some task of this machine waited for a CPU, since boot (Linux PSI; None without it)."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]  # "some avg10=.. avg60=.. avg300=.. total=µs"
+        return int(some.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _discard_template() -> None:

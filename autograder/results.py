@@ -54,8 +54,12 @@ class NotebookResult:
     timings: dict[str, float] = field(default_factory=dict)
     sandboxed: bool = True
     submitted: bool = True  # False: the student handed in no file for this notebook
-    # A wall-clock limit was reached: the pipeline grades the notebook again before it counts.
+    # A wall-clock limit was reached: the pipeline grades the notebook again before it counts, unless the
+    # machine's CPU was almost never contended meanwhile (`cpu_contention`).
     timed_out: bool = False
+    # The share of the notebook's wall time in which some task of the grading machine waited for a CPU (Linux's
+    # pressure stall information; None where the kernel has none): an upper bound on the kernel's own wait.
+    cpu_contention: float | None = None
     # Why the grader itself failed on this notebook (kernel template, sandbox, grading process, pool, an invalid
     # result), never the student's doing: the notebook is NOT GRADED, its checks carry no points, the gradebook
     # records no autograded score for it, and the run says so first (autograder/README.md, "A grader failure").

@@ -43,7 +43,7 @@ from mlcourse.lessons import lesson_names
 
 pytestmark = pytest.mark.skipif(not lesson_names(ROOT), reason="no lessons in solutions/ yet")
 TIMEOUT = 15.0  # seconds per notebook: the loops of the catalogue stop there (a notebook that timed out beside
-# others is graded again alone, so an honest one slowed by the attackers beside it is not cut short)
+# others on a busy CPU is graded again, so an honest one slowed by the attackers beside it is not cut short)
 
 
 def course_copy(into: Path, lesson: str) -> Path:

@@ -232,3 +232,21 @@ def test_reading_and_planning_count_against_the_notebooks_time(tmp_path):
     result = grade(tmp_path, _with_stray_ids(40_000), "slow-to-read", limits=Limits(notebook_seconds=0.5))
     assert result.timed_out and result.grader_error is None and result.score == 0
     assert result.problems == ["the notebook's time limit of 0.5 s was reached; the remaining checks score 0"]
+
+
+@pytest.mark.skipif(not Path("/proc/pressure/cpu").exists(), reason="no pressure stall information (Linux PSI)")
+def test_a_result_says_how_contended_the_cpu_was_while_it_was_graded(tmp_path):
+    """More runnable processes than CPUs while a notebook is graded: some task waits for a CPU nearly all the
+    time, and the result says so (the pipeline grades a time-out again only on a contended CPU)."""
+    import os
+    import subprocess
+    import sys
+
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() + 1)]
+    try:
+        result = grade(tmp_path, student_copy(FIXTURE), "contended")
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert result.cpu_contention is not None and 0.5 < result.cpu_contention <= 1.0

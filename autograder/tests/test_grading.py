@@ -18,7 +18,7 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import gradebook, pool
+from autograder import gradebook, pipeline, pool
 from autograder.course import Course
 from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options, Task
@@ -151,8 +151,9 @@ def test_report_counts_misconceptions_and_lists_late_work(graded):
         assert (out / "report" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_time_limit_stops_one_notebook_only(graded, tmp_path):
+def test_time_limit_stops_one_notebook_only(graded, tmp_path, monkeypatch):
     course, submitted, _ = graded
+    monkeypatch.setattr(pipeline, "CONTENDED", 0.0)  # every time-out beside others is graded again
     class_ = tmp_path / "submitted"
     for student in ("perfect", "mistakes_1"):
         shutil.copytree(submitted / student, class_ / student)
@@ -175,6 +176,7 @@ def test_a_notebook_that_timed_out_beside_others_is_graded_again(graded, tmp_pat
     purpose): the second run's result is the one kept. test_time_limit_stops_one_notebook_only shows
     the same with a real timeout."""
     course, submitted, _ = graded
+    monkeypatch.setattr(pipeline, "CONTENDED", 0.0)
     class_ = tmp_path / "submitted"
     for student in ("perfect", "partial"):
         shutil.copytree(submitted / student, class_ / student)
@@ -194,11 +196,8 @@ def test_a_notebook_that_timed_out_beside_others_is_graded_again(graded, tmp_pat
     assert perfect.problems == [RETRIED]
 
 
-def test_notebooks_that_timed_out_together_are_graded_again_together(graded, tmp_path, monkeypatch):
-    """Two notebooks that sleep past the limit are graded again side by side (up to --jobs, one per CPU), not
-    one after another: each pass of the pool says how many it grades at once and which notebooks."""
-    course, submitted, _ = graded
-    class_ = tmp_path / "submitted"
+def _with_sleepers(submitted: Path, class_: Path) -> None:
+    """perfect, and two copies of it whose objective answer sleeps for ten minutes."""
     for student in ("perfect", "sleeper_1", "sleeper_2"):
         shutil.copytree(submitted / "perfect", class_ / student)
         if student != "perfect":
@@ -208,6 +207,18 @@ def test_notebooks_that_timed_out_together_are_graded_again_together(graded, tmp
                 if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer_objective":
                     cell["source"] = "import time\ntime.sleep(600)"
             notebook.write_text(json.dumps(text))
+
+
+@pytest.mark.parametrize("contended", [True, False])
+def test_notebooks_that_timed_out_together_are_graded_again_together(graded, tmp_path, monkeypatch, contended):
+    """Two notebooks that sleep past the limit, on a CPU that was contended meanwhile (made so by a threshold of
+    0: a machine's load cannot be made on purpose), are graded again side by side (up to --jobs, one per CPU),
+    not one after another: each pass of the pool says how many it grades at once and which notebooks. On a CPU
+    that was not contended enough (a threshold above any share), they are not graded again at all."""
+    course, submitted, _ = graded
+    monkeypatch.setattr(pipeline, "CONTENDED", 0.0 if contended else 1.01)
+    class_ = tmp_path / "submitted"
+    _with_sleepers(submitted, class_)
     real, passes = pool.grade_all, []
 
     def recorded(tasks, options, jobs, *args, **kwargs):
@@ -217,11 +228,13 @@ def test_notebooks_that_timed_out_together_are_graded_again_together(graded, tmp
 
     monkeypatch.setattr(pool, "grade_all", recorded)
     results, _ = _grade(course, class_, tmp_path / "out", jobs=2, timeout=6)
-    assert passes == [(2, ["perfect", "sleeper_1", "sleeper_2"]), (2, ["sleeper_1", "sleeper_2"])]
+    again = [(2, ["sleeper_1", "sleeper_2"])] if contended else []
+    assert passes == [(2, ["perfect", "sleeper_1", "sleeper_2"]), *again]
     by = {r.student: r for r in results}
     assert by["perfect"].score == 3 and by["perfect"].problems == []
     for sleeper in ("sleeper_1", "sleeper_2"):
-        assert by[sleeper].score == 2 and by[sleeper].problems[-1] == RETRIED  # its first answer kept its points
+        assert by[sleeper].score == 2 and by[sleeper].timed_out  # its first answer kept its points
+        assert (by[sleeper].problems[-1] == RETRIED) == contended
 
 
 def test_discover_reports_what_it_does_not_grade(graded, tmp_path):

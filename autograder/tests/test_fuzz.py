@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from autograder.codec import CodecError, decode, encode
 from autograder.course import Course
@@ -31,6 +30,7 @@ from autograder.pipeline import grade_class
 from autograder.plan import rebuild
 from autograder.tests.catalogue.kit import student_copy
 from autograder.tests.conftest import FIXTURE_COURSE
+from autograder.tests.strategies import SLOW, arrays, plain_values, replies, submission_trees
 from mlcourse.lessons import read_lesson
 
 LESSON = "01_fixture"
@@ -38,16 +38,6 @@ SOURCE = FIXTURE_COURSE / "solutions" / LESSON / f"{LESSON}.ipynb"
 HONEST = student_copy(SOURCE)
 
 # --- the codec ------------------------------------------------------------------------------------
-
-scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats()
-           | st.text(max_size=20))
-plain = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-                     | st.dictionaries(st.integers() | st.text(max_size=5), inner, max_size=4),
-                     max_leaves=20)
-arrays = hnp.arrays(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "complex128",
-                                     "bool"]),
-                    hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
-
 
 def same(a, b) -> bool:
     """Equal, with nan equal to nan and arrays compared by dtype, shape and bytes."""
@@ -64,29 +54,13 @@ def same(a, b) -> bool:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(plain, arrays))
+@given(st.one_of(plain_values, arrays))
 def test_plain_values_cross_the_wall_unchanged(value):
     assert same(decode(json.loads(json.dumps(encode(value)))), value)
 
 
-json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-                         | st.text(max_size=8),
-                         lambda inner: st.lists(inner, max_size=5)
-                         | st.dictionaries(st.sampled_from(["__t", "v", "dtype", "shape", "b64",
-                                                            "id", "g", "grad"])
-                                           | st.text(max_size=4), inner, max_size=5), max_leaves=30)
-tags = st.fixed_dictionaries({"__t": st.sampled_from(["float", "complex", "tuple", "dict", "nd",
-                                                      "np", "pt", "ref", "pickle", "nope"])},
-                             optional={
-    "v": json_like,
-    "dtype": (st.sampled_from(["float64", "<f8", "O", "int64", "bfloat16", "x"])
-              | st.text(max_size=4)),
-    "shape": st.lists(st.integers(-3, 2**40), max_size=4), "b64": st.text(max_size=12),
-    "id": json_like})
-
-
 @settings(max_examples=600, deadline=None)
-@given(st.one_of(json_like, tags, st.lists(tags, max_size=4)))
+@given(replies)
 def test_any_reply_decodes_to_plain_data_or_a_codec_error(data):
     try:
         value = decode(data)  # no `ref` and no pickles: as the grader decodes a kernel's reply
@@ -99,26 +73,6 @@ def test_any_reply_decodes_to_plain_data_or_a_codec_error(data):
 
 
 # --- intake ---------------------------------------------------------------------------------------
-
-names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
-                min_size=1, max_size=40)
-kinds = st.sampled_from(["notebook", "bytes", "dir", "link-in", "link-out", "link-dangling", "zip",
-                         "fifo", "stamp"])
-
-
-@st.composite
-def trees(draw):
-    """A list of (path parts, kind, bytes) to plant below SUBMISSIONS."""
-    entries = []
-    for _ in range(draw(st.integers(1, 6))):
-        depth = draw(st.integers(1, 3))
-        parts = [draw(st.sampled_from(["s1", "s2", LESSON, f"{LESSON}.ipynb", "timestamp.txt"])
-                      | names)
-                 for _ in range(depth)]
-        entries.append((parts, draw(kinds), draw(st.binary(max_size=200)),
-                        draw(st.integers(-2**40, 2**40))))
-    return entries
-
 
 def _within(root: Path, path: Path) -> bool:
     """Whether planting at `path` stays below `root`: no existing component on the way is a link (an
@@ -192,9 +146,8 @@ def course(tmp_path_factory) -> Course:
     return Course(root)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(trees())
+@settings(SLOW, max_examples=300)
+@given(submission_trees(LESSON))
 def test_intake_reads_any_folder_without_raising_and_gives_every_refusal_a_reason(
         course, tmp_path_factory, entries):
     root = tmp_path_factory.mktemp("submitted")
@@ -229,9 +182,8 @@ def reference(course, tmp_path_factory):
     return root, {r.student: (r.checks, r.problems) for r in graded.results}
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(trees())
+@settings(SLOW, max_examples=4)
+@given(submission_trees(LESSON))
 def test_autograder_grade_finishes_and_honest_grades_never_move(course, reference,
                                                                 tmp_path_factory, entries):
     honest_root, honest = reference

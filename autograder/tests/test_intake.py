@@ -17,8 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from autograder.course import Course
 from autograder.intake import (
@@ -36,6 +35,7 @@ from autograder.intake import (
     valid_id,
 )
 from autograder.tests.catalogue.kit import FIXTURE, student_copy, write
+from autograder.tests.strategies import SLOW, hand_ins, ids, shuffles
 
 NOTEBOOK = nbformat.writes(student_copy(FIXTURE))
 
@@ -249,7 +249,7 @@ def test_markup_in_a_name_is_shown_as_escapes():
     assert shown("a\u202eb\U0001f600/") == "a\\u202eb\\U0001f600\\x2f"
 
 
-@given(st.text(max_size=200))
+@given(ids)
 def test_an_accepted_id_is_letters_digits_and_five_marks_and_a_shown_name_has_no_markup(text):
     if valid_id(text):
         assert 1 <= len(text) <= 128 and not text.startswith((".", "-"))
@@ -405,29 +405,7 @@ def test_two_lms_users_under_one_name_are_refused_not_mixed(tmp_path, course):
                               "this one name; grade them apart"]
 
 
-STAMPS = ["2026-03-01 12:00:00 UTC", "2026-03-01 13:00:00 UTC"]
 SHM = Path("/dev/shm")
-
-
-@st.composite
-def hand_ins(draw):
-    """Files of one class as (path below SUBMISSIONS, bytes) and times-file rows: for each student any of a
-    folder (with or without collect's timestamp.txt), a zip and LMS uploads, each a distinct copy."""
-    files, rows = [], []
-    for student in ("ada", "bob"):
-        if draw(st.booleans()):
-            files.append((f"{student}/00_fixture/00_fixture.ipynb", copy_of(f"{student} folder")))
-            stamp = draw(st.sampled_from([None, *STAMPS]))
-            files += [(f"{student}/00_fixture/timestamp.txt", stamp)] if stamp else []
-        if draw(st.booleans()):
-            files.append((f"{student}.zip", copy_of(f"{student} zip")))
-        for number, copy in draw(st.sets(st.tuples(st.integers(1, 3), st.integers(0, 11)), max_size=3)):
-            name = f"{student}_7_{number}_00_fixture{f'-{copy}' if copy else ''}.ipynb"
-            files.append((name, copy_of(f"{student} {name}")))
-        for name in {path.split("/")[0] for path, _ in files if path.startswith(student)}:
-            if draw(st.booleans()):
-                rows.append((student, draw(st.sampled_from(STAMPS)).removesuffix(" UTC"), name))
-    return files, rows
 
 
 def _plant(root: Path, files: list[tuple[str, str]]) -> None:
@@ -439,8 +417,8 @@ def _plant(root: Path, files: list[tuple[str, str]]) -> None:
             write(content, root / path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(hand_ins(), st.randoms(use_true_random=False))
+@settings(SLOW, max_examples=60)
+@given(hand_ins("00_fixture", copy_of), shuffles)
 def test_what_is_graded_does_not_depend_on_the_order_files_were_written_in(request, tmp_path_factory, course,
                                                                             class_, rnd):
     files, rows = class_

@@ -10,21 +10,28 @@ import contextlib
 import csv
 import json
 import os
+import pwd
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
+import pytest
+from nbgrader.api import Gradebook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from autograder.environment import tool_env
+from autograder.formgrader import leave_root
+from autograder.tests.conftest import copy_fixture_course
 from reader.browser import WAIT_FOR_MATH_JS, chromium, requested_urls
 
 AUTOGRADER = str(Path(sys.executable).parent / "autograder")
@@ -143,3 +150,42 @@ def test_a_folder_that_was_not_graded_gets_a_one_line_error(tmp_path):
         done = subprocess.run([AUTOGRADER, "formgrader", str(out)], env=tool_env(), capture_output=True, text=True)
         assert done.returncode == 2 and done.stdout == "" and reason in done.stderr
         assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what formgrader does as root")
+def test_as_root_formgrader_becomes_the_user_who_ran_sudo_or_refuses():
+    """Never a Jupyter server as root by accident: without --allow-root it runs as SUDO_USER, or refuses."""
+    shared = Path(tempfile.mkdtemp(dir="/tmp"))  # tmp_path's parents are root's alone: `nobody` could not use them
+    try:
+        shared.chmod(0o755)
+        course, out = copy_fixture_course(shared / "course"), shared / "out"
+        (out / "autograded").mkdir(parents=True)
+        Gradebook(f"sqlite:///{out / 'gradebook.db'}").close()
+        command = [AUTOGRADER, "--root", str(course), "formgrader", str(out), "--port", str(_free_port()),
+                   "--no-browser"]
+        env = {k: v for k, v in tool_env().items() if k != "SUDO_USER"}
+        for extra, reason in (({}, "will not run as root"), ({"SUDO_USER": "nobody"}, "nobody (who ran sudo) cannot "
+                                                                                      f"write {out}")):
+            done = subprocess.run(command, env={**env, **extra}, capture_output=True, text=True)
+            assert done.returncode == 2 and reason in done.stderr and len(done.stderr.splitlines()) == 1
+        nobody = pwd.getpwnam("nobody")
+        for path in (out, out / "autograded", out / "gradebook.db"):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        # The same step in a child (the server it would exec needs an interpreter `nobody` can run, which this
+        # machine's lives where only root can): what the child became.
+        read, write = os.pipe()
+        if (child := os.fork()) == 0:
+            try:
+                os.environ["SUDO_USER"] = "nobody"
+                leave_root(out, None)
+                os.write(write, json.dumps([os.getresuid(), os.getresgid(), os.getgroups(), os.environ["HOME"],
+                                            os.access(out / "gradebook.db", os.W_OK)]).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        became = json.loads(os.read(read, 4096))
+        os.waitpid(child, 0)
+        assert became == [[nobody.pw_uid] * 3, [nobody.pw_gid] * 3, os.getgrouplist("nobody", nobody.pw_gid),
+                          nobody.pw_dir, True]
+    finally:
+        shutil.rmtree(shared)

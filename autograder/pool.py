@@ -477,7 +477,15 @@ def _outcome(future: Future) -> dict | str | None:
 
 def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> NotebookResult | str:
     """`data`, a worker's result for `task`, as a NotebookResult if it is one of `lesson` (the task's source
-    notebook) for that student: its checks, each within [0, its maximum]; else why it is not recorded."""
+    notebook) for that student, in JSON's plain types: its checks, each within [0, its maximum]; else why not."""
+    checks = data.get("checks") if isinstance(data, dict) else None
+    if not (isinstance(checks, list) and all(isinstance(check, dict) for check in checks)):
+        return "a Dask worker's result for this notebook is malformed"
+    # Before NotebookResult reads it: from_dict would make a list of a string's letters, for one.
+    wrong = [name for name, kind in _SHAPES.items() if name in data and not kind(data[name])]
+    wrong += [str(c.get("grade_id"))[:50] for c in checks
+              if not (_number(c.get("points")) and c.get("status") in get_args(Status)
+                      and isinstance(c.get("message"), str) and isinstance(c.get("misconception"), str | None))]
     try:
         result = NotebookResult.from_dict(data)
     except (TypeError, KeyError, AttributeError, ValueError) as error:
@@ -488,10 +496,8 @@ def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> Noteboo
     if same(result) != same(expected):
         return ("a Dask worker's result is not one of this notebook: its student, notebook, checks or their maximum "
                 "points differ from the lesson's")
-    wrong = [name for name, kind in _SHAPES.items() if not kind(getattr(result, name))]
-    wrong += [c.grade_id for c in result.checks
-              if not (_number(c.points) and 0 <= c.points <= c.max_points and c.status in get_args(Status)
-                      and isinstance(c.message, str) and isinstance(c.misconception, str | None))]
+    if not wrong:  # the points are numbers
+        wrong = [c.grade_id for c in result.checks if not 0 <= c.points <= c.max_points]
     if wrong:
         return f"a Dask worker's result is out of range or malformed in {', '.join(wrong[:5])}: not recorded"
     return result
@@ -510,7 +516,7 @@ _SHAPES = {  # a field of NotebookResult -> whether a value of it from a worker 
     "answers": lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
     "timings": lambda v: isinstance(v, dict) and all(_number(t) for t in v.values()),
     "submitted": lambda v: isinstance(v, bool), "timed_out": lambda v: isinstance(v, bool),
-    "grader_error": lambda v: isinstance(v, str | None),
+    "grader_error": lambda v: isinstance(v, str | None), "cpu_contention": lambda v: v is None or _number(v),
 }
 
 

@@ -14,6 +14,7 @@ read from fake /proc/self/cgroup and cgroup files of both versions.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -29,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
 from distributed import Client
@@ -42,9 +44,10 @@ from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options, Task
 from autograder.environment import tool_env
 from autograder.pipeline import grade_class
+from autograder.results import NotebookResult
 from autograder.tests.conftest import copy_fixture_course
 from autograder.tests.gradebook_rows import count_rows, rows
-from mlcourse.lessons import lesson_names
+from mlcourse.lessons import lesson_names, parse_lesson
 
 DASK = Path(sys.executable).parent / "dask"
 ROGUE = Path(__file__).parent / "rogue_worker.py"
@@ -307,6 +310,31 @@ def test_a_rogue_worker_with_the_certificate_gets_no_result_out_of_range_recorde
     assert outcomes["honest-shape"].score == outcomes["honest-shape"].max_score == 3
     pickle.loads(marker.with_suffix(".pickle").read_bytes())  # the bomb, unpickled as Dask does by default
     assert (marker / str(os.getpid())).is_dir()
+
+
+def test_checked_takes_only_a_result_of_the_lesson_in_plain_types_and_range(tiny_course):
+    source = (tiny_course / "solutions" / "01_fixture" / "01_fixture.ipynb").read_bytes()
+    task = Task("ada", "01_fixture", "01_fixture", source, b"{}")
+    lesson = parse_lesson(nbformat.reads(source.decode(), 4), "01_fixture")
+    honest = NotebookResult.blank(lesson, "ada", "01_fixture").to_dict()
+    honest["checks"][0].update(points=honest["checks"][0]["max_points"], status="passed")
+    assert pool.checked(task, json.loads(json.dumps(honest)), lesson, Options()).score == 2
+
+    def changed(**fields) -> dict:
+        return {**json.loads(json.dumps(honest)), **fields}
+
+    def first_check(**fields) -> dict:
+        return changed(checks=[{**honest["checks"][0], **fields}, *honest["checks"][1:]])
+
+    for data in [first_check(points=True), first_check(points="1"), first_check(points=2.5),
+                 first_check(points=-0.5), first_check(status="excellent"), first_check(message=["x"]),
+                 changed(answers={"a": 1}), changed(timings={"tests": "slow"}), changed(problems="text"),
+                 changed(submitted="yes"), changed(manual=["extra"]), changed(sandboxed=False),
+                 changed(assignment="02_other"), changed(checks=honest["checks"][1:]), changed(grade=1),
+                 changed(checks=[{"grade_id": "x"}]), [1, 2]]:
+        assert isinstance(pool.checked(task, data, lesson, Options()), str), data
+    known = {"student", "assignment", "notebook", "checks", "manual", "sandboxed", *pool._SHAPES}
+    assert known == {field.name for field in dataclasses.fields(NotebookResult)}  # each field is checked
 
 
 def test_a_local_run_listens_on_loopback_only(demo, tmp_path):

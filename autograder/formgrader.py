@@ -1,11 +1,12 @@
 """nbgrader's own tools on this course: formgrader on a graded class, and the course's settings of plain nbgrader.
 
 `autograder formgrader OUT` starts JupyterLab with nbgrader's formgrader on the class `autograder grade` wrote into
-OUT. Formgrader takes everything from nbgrader's configuration, so the command writes OUT/nbgrader_config.py
-(loaded from the server's working folder, OUT, as nbgrader loads it from wherever it is started; the course's
-own nbgrader_config.py is loaded after it): the course folder is nbgrader's root (solutions/ the source), the
-autograded notebooks, feedback folder and gradebook are OUT's. Formgrader lists a submission for every
-gradebook row whose OUT/autograded/<student>/<assignment>/<notebook>.ipynb exists (`write_autograded`), and
+OUT, through autograder/formgrader_server.py (in which nothing a student or a roster sends can run), and not as root
+unless told to (`leave_root`). Formgrader takes everything from nbgrader's configuration, so the command writes
+OUT/nbgrader_config.py (loaded from the server's working folder, OUT, as nbgrader loads it from wherever it is
+started; the course's own nbgrader_config.py is loaded after it): the course folder is nbgrader's root (solutions/
+the source), the autograded notebooks, feedback folder and gradebook are OUT's. Formgrader lists a submission for
+every gradebook row whose OUT/autograded/<student>/<assignment>/<notebook>.ipynb exists (`write_autograded`), and
 saves a score typed there as the grade's manual_score, which `autograder grade` keeps and exports.
 
 The course's nbgrader_config.py configures nbgrader's own preprocessors with the classes below, so that plain

@@ -1,9 +1,13 @@
 """The catalogue (autograder/tests/catalogue/entries.py) graded as one batch, attackers between honest students.
 
-The batch grades, in one process and in order: an honest student, then each catalogue entry
+The batch grades, in two processes and in order: an honest student, then each catalogue entry
 followed by an honest student (so every attacker has an honest student graded just before and
-just after it). The course is a copy in a temporary folder, so an attack that got through could
-only damage the copy; the tests below then assert each entry's invariants:
+just after it). It runs once per confinement path this machine has (PATHS): as root, on warm
+kernels (forked from a template, sandbox.ForkedKernel) and on cold ones (a new bubblewrap sandbox
+per notebook, as `autograder grade --cold-kernels` and the grader's last retry run them);
+otherwise on cold ones alone. Test ids name the path: `[warm-patch-math]`, `[cold-patch-math]`.
+The course is a copy in a temporary folder, so an attack that got through could only damage the
+copy; the tests below then assert each entry's invariants, on each path:
 - the harness returned normally, with a clear reason for every lost point;
 - no point on a test whose real check did not pass (the entry's expected points, exactly);
 - every honest student's grades identical to their grades before any attacker ran;
@@ -11,7 +15,8 @@ only damage the copy; the tests below then assert each entry's invariants:
 - nothing the student sent was ever unpickled by the grader (its marker file does not exist).
 
 `UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue.py` rewrites the table of entries and
-outcomes in autograder/catalogue.md (test_catalogue_class.py writes its table of intake attacks).
+outcomes in autograder/catalogue.md, from the first path (warm kernels as root);
+test_catalogue_class.py writes its table of intake attacks.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import nbformat
 import pytest
 
 from autograder.results import NotebookResult
-from autograder.sandbox import Limits
+from autograder.sandbox import Limits, warm_available
 from autograder.tests.catalogue.entries import ENTRIES, INTAKE_ENTRIES, Entry
 from autograder.tests.catalogue.kit import (
     TABLE,
@@ -47,6 +52,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "engine" / "solutions"
 LESSON_DIR = (ROOT / "solutions" / lesson_names(ROOT)[0]) if lesson_names(ROOT) else FIXTURES / "00_fixture"
 HONEST_ASSIGNMENT = "00_tiny"
 LIMITS = Limits(cell_seconds=10, notebook_seconds=150, memory_bytes=1 << 30, output_bytes=1 << 20)
+# Warm kernels need root (the template gives each fork its namespaces); without it the engine runs cold ones.
+PATHS = ["warm", "cold"] if warm_available(sandbox=True) else ["cold"]
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Outcome:
 
 @dataclass
 class Batch:
+    kernels: str  # "warm" or "cold"
     target: str
     target_tests: set[str]
     perfect: dict[str, float]
@@ -72,9 +80,10 @@ def points(result: NotebookResult) -> dict[str, float]:
     return {c.grade_id: c.points for c in result.checks}
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> Batch:
-    tmp = tmp_path_factory.mktemp("catalogue")
+@pytest.fixture(scope="module", params=PATHS)
+def batch(request, tmp_path_factory) -> Batch:
+    kernels = request.param
+    tmp = tmp_path_factory.mktemp(f"catalogue-{kernels}")
     course, submitted, scratch = tmp / "course", tmp / "submitted", tmp / "scratch"
     shutil.copytree(LESSON_DIR, course / "solutions" / LESSON_DIR.name)
     shutil.copytree(FIXTURES / HONEST_ASSIGNMENT, course / "solutions" / HONEST_ASSIGNMENT)
@@ -90,7 +99,8 @@ def batch(tmp_path_factory) -> Batch:
     tests = read_lesson(source).tests
 
     def grade(student: str, path: Path | None, assignment_source: Path = source) -> NotebookResult:
-        return grade_file(assignment_source, path, student=student, scratch=scratch / student, limits=LIMITS)
+        return grade_file(assignment_source, path, student=student, scratch=scratch / student, limits=LIMITS,
+                          warm=kernels == "warm")
 
     def grade_honest(student: str) -> NotebookResult:
         return grade(student, submitted / student / HONEST_ASSIGNMENT / f"{HONEST_ASSIGNMENT}.ipynb", honest_source)
@@ -131,8 +141,8 @@ def batch(tmp_path_factory) -> Batch:
                               NotebookResult.from_dict(honest_after), changed, unpickled)
                 for name, result, error, honest_after, changed, unpickled in runs}
     target_tests = {c.grade_id for c in tests if target in names_read(c.source)}
-    result = Batch(target, target_tests, points(perfect), points(unanswered), honest, outcomes)
-    if os.environ.get("UPDATE_CATALOGUE_TABLE"):
+    result = Batch(kernels, target, target_tests, points(perfect), points(unanswered), honest, outcomes)
+    if os.environ.get("UPDATE_CATALOGUE_TABLE") and kernels == PATHS[0]:
         update_table("submissions", table(result))
     return result
 
@@ -202,6 +212,8 @@ def table(batch: Batch) -> str:
         f"Generated by `UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue.py`, applied to "
         f"`{LESSON_DIR.name}` (target answer: `{batch.target}`, checked by {', '.join(sorted(batch.target_tests))}). "
         f"Full marks: {sum(batch.perfect.values()):g}; with the target unanswered: {sum(batch.unanswered.values()):g}. "
+        f"Scores from {batch.kernels} kernels; the test asserts every entry's invariants on "
+        f"{' and '.join(PATHS)} kernels. "
         "Every entry was graded between two honest students whose grades stayed identical; no instructor, "
         "gradebook or other student's file changed. See autograder/README.md, \"Integrity\".",
         "",

@@ -1,14 +1,14 @@
 """Nothing a student or a roster sends runs in a browser (issue 20), shown in headless Chromium.
 
-A class of the fixture course with an attacker, `mallory`, whose written answer is Markdown carrying every usual way
-to run script (an <img onerror>, <script>, an <svg onload>, an <iframe srcdoc>, a `javascript:` link, a MathJax
-config block, a MathJax `\\href`, ...) and one that uses formgrader's own API to give her full marks, and whose code
-cell carries outputs of every dangerous type; a roster whose names for `perfect` are markup, and a student id that
-is markup. Each payload would add its name to `window.pwned`. The class is graded by the CLI, then formgrader's
-grading pages, lists and student pages, every feedback page and every student page are opened: no payload runs,
-and the gradebook's rows are identical before and after. Formgrader also renders an autograded notebook written
-unsanitised (as a grader before this one wrote it) without running it, and the grading page's
-Content-Security-Policy alone, with nothing sanitised, runs only the page's own scripts."""
+A class of the fixture course with an attacker, `mallory`, who hands in the catalogue's markdown-xss: a written
+answer in Markdown carrying every usual way to run script (an <img onerror>, <script>, an <svg onload>, an <iframe
+srcdoc>, a `javascript:` link, a MathJax config block, a MathJax `\\href`, ...) and one that uses formgrader's own
+API to give her full marks, and a code cell with outputs of every dangerous type; a roster whose names for `perfect`
+are markup, and a student id that is markup. Each payload would add its name to `window.pwned`. The class is graded
+by the CLI, then formgrader's grading pages, lists and student pages, every feedback page and every student page
+are opened: no payload runs, and the gradebook's rows are identical before and after. Formgrader also renders an
+autograded notebook written unsanitised (as a grader before this one wrote it) without running it, and the grading
+page's Content-Security-Policy alone, with nothing sanitised, runs only the page's own scripts."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from autograder.environment import tool_env
 from autograder.formgrader_server import grading_page_policy
+from autograder.tests.catalogue.entries import XSS_MARKDOWN, XSS_OUTPUTS, xss
 from autograder.tests.gradebook_rows import rows
 from autograder.tests.test_formgrader import TOKEN, _api, _autograder, _formgrader
 from reader.browser import WAIT_FOR_MATH_JS, chromium, missing_browser
@@ -35,57 +36,22 @@ from reader.browser import WAIT_FOR_MATH_JS, chromium, missing_browser
 pytestmark = pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))
 
 
-def run(name: str) -> str:
-    """JavaScript that records that payload `name` ran."""
-    return f"window.pwned=(window.pwned||[]).concat(['{name}'])"
-
-
-HOSTILE_ID = f'<img src=x onerror="{run("id")}">'
-ATTACK = ("$.getJSON(base_url+'/api/grades?submission_id='+submission_id).then(function(gs){gs.forEach(function(g)"
-          "{$.ajax({url:base_url+'/api/grade/'+g.id,method:'PUT',contentType:'application/json',"
-          "data:JSON.stringify({id:g.id,manual_score:g.max_score})})})});" + run("attack"))
-MARKDOWN = "\n\n".join([
-    "A product of many probabilities underflows; a sum of logs does not: $\\sum_t \\log p_t$ **stays** finite.",
-    f'<img src=x onerror="{run("img")}">',
-    f"<script>{run('script')}</script>",
-    f'<svg onload="{run("svg")}"><circle r="1"/></svg>',
-    f'<iframe srcdoc="<script>{run("iframe").replace("window.", "parent.window.")}</script>"></iframe>',
-    f'<details open ontoggle="{run("details")}"><summary>more</summary>text</details>',
-    f'<a href="javascript:{run("link")}">a link</a> and [a Markdown link](javascript:{run("mdlink")})',
-    f'<div style="background-image: url(javascript:{run("style")})">styled</div>',
-    f'<object data="data:text/html,<script>{run("object")}</script>"></object>',
-    f'<script type="text/x-mathjax-config">{run("mathjax-config")}</script>',
-    f'<form action="javascript:{run("form")}"><button>go</button></form>',
-    f'<body onload="{run("body")}"></body> <video><source onerror="{run("video")}"></video>',
-    f"$\\href{{javascript:{run('mathjax-href')}}}{{x}}$",
-    f'<img src=y onerror="{ATTACK}">',
-])
-OUTPUTS = [
-    {"output_type": "display_data", "metadata": {},
-     "data": {"text/html": f'<img src=x onerror="{run("html-output")}">', "application/javascript": run("js-output"),
-              "image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg" onload="{run("svg-output")}"/>',
-              "text/markdown": f'<img src=x onerror="{run("markdown-output")}">', "text/plain": "a plot"}},
-    {"output_type": "display_data", "metadata": {"image/png": {"width": f"1 onerror={run('width')}"}},
-     "data": {"image/png": f'x" onerror="{run("png")}'}},
-    {"output_type": "execute_result", "execution_count": 1, "metadata": {},
-     "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m", "version_major": 2, "version_minor": 0},
-              "text/html": f"<script>{run('widget-html')}</script>", "text/plain": "a widget"}},
-]
+HOSTILE_ID = f'<img src=x onerror="{xss("id")}">'
 ROSTER = [["id", "first_name", "last_name", "email"],
-          ["perfect", f'<img src=x onerror="{run("first-name")}">', f"<script>{run('last-name')}</script>", ""],
+          ["perfect", f'<img src=x onerror="{xss("first-name")}">', f"<script>{xss('last-name')}</script>", ""],
           [HOSTILE_ID, "Eve", "<b>bold</b>", ""]]
 PWNED_JS = """return [window.pwned || [],
   document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i], [action^="javascript:" i]').length];"""
 
 
 def _attacker(notebook: dict) -> dict:
-    """`perfect`'s notebook with mallory's written answer and outputs."""
+    """`perfect`'s notebook with mallory's written answer and outputs (the catalogue's markdown-xss)."""
     for cell in notebook["cells"]:
         grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
         if grade_id == "written_why":
-            cell["source"] = MARKDOWN
+            cell["source"] = XSS_MARKDOWN
         elif grade_id == "total_log_prob":
-            cell["outputs"] = OUTPUTS
+            cell["outputs"] = XSS_OUTPUTS
     return notebook
 
 
@@ -182,7 +148,7 @@ class _PolicyPage(BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = (f'<html><head><script nonce="{self.nonce}">window.own = 1;</script></head><body>'
-                + MARKDOWN.replace("\n\n", "<br>") + "</body></html>").encode()
+                + XSS_MARKDOWN.replace("\n\n", "<br>") + "</body></html>").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Security-Policy", grading_page_policy(self.headers["Host"], "/", self.nonce))

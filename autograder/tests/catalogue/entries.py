@@ -372,6 +372,75 @@ ENTRIES += [
           "except OSError:\n    pass\nif len(ptys) > 8:\n    exec({solution!r})\n"),
 ]
 
+# --- what a student writes that a browser shows (issue 20): nothing of it may run there ------------------------
+# The grade is the engine's either way (these entries); test_browser_xss.py opens what the grader wrote from them
+# in Chromium, where each payload that ran would add its name to window.pwned.
+def xss(name: str) -> str:
+    """JavaScript that records, in the page's window.pwned, that payload `name` ran."""
+    return f"window.pwned=(window.pwned||[]).concat(['{name}'])"
+
+
+XSS_ATTACK = ("$.getJSON(base_url+'/api/grades?submission_id='+submission_id).then(function(gs){gs.forEach("
+              "function(g){$.ajax({url:base_url+'/api/grade/'+g.id,method:'PUT',contentType:'application/json',"
+              "data:JSON.stringify({id:g.id,manual_score:g.max_score})})})});" + xss("attack"))  # formgrader's API
+XSS_MARKDOWN = "\n\n".join([
+    "A product of many probabilities underflows; a sum of logs does not: $\\sum_t \\log p_t$ **stays** finite.",
+    f'<img src=x onerror="{xss("img")}">',
+    f"<script>{xss('script')}</script>",
+    f'<svg onload="{xss("svg")}"><circle r="1"/></svg>',
+    f'<iframe srcdoc="<script>{xss("iframe").replace("window.", "parent.window.")}</script>"></iframe>',
+    f'<details open ontoggle="{xss("details")}"><summary>more</summary>text</details>',
+    f'<a href="javascript:{xss("link")}">a link</a> and [a Markdown link](javascript:{xss("mdlink")})',
+    f'<div style="background-image: url(javascript:{xss("style")})">styled</div>',
+    f'<object data="data:text/html,<script>{xss("object")}</script>"></object>',
+    f'<script type="text/x-mathjax-config">{xss("mathjax-config")}</script>',
+    f'<form action="javascript:{xss("form")}"><button>go</button></form>',
+    f'<body onload="{xss("body")}"></body> <video><source onerror="{xss("video")}"></video>',
+    f"$\\href{{javascript:{xss('mathjax-href')}}}{{x}}$",
+    f'<img src=y onerror="{XSS_ATTACK}">',
+])
+XSS_OUTPUTS = [
+    {"output_type": "display_data", "metadata": {},
+     "data": {"text/html": f'<img src=x onerror="{xss("html-output")}">', "application/javascript": xss("js-output"),
+              "image/svg+xml": f'<svg xmlns="http://www.w3.org/2000/svg" onload="{xss("svg-output")}"/>',
+              "text/markdown": f'<img src=x onerror="{xss("markdown-output")}">', "text/plain": "a plot"}},
+    {"output_type": "display_data", "metadata": {"image/png": {"width": f"1 onerror={xss('width')}"}},
+     "data": {"image/png": f'x" onerror="{xss("png")}'}},
+    {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+     "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m", "version_major": 2, "version_minor": 0},
+              "text/html": f"<script>{xss('widget-html')}</script>", "text/plain": "a widget"}},
+]
+
+XSS_DISPLAYED = {"HTML": f'<img src=x onerror="{xss("html")}">', "Javascript": xss("js"),
+                 "Markdown": f"<script>{xss('markdown')}</script>",
+                 "SVG": f'<svg xmlns="http://www.w3.org/2000/svg" onload="{xss("svg")}"/>'}
+XSS_DISPLAY = ("from IPython.display import HTML, SVG, Javascript, Markdown, display\n"
+               "display(" + ", ".join(f"{kind}({text!r})" for kind, text in XSS_DISPLAYED.items()) + ")\n")
+
+
+def _markup_everywhere(notebook, target):
+    """Every written answer is XSS_MARKDOWN, the target's cell carries XSS_OUTPUTS, and a cell of its own has a
+    grade id that is markup (quoted in the problem lines of the feedback and the report)."""
+    for cell, meta in zip(notebook.cells, parse_lesson(notebook, "target").cells):
+        if meta.kind == "written":
+            cell.source = XSS_MARKDOWN
+    _cells(notebook, target, "answer")[0].outputs = XSS_OUTPUTS
+    nbgrader = {"grade": False, "solution": True, "locked": False, "schema_version": 3,
+                "grade_id": f'<img src=x onerror="{xss("grade-id")}">'}
+    notebook.cells.append({"cell_type": "markdown", "id": "markup", "metadata": {"nbgrader": nbgrader},
+                           "source": XSS_MARKDOWN})
+
+
+ENTRIES += [
+    Entry("markdown-xss", "is correct; its written answers are Markdown with script (<img onerror>, <script>, "
+          "<svg onload>, <iframe srcdoc>, javascript: links, a MathJax config block, formgrader's API), its answer "
+          "cell carries HTML, JavaScript, SVG, Markdown, image and widget outputs with script, and a cell's grade id "
+          "is markup", "full", edit=_markup_everywhere),
+    Entry("output-xss", "is correct, and displays HTML, JavaScript, SVG and Markdown with script while graded",
+          "full", "{solution}\n" + XSS_DISPLAY),
+]
+
+
 def target_of(lesson: Lesson) -> str:
     """The lesson's first answer whose test cell has hidden checks that call it."""
     return next(a.grade_id for a in lesson.answers if any(f"{a.grade_id}(" in t.hidden for t in lesson.tests))

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import sandbox as sandboxes
-from autograder.execution import GraderFault, KernelSession, NotebookLimit
+from autograder.execution import GraderFault, KernelSession, NotebookLimit, TimeLimit
 from autograder.intake import IntakeError, parse_notebook
 from autograder.plan import Plan, rebuild
 from autograder.results import CheckResult, NotebookResult, bounded
-from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_available
+from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_available, warm_available
 from autograder.verdicts import TestRunner, Verdict
 from mlcourse.lessons import Cell, modules_imported, read_lesson
 
@@ -117,6 +117,22 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
         return result.not_submitted(source.name)
     if (large := too_large(source.name, len(submission))) is not None:
         return result.not_graded(large, f"not graded: {large}")
+    # The grader's own start-up (the sandbox's check, the warm kernels' template, the tests' namespace with the
+    # lesson's reference values) is not the student's: it happens before the notebook's time starts.
+    if sandbox:
+        try:
+            check_available()
+        except SandboxUnavailable as error:
+            return result.grader_failed(f"the sandbox cannot run on the grading machine: {error}")
+    modules = tuple(sorted(modules_imported(lesson.setup))) if warm else None
+    if modules is not None and warm_available(sandbox):
+        try:
+            sandboxes.template(modules, limits)
+        except (KernelDied, OSError) as error:
+            return result.grader_failed(f"the kernel template could not be started ({error})")
+    begin = time.monotonic()
+    runner = TestRunner(lesson, source.resolve().parents[2])
+    result.timings["tests"] = time.monotonic() - begin
     start, stalled = time.monotonic(), _cpu_stall()
     deadline, session, fault = start + limits.notebook_seconds, None, False
     try:
@@ -128,19 +144,10 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
                 return result.not_graded(str(error), f"not graded: {error}")
             result.problems += plan.problems
             result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"}, **plan.written}
-            if sandbox:
-                try:
-                    check_available()
-                except SandboxUnavailable as error:
-                    return result.grader_failed(f"the sandbox cannot run on the grading machine: {error}")
-            else:
+            if not sandbox:
                 result.problems.append(UNSANDBOXED)
             scratch.mkdir(parents=True, exist_ok=True)
-            modules = tuple(sorted(modules_imported(lesson.setup))) if warm else None
             session = KernelSession(scratch, limits, sandbox, result.timings, modules, deadline)
-            begin = time.monotonic()
-            runner = TestRunner(lesson, source.resolve().parents[2])
-            session.tick("tests", begin)
             _steps(plan, result, session, runner, {check.grade_id: check for check in result.checks}, {})
     except GraderFault as error:
         result.grader_failed(str(error))
@@ -148,7 +155,7 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     except NotebookLimit as limit:
         result.problems.append(f"{limit}; the remaining checks score 0")
         result.mark_not_run(f"not run: {limit}")
-        result.timed_out = session is None  # it ran out of time while the submission was read
+        result.timed_out = isinstance(limit, TimeLimit)  # the wall clock's, wherever it ran out
     finally:
         if session is not None:
             result.timed_out |= session.timed_out
@@ -186,7 +193,7 @@ def _alarm(deadline: float, limit: float):
         return
 
     def expire(signum, frame):
-        raise NotebookLimit(f"the notebook's time limit of {limit:g} s was reached")
+        raise TimeLimit(f"the notebook's time limit of {limit:g} s was reached")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.01))

@@ -22,6 +22,10 @@ class NotebookLimit(Interrupted):
     """A limit on the whole notebook was reached; the remaining tests are not run."""
 
 
+class TimeLimit(NotebookLimit):
+    """The notebook's wall-clock time ran out (under load, another run may not reach it)."""
+
+
 class GraderFault(NotebookLimit):
     """The grader failed on this notebook (its kernel would not start, the setup cell failed), not the student."""
 
@@ -46,7 +50,7 @@ class KernelSession:
         left = self.deadline - time.monotonic()
         if left <= 0:
             self.timed_out = True
-            raise NotebookLimit(f"the notebook's time limit of {self.limits.notebook_seconds:g} s was reached")
+            raise TimeLimit(f"the notebook's time limit of {self.limits.notebook_seconds:g} s was reached")
         return min(self.limits.cell_seconds if seconds is None else seconds, left)
 
     def tick(self, phase: str, start: float) -> None:

@@ -51,6 +51,8 @@ from mlcourse.lessons import lesson_names, parse_lesson
 
 DASK = Path(sys.executable).parent / "dask"
 ROGUE = Path(__file__).parent / "rogue_worker.py"
+# Dask's servers, and their HTTP servers (health, metrics: on every interface by default, dashboard or not)
+LOOPBACK = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
 
 
 def _started(command: list[str], log: Path, **environment: str) -> subprocess.Popen:
@@ -71,7 +73,7 @@ def _worker(scheduler: str, here: Path, name: str, certs: Path | None, *options:
             ) -> subprocess.Popen:
     """A one-thread `dask worker` named `name` on loopback, joining the scheduler at `scheduler`."""
     return _started([str(DASK), "worker", scheduler, "--name", name, "--nthreads", "1", "--no-nanny",
-                     "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(here / name),
+                     *LOOPBACK, "--local-directory", str(here / name),
                      *_tls(certs, "worker"), *options], here / f"worker-{name}.log", **environment)
 
 
@@ -81,8 +83,8 @@ def _dask_cluster(here: Path, workers: dict[str, dict[str, str]], certs: Path | 
     """(the scheduler's address, {worker name: its process}) of a scheduler and one-thread workers started
     here (over TLS with `certs`), each worker with its extra environment variables and `options`."""
     scheduler_file = here / "scheduler.json"
-    processes = [_started([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                           "--scheduler-file", str(scheduler_file), *(["--protocol", "tls"] if certs else []),
+    processes = [_started([str(DASK), "scheduler", *LOOPBACK, "--port", "0", "--scheduler-file", str(scheduler_file),
+                           *(["--protocol", "tls"] if certs else []),
                            *_tls(certs, "scheduler")], here / "scheduler.log")]
     started = {}
     try:
@@ -344,11 +346,12 @@ def test_a_local_run_listens_on_loopback_only(demo, tmp_path):
     here = psutil.Process()
     network = os.readlink("/proc/self/ns/net")
     before = {c.laddr for c in here.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    others = {process.pid for process in here.children(recursive=True)}  # e.g. the module's cluster
     opened = set()
     for _ in pool.grade_all(_tasks(course, submitted, ["a", "b"]), Options(), 2, tmp_path / "logs"):
         for process in [here, *here.children(recursive=True)]:
             with suppress(psutil.Error, FileNotFoundError):  # a kernel that ended meanwhile
-                if os.readlink(f"/proc/{process.pid}/ns/net") == network:
+                if process.pid not in others and os.readlink(f"/proc/{process.pid}/ns/net") == network:
                     opened |= {(process.pid, " ".join(process.cmdline()[:3]), c.laddr)
                                for c in process.net_connections(kind="inet")
                                if c.status == psutil.CONN_LISTEN and c.laddr not in before}

@@ -432,10 +432,10 @@ def _markup_everywhere(notebook, target):
 
 
 ENTRIES += [
-    Entry("markdown-xss", "is correct; its written answers are Markdown with script (<img onerror>, <script>, "
-          "<svg onload>, <iframe srcdoc>, javascript: links, a MathJax config block, formgrader's API), its answer "
-          "cell carries HTML, JavaScript, SVG, Markdown, image and widget outputs with script, and a cell's grade id "
-          "is markup", "full", edit=_markup_everywhere),
+    Entry("markdown-xss", "is correct; its written answers are Markdown with script (`<img onerror>`, `<script>`, "
+          "`<svg onload>`, `<iframe srcdoc>`, `javascript:` links, a MathJax config block, formgrader's API), its "
+          "answer cell carries HTML, JavaScript, SVG, Markdown, image and widget outputs with script, and a cell's "
+          "grade id is markup", "full", edit=_markup_everywhere),
     Entry("output-xss", "is correct, and displays HTML, JavaScript, SVG and Markdown with script while graded",
           "full", "{solution}\n" + XSS_DISPLAY),
 ]

@@ -4,7 +4,7 @@ by the worker pool, then recording in the gradebook, then the outputs.
     intake.discover        SUBMISSIONS -> a Submission per (student, notebook), times, problems
     results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
     pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
-                           that reached a time limit beside others on a busy CPU is graded again (those
+                           that reached a time limit on a contended CPU is graded again (those
                            together, up to one per CPU) before it counts; one the grader failed on is graded again
                            on a fresh kernel template, then on a cold kernel, else recorded NOT GRADED
     gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs may
@@ -37,8 +37,8 @@ from mlcourse.lessons import read_lesson
 # notebook's time (or when that is unknown): below it, the kernel itself waited less, and would have needed
 # nearly all of its limit on an idle machine too (a notebook that sleeps is not graded again).
 CONTENDED = 0.05
-RETRIED = ("it reached a time limit while other notebooks were graded beside it; it was graded again, beside "
-           "only notebooks that had reached theirs")
+RETRIED = ("it reached a time limit while the grading machine's CPU was busy with other work; it was graded again, "
+           "beside only notebooks that had reached theirs")
 
 
 class Busy(RuntimeError):
@@ -149,17 +149,15 @@ def _graded_with_retries(submissions: list[intake.Submission], options: Options,
                          scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
     """Each submission with the result that counts. A grader failure is never a grade: a notebook the grader
     failed on is graded again on a fresh kernel template, then on a cold kernel, and if it still fails its
-    result says so (`grader_error`: not graded). A notebook that reached a wall-clock limit while others were
-    graded beside it, and the machine's CPU was contended meanwhile (perhaps their load, not its code), is
-    graded again, beside only such notebooks, at most one per CPU here (each kernel is held to one core),
-    before its result counts."""
+    result says so (`grader_error`: not graded). A notebook that reached a wall-clock limit while the machine's
+    CPU was contended (perhaps others' load, not its code) is graded again, beside only such notebooks, at most
+    one per CPU here (each kernel is held to one core), before its result counts."""
     failed: list[tuple[intake.Submission, NotebookResult]] = []
     slow = []
     for submission, result in _graded(submissions, options, jobs, logs / "1", scheduler):
         if result.grader_error is not None:
             failed.append((submission, result))
-        elif result.timed_out and jobs != 1 and len(submissions) > 1 and (
-                result.cpu_contention is None or result.cpu_contention >= CONTENDED):
+        elif result.timed_out and _slowed(result, jobs, len(submissions)):
             slow.append(submission)
         else:
             yield submission, result
@@ -183,6 +181,14 @@ def _graded_with_retries(submissions: list[intake.Submission], options: Options,
                 failed.append((submission, result))
             else:
                 yield submission, result
+
+
+def _slowed(result: NotebookResult, jobs: int | None, count: int) -> bool:
+    """Whether a time-out may be the load's doing: the machine's CPU was contended meanwhile (a neighbour
+    notebook's load, or any other), or, where that is unknown, other notebooks were graded beside it."""
+    if result.cpu_contention is not None:
+        return result.cpu_contention >= CONTENDED
+    return jobs != 1 and count > 1
 
 
 def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,

@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 
 MISCONCEPTION_PREFIX = "Likely misconception: "
+# what a generic detector found when no listed misconception matched: a kind of difference, never
+# the expected value itself
+DIFFERENCE_PREFIX = "Kind of difference: "
 FORMS = {
     "number": "one number (a Python int or float, a NumPy scalar or a 0-d torch tensor)",
     "letter": "one letter",
@@ -52,16 +55,18 @@ class CheckFailure(AssertionError):
     recognised."""
 
     def __init__(self, what: str, expected: Any, got: Any, problem: str,
-                 misconception: str | None = None, hint: str = "", where: str = ""):
+                 misconception: str | None = None, hint: str = "", where: str = "",
+                 difference: str = ""):
         self.what, self.expected, self.got, self.misconception = what, expected, got, misconception
         # safe to show with a hidden check: they hold no expected value
-        self.hint, self.where = hint, where
+        self.hint, self.where, self.difference = hint, where, difference
         super().__init__(self._lines(f"{what}: {problem}"))
 
     def _lines(self, first: str) -> str:
         lines = [first + (f" ({self.hint})" if self.hint else "")]
         lines += [self.where] if self.where else []
         lines += [MISCONCEPTION_PREFIX + self.misconception] if self.misconception else []
+        lines += [DIFFERENCE_PREFIX + self.difference] if self.difference else []
         return "\n".join(lines)
 
     def hidden_message(self) -> str:
@@ -181,9 +186,8 @@ def _hint(got: np.ndarray, want: np.ndarray) -> str:
 
 
 def _first_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray) -> str:
-    """Where two arrays of one shape first differ, for long values (the expected entry is left to
-    the caller)."""
-    if got.ndim == 0 or got.size <= 6:
+    """Where two arrays of one shape first differ (the expected entry is left to the caller)."""
+    if got.ndim == 0 or got.size <= 1:
         return ""
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     return (f"first difference at index {list(index)}: got {got[index]:.6g}, "
@@ -200,9 +204,14 @@ def _matching(got: Any, misconceptions: Mapping[str, Any] | None, same) -> str |
 
 
 def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: float = 1e-6,
-                 misconceptions: Mapping[str, Any] | None = None) -> None:
+                 misconceptions: Mapping[str, Any] | None = None,
+                 sizes: Mapping[str, float] | None = None, terms: Any = None) -> None:
     """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, sequences or tensors of
-    one shape)."""
+    one shape).
+
+    When no listed misconception matches, generic detectors (`differences`) say what kind of
+    difference it is; `sizes` ({"N, the number of tokens": 12}) names the sizes a factor may come
+    from, `terms` the log-probabilities whose sum `want` is."""
     want_array = as_array(want)
     if want_array is None:
         raise TypeError(f"expect_close needs a numeric expected value, got {type(want).__name__}")
@@ -220,9 +229,78 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
     if _close(got_array, want_array, atol, rtol):
         return
     bad = ~np.isclose(got_array, want_array, rtol=rtol, atol=atol, equal_nan=True)
-    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}",
-                       _matching(got, misconceptions, same), _hint(got_array, want_array),
-                       _first_difference(got_array, want_array, bad))
+    mistake = _matching(got, misconceptions, same)
+    kind = "" if mistake else differences(got_array, want_array, atol, rtol, sizes, terms)
+    raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", mistake,
+                       _hint(got_array, want_array), _first_difference(got_array, want_array, bad),
+                       kind)
+
+
+# --- generic detectors: what kind of difference, for mistakes nobody listed ----------------------
+
+def _rounded(want: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """`want` rounded as a student might: to 1-4 decimals, then to 2-3 significant digits; half
+    to even (Python's round) and half away from 0 (by hand: 5.125 -> 5.13) alike."""
+    magnitude = np.floor(np.log10(np.where(want == 0, 1.0, np.abs(want))))
+    scales = [(f"{d} decimal{'s' * (d > 1)}", 10.0 ** d) for d in range(1, 5)]
+    scales += [(f"{n} significant digits", 10.0 ** (n - 1 - magnitude)) for n in (2, 3)]
+    by_hand = lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5)  # noqa: E731
+    return [(places, r(want * scale) / scale) for places, scale in scales
+            for r in (np.round, by_hand)]
+
+
+def _common_ratio(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> float | None:
+    """k when got = k * want everywhere (entries where want is 0 must be 0 too), else None."""
+    nonzero = np.abs(want) > atol
+    if not nonzero.any() or not np.all(np.abs(got[~nonzero]) <= atol):
+        return None
+    ratio = got[nonzero] / want[nonzero]
+    k = float(np.median(ratio))
+    return k if _close(got, k * want, atol, rtol) else None
+
+
+def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: float = 1e-6,
+                sizes: Mapping[str, float] | None = None, terms: Any = None) -> str:
+    """The kind of difference between `got` and `want` (arrays of one shape), from properties
+    only: a sign, a scale factor, rounding, a floor, a probability for a log-probability, the log
+    of a sum. "" when nothing fits. The text never holds the expected value."""
+    if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.all(np.isfinite(want)):
+        return ""
+    fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float), atol, rtol)  # noqa: E731
+    k = _common_ratio(got, want, atol, rtol)
+    if k is not None:
+        for name, size in (sizes or {}).items():
+            if size and fits(want / size):
+                return f"divided by {name} ({size:g}): a mean where a sum belongs?"
+            if size and fits(want * size):
+                return f"multiplied by {name} ({size:g}): a sum where a mean belongs?"
+        named = {-1.0: "the sign is flipped",
+                 100.0: "100 times too large: a percentage where a share belongs?",
+                 0.01: "100 times too small: a share where a percentage belongs?",
+                 1 / math.log(2): "log base 2 where the natural log belongs (off by 1/ln 2)",
+                 1 / math.log(10): "log base 10 where the natural log belongs (off by 1/ln 10)",
+                 math.log(2): "natural log where log base 2 belongs (off by ln 2)"}
+        for factor, text in named.items():
+            if fits(factor * want):
+                return text
+        for n, larger in ((round(k), True), (round(1 / k) if k else 0, False)):
+            if 2 <= abs(n) <= 1000 and fits(want * n if larger else want / n):
+                sign = " and of the opposite sign" if n < 0 else ""
+                return (f"{abs(n)} times too {'large' if larger else 'small'}{sign}: a factor "
+                        f"of {abs(n)} in the scale (a count, a size?)")
+    if np.all(want <= 0) and np.all((got >= 0) & (got <= 1)) and fits(np.exp(want)):
+        return "a probability where a log-probability belongs: take its log"
+    if terms is not None and (t := as_array(terms)) is not None and t.size > 1 and want.ndim == 0:
+        if fits(np.log(np.exp(t).sum())):
+            return "the log of a sum of probabilities, where a sum of log-probabilities belongs"
+        if fits(np.exp(t).sum()):
+            return "a sum of probabilities, where a sum of log-probabilities belongs"
+    for places, candidate in _rounded(want):
+        if fits(candidate):
+            return f"equal to the expected value rounded to {places}: did you round?"
+    if not np.all(want == np.floor(want)) and fits(np.floor(want)):
+        return "the fractional part is lost: integer division (//) or int() where / belongs?"
+    return ""
 
 
 def _all_bools(value: Any) -> bool:

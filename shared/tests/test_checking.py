@@ -1,6 +1,7 @@
 """The checks every test cell uses: pass/fail, messages, misconceptions, and `reference`."""
 
 import math
+import re
 
 import nbformat
 import numpy as np
@@ -8,10 +9,12 @@ import pytest
 import torch
 
 from mlcourse.checking import (
+    DIFFERENCE_PREFIX,
     MISCONCEPTION_PREFIX,
     CheckFailure,
     after_call,
     check_format,
+    differences,
     expect_choice,
     expect_close,
     expect_equal,
@@ -250,3 +253,78 @@ def test_reference_finds_the_course_above_the_working_folder(tmp_path, monkeypat
     (tmp_path / "notebooks" / "01_demo").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "notebooks" / "01_demo")  # where nbgrader runs a student's copy
     assert reference("answer_letter") == "d"
+
+
+# --- generic detectors ----------------------------------------------------------------------------
+
+LN = math.log
+DETECTED = [  # (got, want, keyword arguments, a phrase the kind of difference holds)
+    (0.8123, -0.8123, {}, "sign is flipped"),
+    (-0.8123 / LN(2), -0.8123, {}, "log base 2"),
+    (-0.8123 / LN(10), -0.8123, {}, "log base 10"),
+    (-0.8123 * LN(2), -0.8123, {}, "natural log where log base 2"),
+    (51.25, 0.5125, {}, "100 times too large"),
+    (0.005125, 0.5125, {}, "100 times too small"),
+    (-0.8123 / 12, -0.8123, {"sizes": {"N, the number of tokens": 12}}, "divided by N"),
+    (-0.8123 * 12, -0.8123, {"sizes": {"N, the number of tokens": 12}}, "multiplied by N"),
+    (-1.2 / 0.7, -1.2, {"sizes": {"T, the temperature": 0.7}}, "divided by T"),
+    (-0.8123 * 37, -0.8123, {}, "37 times too large"),
+    (-0.8123 / 37, -0.8123, {}, "37 times too small"),
+    (0.8123 * 4, -0.8123, {}, "4 times too large and of the opposite sign"),
+    (5.13, 5.125, {}, "rounded to 2 decimals: did you round?"),
+    (0.68, 0.6789, {}, "rounded to 2 decimals"),
+    (1200.0, 1234.4321, {}, "rounded to 2 significant digits"),
+    (1234.0, 1234.4321, {}, "integer division"),
+    (0.000123, 0.00012345, {"atol": 1e-9}, "3 significant digits"),
+    (math.exp(-0.8123), -0.8123, {}, "a probability where a log-probability belongs"),
+    (LN(math.exp(-0.5) + math.exp(-0.3123)), -0.8123, {"terms": [-0.5, -0.3123]},
+     "the log of a sum of probabilities"),
+    (math.exp(-0.5) + math.exp(-0.3123), -0.8123, {"terms": [-0.5, -0.3123]},
+     "a sum of probabilities"),
+    ([0.5, -1.5, 0.0], [-0.5, 1.5, 0.0], {}, "sign is flipped"),
+    ([0.33, 0.67], [0.3333333, 0.6666667], {}, "did you round?"),
+]
+
+
+@pytest.mark.parametrize(("got", "want", "kwargs", "phrase"), DETECTED,
+                         ids=[d[3] for d in DETECTED])
+def test_a_generic_detector_names_the_kind_of_difference(got, want, kwargs, phrase):
+    error = failure(expect_close, got, want, "the value", **kwargs)
+    hidden = error.hidden_message()
+    assert hidden.splitlines()[-1].startswith(DIFFERENCE_PREFIX) and phrase in hidden, hidden
+    shown = [re.escape(f"{w:.6g}") for w in np.ravel(want) if w != 0]  # the expected value...
+    assert not any(re.search(rf"(?<![\d.-]){w}(?!\d)", hidden) for w in shown), hidden  # hidden
+    assert error.misconception is None
+
+
+def test_a_listed_misconception_wins_over_a_generic_detector():
+    error = failure(expect_close, 0.8, -0.8, "x", misconceptions={"a sign error": 0.8})
+    assert error.misconception == "a sign error" and DIFFERENCE_PREFIX not in str(error)
+
+
+def test_no_detector_fires_on_an_unrelated_wrong_value():
+    rng = np.random.default_rng(0)
+    fired = []
+    for _ in range(1000):
+        want = rng.normal() * 10.0 ** rng.uniform(-3, 3)
+        got = want * rng.uniform(-3, 3) if rng.random() < 0.5 else rng.normal() * abs(want) * 5
+        if not np.isclose(got, want, rtol=1e-6, atol=1e-6):
+            kind = differences(np.asarray(got), np.asarray(want), sizes={"N": 12}, terms=None)
+            fired += [(got, want, kind)] if kind else []
+    assert len(fired) <= 5, fired  # at most 0.5%
+    for shape in [(3,), (4, 5)]:  # arrays of random entries: nothing fits every entry at once
+        for _ in range(200):
+            want, got = rng.normal(size=shape), rng.normal(size=shape)
+            assert differences(got, want) == ""
+
+
+def test_a_detector_needs_every_entry_to_fit():
+    assert differences(np.array([2.0, -3.0]), np.array([-2.0, 3.0])) == "the sign is flipped"
+    assert differences(np.array([2.0, 3.0]), np.array([-2.0, 3.0000001])) == ""
+    assert differences(np.array([0.0, 6.0]), np.array([1.0, 3.0])) == ""  # a 0 for a 1: no ratio
+    assert differences(np.array([np.nan]), np.array([1.0])) == ""
+
+
+def test_a_short_sequence_says_where_it_first_differs():
+    hidden = failure(expect_close, [1, 2, 3], [1, 2, 4.5], "ids").hidden_message()
+    assert "first difference at index [2]: got 3" in hidden and "4.5" not in hidden

@@ -53,8 +53,8 @@ def _base64(data) -> bool:
 
 def safe_output(output: dict) -> dict:
     """A code cell's output (nbformat's dict) with nothing left in it that could run in a browser."""
-    if output.get("output_type") not in ("display_data", "execute_result"):
-        return output  # stream and error: plain text, which every template escapes
+    if output.get("output_type") in ("stream", "error"):
+        return output  # plain text, which every template escapes
     data, left_out = {}, []
     for mime, value in output.get("data", {}).items():
         text = "".join(value) if isinstance(value, list) else value

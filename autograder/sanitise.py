@@ -12,7 +12,9 @@ answer as before, math included (MathJax typesets the `$...$` left in its text).
 
 Outputs are made safe the same way: HTML cleaned, Markdown rendered then cleaned, images kept only as the
 base64 data they claim to be, and every type that is code or may hold code (JavaScript, SVG, widgets,
-anything unknown) left out with a note.
+anything unknown) left out with a note. Formgrader and `nbgrader generate_feedback` clean every Markdown
+cell and output again as they render a notebook (`SafeNotebook`): one an older grader wrote, or one of
+plain `nbgrader autograde`, which keeps every cell a student edited.
 """
 
 from __future__ import annotations
@@ -81,11 +83,11 @@ def is_answer(cell) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
-def safe_notebook(notebook):
-    """`notebook` (nbformat's) with the Markdown of its answer cells and every output made safe; changed in place,
-    and returned. The instructor's own Markdown is left as it is."""
+def safe_notebook(notebook, every_markdown: bool = False):
+    """`notebook` (nbformat's) with the Markdown of its answer cells (of every Markdown cell, with `every_markdown`)
+    and every output made safe; changed in place, and returned."""
     for cell in notebook.cells:
-        if cell.cell_type == "markdown" and is_answer(cell):
+        if cell.cell_type == "markdown" and (every_markdown or is_answer(cell)):
             cell.source = safe_markdown(cell.source)
             cell.pop("attachments", None)
         elif cell.cell_type == "code":
@@ -94,7 +96,9 @@ def safe_notebook(notebook):
 
 
 class SafeNotebook(Preprocessor):
-    """`safe_notebook` as nbconvert's preprocessor: formgrader's and `nbgrader generate_feedback`'s pages."""
+    """`safe_notebook` as nbconvert's preprocessor, for formgrader's and `nbgrader generate_feedback`'s pages. Every
+    Markdown cell: a notebook plain `nbgrader autograde` wrote (formgrader's autograde button) keeps every cell the
+    student edited, not only the answers."""
 
     def preprocess(self, nb, resources):
-        return safe_notebook(nb), resources
+        return safe_notebook(nb, every_markdown=True), resources

@@ -98,10 +98,11 @@ def test_outputs_keep_text_cleaned_html_and_real_images_only():
     assert stream == outputs[4]  # printed text: every template escapes it
 
 
-def test_nbconverts_feedback_and_formgrade_pages_of_a_hostile_notebook_are_inert():
+def test_a_hostile_notebook_rendered_by_nbconvert_with_the_preprocessor_is_inert():
     nb = nbformat.v4.new_notebook()
     meta = {"nbgrader": {"solution": True, "grade": True, "grade_id": "why", "points": 1}}
     nb.cells = [nbformat.v4.new_markdown_cell("Read <b>this</b>.", metadata={"nbgrader": {"solution": False}}),
+                nbformat.v4.new_markdown_cell(VECTORS[1]),  # a narrative cell edited (plain nbgrader keeps it)
                 nbformat.v4.new_markdown_cell("\n\n".join(VECTORS), metadata=meta),
                 nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
                     "display_data", data={"text/html": VECTORS[0], "application/javascript": "alert(1)"})])]
@@ -110,5 +111,7 @@ def test_nbconverts_feedback_and_formgrade_pages_of_a_hostile_notebook_are_inert
     html, _ = exporter.from_notebook_node(nb)
     body = html[html.index("<body"):]
     assert _inert(body) and "<script" not in body
-    assert "Read <b>this</b>." in body  # the instructor's own Markdown is not the student's
-    assert safe_notebook(nbformat.from_dict(nb)).cells[0].source == "Read <b>this</b>."
+    assert "Read <b>this</b>." in body  # harmless markup stays
+    written = safe_notebook(nbformat.from_dict(nb))  # as outputs.write_autograded: the answers' Markdown only
+    assert [c.source for c in written.cells[:2]] == ["Read <b>this</b>.", VECTORS[1]]
+    assert _inert(markdown2html(written.cells[2].source))

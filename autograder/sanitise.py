@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 import nbformat
 import nh3
-from nbconvert.filters.markdown import markdown2html
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -33,11 +34,22 @@ TEXTS = ("text/plain", "text/latex")  # shown escaped
 SIZES = ("width", "height")  # the only output metadata nbconvert writes into a tag, unquoted
 
 
+@functools.cache
+def _markdown() -> MarkdownWithMath:
+    """nbconvert's Markdown renderer (its markdown2html filter's), made once: making it costs as much as using it."""
+    return MarkdownWithMath(renderer=IPythonRenderer(escape=False))
+
+
+def markdown2html(markdown: str) -> str:
+    return _markdown().render(markdown)
+
+
 def clean_html(html: str) -> str:
     """`html` with only Ammonia's safe tags and attributes left, and links only to URL_SCHEMES."""
     return nh3.clean(html, url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
 
 
+@functools.lru_cache(maxsize=1024)  # answers repeat: left unanswered, or the released text kept
 def safe_markdown(markdown: str) -> str:
     """A student's Markdown as cleaned HTML that Markdown renderers show unchanged."""
     html = clean_html(markdown2html(markdown))

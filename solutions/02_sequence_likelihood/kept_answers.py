@@ -145,6 +145,11 @@ def dataset_log_likelihood(model, dataset):
         total += sequence_log_likelihood(model, tokens)
         return total
 '''),
+    ("dataset_log_likelihood", "test_dataset_log_likelihood", "a repeated sequence counted once",
+     """
+def dataset_log_likelihood(model, dataset):
+    return sum(sequence_log_likelihood(model, list(tokens)) for tokens in set(map(tuple, dataset)))
+"""),
     ("answer_objective_change", "test_answer_objective_change", "sign error",
      "answer_objective_change = -2.5"),
     ("answer_objective_change", "test_answer_objective_change", "multiplying the likelihood",
@@ -183,6 +188,10 @@ def perplexity(model, dataset):
      perplexity_answer("len(dataset)", "math.exp(-total / n_tokens)")),
     ("perplexity", "test_perplexity", "exp of the summed NLL",
      perplexity_answer("sum(len(tokens) for tokens in dataset)", "float(np.exp(-total))")),
+    ("perplexity", "test_perplexity", "a repeated sequence counted once",
+     perplexity_answer("sum(len(tokens) for tokens in set(map(tuple, dataset)))",
+                       "math.exp(-sum(sequence_log_likelihood(model, list(tokens)) for tokens in "
+                       "set(map(tuple, dataset))) / n_tokens)")),
     ("bigram_counts", "test_bigram_counts", "across sequence boundaries", '''
 def bigram_counts(dataset, vocab):
     stream = [vocab.bos_id] + [i for tokens in dataset for i in vocab.ids(tokens)]
@@ -196,6 +205,15 @@ def bigram_counts(dataset, vocab):
      counts_answer("[vocab.bos_id] + vocab.ids(tokens[:-1])")),
     ("bigram_counts", "test_bigram_counts", "transposed",
      counts_answer("[vocab.bos_id] + vocab.ids(tokens)", "counts[token, previous] += 1")),
+    ("bigram_counts", "test_bigram_counts", "a repeated sequence counted once", """
+def bigram_counts(dataset, vocab):
+    counts = np.zeros((len(vocab), len(vocab)))
+    for tokens in {tuple(tokens) for tokens in dataset}:
+        ids = [vocab.bos_id] + vocab.ids(list(tokens))
+        for previous, token in zip(ids[:-1], ids[1:]):
+            counts[previous, token] += 1
+    return counts
+"""),
     ("conditional_probabilities", "test_conditional_probabilities", "joint Pr(v, w)",
      conditional_answer("c / c.sum()")),
     ("conditional_probabilities", "test_conditional_probabilities", "normalising columns",

@@ -211,7 +211,8 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
 
     When no listed misconception matches, generic detectors (`differences`) say what kind of
     difference it is; `sizes` ({"N, the number of tokens": 12}) names the sizes a factor may come
-    from, `terms` the log-probabilities whose sum `want` is."""
+    from, `terms` the log-probabilities whose sum `want` is (in an order the text names, since a
+    term left out is named by its place)."""
     want_array = as_array(want)
     if want_array is None:
         raise TypeError(f"expect_close needs a numeric expected value, got {type(want).__name__}")
@@ -267,6 +268,8 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.all(np.isfinite(want)):
         return ""
     fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float), atol, rtol)  # noqa: E731
+    if np.all(got == 0) and np.any(np.abs(want) > atol):
+        return "exactly 0 where a non-zero value belongs: an empty sum, or nothing selected?"
     k = _common_ratio(got, want, atol, rtol)
     if k is not None:
         for name, size in (sizes or {}).items():
@@ -295,6 +298,11 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
             return "the log of a sum of probabilities, where a sum of log-probabilities belongs"
         if fits(np.exp(t).sum()):
             return "a sum of probabilities, where a sum of log-probabilities belongs"
+        for i, term in enumerate(t.ravel()):
+            if fits(want - term):
+                return f"term {i} of the sum (counting from 0) is left out"
+            if fits(want + term):
+                return f"term {i} of the sum (counting from 0) is counted twice"
     for places, candidate in _rounded(want):
         if fits(candidate):
             return f"equal to the expected value rounded to {places}: did you round?"

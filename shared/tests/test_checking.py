@@ -260,6 +260,8 @@ def test_reference_finds_the_course_above_the_working_folder(tmp_path, monkeypat
 LN = math.log
 DETECTED = [  # (got, want, keyword arguments, a phrase the kind of difference holds)
     (0.8123, -0.8123, {}, "sign is flipped"),
+    (0.0, -0.8123, {}, "exactly 0 where a non-zero value belongs"),
+    ([0, 0], [0.0, 3.5], {}, "exactly 0"),
     (-0.8123 / LN(2), -0.8123, {}, "log base 2"),
     (-0.8123 / LN(10), -0.8123, {}, "log base 10"),
     (-0.8123 * LN(2), -0.8123, {}, "natural log where log base 2"),
@@ -281,6 +283,8 @@ DETECTED = [  # (got, want, keyword arguments, a phrase the kind of difference h
      "the log of a sum of probabilities"),
     (math.exp(-0.5) + math.exp(-0.3123), -0.8123, {"terms": [-0.5, -0.3123]},
      "a sum of probabilities"),
+    (-4.5, -5.3, {"terms": [-0.8, -4.5]}, "term 0 of the sum (counting from 0) is left out"),
+    (-6.1, -5.3, {"terms": [-0.8, -4.5]}, "term 0 of the sum (counting from 0) is counted twice"),
     ([0.5, -1.5, 0.0], [-0.5, 1.5, 0.0], {}, "sign is flipped"),
     ([0.33, 0.67], [0.3333333, 0.6666667], {}, "did you round?"),
 ]

@@ -1,22 +1,24 @@
 """The student's kernel as a sandboxed, size-limited process (bubblewrap + resource limits).
 
-The kernel (autograder/student_kernel.py) runs under bubblewrap with: no network (its own empty network
-namespace); its own process namespace (the grader and other students' kernels are invisible, so
-they cannot be signalled); a read-only root holding only Python, the virtual environment, the
-course library and system libraries; write access only to its scratch folder /scratch and its
-/tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be filled.
-`solutions/`, the gradebook and other submissions are simply not in its file system. As root the
-grader sets the mounts up privileged (a devpts of the kernel's own among them, of `Limits.ptys`
-pseudo-terminals) and the kernel then drops to an unprivileged user of its own (`new_uid()`), so
-process limits apply and count per kernel; as any other user bubblewrap uses a user namespace. Before
-any student code, every kernel installs a seccomp filter that denies the system calls it never needs
-(autograder/syscalls.py: keyrings, namespaces, mounts, ptrace, bpf, ...).
+The kernel (autograder/student_kernel.py) runs under bubblewrap with: no network (its own empty
+network namespace); its own process namespace (the grader and other students' kernels are
+invisible, so they cannot be signalled); a read-only root holding only Python, the virtual
+environment, the course library and system libraries; write access only to its scratch folder
+/scratch and its /tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be
+filled. `solutions/`, the gradebook and other submissions are simply not in its file system. As
+root the grader sets the mounts up privileged (a devpts of the kernel's own among them, of
+`Limits.ptys` pseudo-terminals) and the kernel then drops to an unprivileged user of its own
+(`new_uid()`), so process limits apply and count per kernel; as any other user bubblewrap uses a
+user namespace. Before any student code, every kernel installs a seccomp filter that denies the
+system calls it never needs (autograder/syscalls.py: keyrings, namespaces, mounts, ptrace,
+bpf, ...).
 
-Memory: where the machine allows it, the sandbox runs in a cgroup of its own (autograder/cgroups.py)
-that caps the memory of all its processes together, shared and System V memory included, its
-processes, and its CPU to one core. Every process also has an address-space limit (RLIMIT_AS,
-which counts shared mappings), and as root the sandbox gets an IPC namespace of its own whose
-System V shared memory is capped at `memory_bytes` in all (a segment dies with the namespace).
+Memory: where the machine allows it, the sandbox runs in a cgroup of its own
+(autograder/cgroups.py) that caps the memory of all its processes together, shared and System V
+memory included, its processes, and its CPU to one core. Every process also has an address-space
+limit (RLIMIT_AS, which counts shared mappings), and as root the sandbox gets an IPC namespace of
+its own whose System V shared memory is capped at `memory_bytes` in all (a segment dies with the
+namespace).
 Other limits (setrlimit): CPU seconds, processes (threads count), bytes of output (stdout and
 stderr go to one file whose size RLIMIT_FSIZE caps, so one huge line is cut like many small
 ones). Wall time is enforced by the grader, which kills the whole sandbox.
@@ -48,8 +50,9 @@ import mlcourse
 from autograder.cgroups import Cgroup
 from autograder.codec import dumps, loads
 
-# As root, each kernel runs as a user of its own (new_uid): the process limit counts per user, so one
-# student's fork flood cannot starve a kernel graded beside it.
+# As root, each kernel runs as a user of its own (new_uid): the process limit counts per user, so
+# one student's fork flood cannot starve a kernel graded beside it.  Far above any real user's uid,
+# so a kernel owns no file on the machine and shares no keyring with anyone.
 SANDBOX_UID_BASE = 2_000_000_000
 UID_END = 4_294_967_294  # (uid_t) -1 and -2 mean "no user"
 OUTPUT_FILE = "output.txt"
@@ -62,11 +65,14 @@ class Limits:
     cell_seconds: float = 60.0  # one answer cell, or one call of the student's code from a test
     notebook_seconds: float = 300.0  # the whole notebook, kernel starts included
     cpu_seconds: int = 120  # CPU time of each kernel process
-    memory_bytes: int = 3 << 30  # all of the kernel's memory (cgroup), and each process's address space
-    processes: int = 64  # processes and threads of the student's user (and of the sandbox's cgroup)
+    # all of the kernel's memory (cgroup), and each process's address space
+    memory_bytes: int = 3 << 30
+    # processes and threads of the student's user (and of the sandbox's cgroup)
+    processes: int = 64
     output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
     result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
-    disk_bytes: int = 256 << 20  # files the student's code writes (its /scratch and /tmp, in memory)
+    # files the student's code writes (its /scratch and /tmp, in memory)
+    disk_bytes: int = 256 << 20
     ptys: int = 8  # pseudo-terminals open at once (a devpts of the kernel's own, as root)
     restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
     startup_seconds: float = 60.0  # starting the kernel, and running the setup cell (the imports)
@@ -77,8 +83,8 @@ class SandboxUnavailable(RuntimeError):
 
 
 class Interrupted(BaseException):
-    """Grading of a step stopped from outside it. A BaseException, so that no `except Exception` in a
-    test cell (or in the code it calls) can swallow it."""
+    """Grading of a step stopped from outside it. A BaseException, so that no `except Exception`
+    in a test cell (or in the code it calls) can swallow it."""
 
 
 class KernelDied(Interrupted):
@@ -86,17 +92,26 @@ class KernelDied(Interrupted):
 
 
 def _python_command() -> list[str]:
+    # -I: no PYTHON* variables, no user site-packages and no script folder on sys.path, so a
+    # numpy.py or sitecustomize.py the student shipped cannot load first (shadowing-files).
     return [sys.executable, "-I", "-m", "autograder.student_kernel"]
 
 
 def _readonly_paths() -> list[Path]:
-    """What the kernel may read: system libraries, Python, the venv, the course library and the kernel's code."""
+    """What the kernel may read: system libraries, Python, the venv, the course library and the
+    kernel's code."""
+    # A list of what is there, not of what is hidden: whatever is not named (solutions/, the
+    # gradebook, the course folder, every submission) does not exist in the sandbox, which stops
+    # read-solutions, read-gradebook-and-course and the write and delete entries of the catalogue.
     package = Path(__file__).parent
-    paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache",
-                               "/etc/alternatives", "/etc/fonts", "/etc/localtime")]
+    # Not /etc as a whole: it would show the machine's users, hosts and configuration.
+    paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
+                               "/etc/ld.so.cache", "/etc/alternatives", "/etc/fonts",
+                               "/etc/localtime")]
     paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
               Path(mlcourse.__file__).parent]
-    # Only the kernel's own modules of the grader: its tests and fixtures stay invisible.
+    # Only the kernel's own modules of the grader: its tests and fixtures (the catalogue's
+    # expected scores, the demo solutions) stay invisible.
     paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py",
               package / "kernel_template.py", package / "syscalls.py"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
@@ -104,34 +119,57 @@ def _readonly_paths() -> list[Path]:
 
 def bwrap_command(disk_bytes: int, privileged: bool | None = None, template: bool = False,
                   info_fd: int | None = None, ptys: int = Limits.ptys) -> list[str]:
-    """The bubblewrap command line that runs the kernel with a scratch folder of `disk_bytes` as its only
-    writable place (`privileged`: set up as root, the default when running as root, else in a user namespace).
+    """The bubblewrap command line that runs the kernel with a scratch folder of `disk_bytes` as its
+    only writable place (`privileged`: set up as root, the default when running as root, else in a
+    user namespace).
 
-    `template`: for the warm kernels' template, which keeps CAP_SYS_ADMIN to give each kernel namespaces
-    and fresh mounts of its own (every kernel drops it with root before any student code runs); a cold
-    kernel keeps it to mount its own devpts of `ptys` pseudo-terminals, then drops it with root (student_kernel.py);
-    `info_fd`: where bubblewrap writes the sandbox's PID."""
+    `template`: for the warm kernels' template, which keeps CAP_SYS_ADMIN to give each kernel
+    namespaces and fresh mounts of its own (every kernel drops it with root before any student code
+    runs); a cold kernel keeps it to mount its own devpts of `ptys` pseudo-terminals, then drops it
+    with root (student_kernel.py); `info_fd`: where bubblewrap writes the sandbox's PID."""
     bwrap = shutil.which("bwrap") or "bwrap"
     # Set up as root: the kernel then drops root, which ignores process limits.
     if os.geteuid() == 0 if privileged is None else privileged:
-        # No --unshare-ipc: the grader makes the IPC namespace itself, to cap its shared memory (_own_ipc).
+        # pid: the grader and other kernels cannot be seen or signalled (kill-parent); net: no
+        # network, not even the host's loopback, where a server could hand out solutions (network);
+        # uts: a changed host name stays inside; cgroup: /proc/self/cgroup does not show the host's
+        # hierarchy. No --unshare-ipc: the grader makes the IPC namespace itself, as root, to cap
+        # its System V memory (_own_ipc, sysv-shared-memory).
         namespaces = ["--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                      # Of root's capabilities only what the start needs: SETUID/SETGID to drop to
+                      # the kernel's own user, SYS_ADMIN to mount its devpts (the template: to make
+                      # each kernel's namespaces). Dropping root (setuid) then clears them all
+                      # before any student code runs.
                       "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                       "--cap-add", "CAP_SYS_ADMIN"]
+        # The template has no student code to cap; its IPC namespace keeps it off the host's
+        # segments, and each kernel makes a capped one of its own.
         namespaces += ["--unshare-ipc"] if template else []
+        # A devpts of the kernel's own, capped (pty-flood); a user no earlier kernel had, so that
+        # the process limit counts this kernel only (fork-flood) and no keyring is shared
+        # (keyring-leave, keyring-find).
         drop = [] if template else ["--ptys", str(ptys), "--drop-to", str(new_uid())]
     else:
+        # Without root a user namespace holds the others; no capability is kept inside it either.
         namespaces, drop = ["--unshare-all", "--cap-drop", "ALL"], []
     paths = _readonly_paths()
-    # In memory and of a fixed size, so no disk can be filled; mounted first, so that a course checked
-    # out below /tmp (as CI may do) is bound on top of them rather than hidden by them.
+    # In memory and of a fixed size, so no disk can be filled (disk-fill); mounted first, so that a
+    # course checked out below /tmp (as CI may do) is bound on top of them rather than hidden by
+    # them. Sticky and world-writable, as /tmp is: the kernel's user owns nothing else.
     writable = ("/scratch", "/tmp")
-    mounts = [arg for folder in writable for arg in ("--perms", "01777", "--size", str(disk_bytes), "--tmpfs", folder)]
+    mounts = [arg for folder in writable
+              for arg in ("--perms", "01777", "--size", str(disk_bytes), "--tmpfs", folder)]
     # Folders above the mounts are made world-readable (bubblewrap would make them private to root).
     parents = sorted({str(parent) for p in paths for parent in p.parents} - {"/", *writable})
     mounts += [arg for d in parents for arg in ("--perms", "0755", "--dir", d)]
     mounts += [arg for p in paths for arg in ("--ro-bind", str(p), str(p))]
     info = ["--info-fd", str(info_fd)] if info_fd is not None else []
+    # --die-with-parent: a grader that dies takes its kernel along, so no student code runs on
+    # unwatched. --new-session: no controlling terminal, so TIOCSTI cannot type commands into the
+    # grader's shell. --proc: a /proc of the sandbox's PID namespace only, so the grader's command
+    # line and environment cannot be read. --dev, read-only: the few harmless devices (null,
+    # zero, random, tty, ptmx) and no way to add one. --remount-ro /: nothing written outside the
+    # capped tmpfs folders.
     return [bwrap, *namespaces, *info, "--die-with-parent", "--new-session", *mounts,
             "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
             "--chdir", "/scratch", "--remount-ro", "/", *_python_command(), *drop]
@@ -142,14 +180,16 @@ _uids = itertools.count()
 
 @functools.cache
 def _uid_block() -> int:
-    """Users per grading process: its block is its PID's, so two processes running at once share none."""
+    """Users per grading process: its block is its PID's, so two processes running at once share
+    none."""
     return (UID_END - SANDBOX_UID_BASE) // int(Path("/proc/sys/kernel/pid_max").read_text())
 
 
 def new_uid() -> int:
-    """A user for one kernel that no earlier kernel of this process had (until it has started `_uid_block()`
-    kernels: 547 at the largest pid_max, 70,036 at Linux's default of 32768). Nothing of a user outlives its
-    kernel (keyrings, the one thing that would, are denied: autograder/syscalls.py)."""
+    """A user for one kernel that no earlier kernel of this process had (until it has started
+    `_uid_block()` kernels: 547 at the largest pid_max, 70,036 at Linux's default of 32768). Nothing
+    of a user outlives its kernel (keyrings, the one thing that would, are denied:
+    autograder/syscalls.py)."""
     return SANDBOX_UID_BASE + os.getpid() * _uid_block() + next(_uids) % _uid_block()
 
 
@@ -169,22 +209,37 @@ CLONE_NEWIPC = 0x08000000
 
 
 def _own_ipc(memory_bytes: int) -> None:
-    """A new IPC namespace for this (root) process, its System V shared memory capped at `memory_bytes`.
+    """A new IPC namespace for this (root) process, its System V shared memory capped at
+    `memory_bytes`.
 
     Its segments die with the namespace, that is when the sandbox's last process ends."""
+    # A detached segment is counted by no process's RLIMIT_AS and outlives its creator: in the
+    # host's namespace a kernel could leave gigabytes behind for good (sysv-shared-memory).
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
     page = os.sysconf("SC_PAGE_SIZE")
-    for name, value in (("shmmax", memory_bytes), ("shmall", memory_bytes // page), ("shmmni", 64)):
+    # Written as root before bubblewrap starts: the kernel, once it dropped root, cannot raise them.
+    for name, value in (("shmmax", memory_bytes), ("shmall", memory_bytes // page),
+                        ("shmmni", 64)):
         Path(f"/proc/sys/kernel/{name}").write_text(str(value))
 
 
 def _set_limits(limits: Limits, processes: int) -> None:
+    # Every hard limit is set too, so the student's code cannot raise a soft one back.
+    # CPU: SIGXCPU at the soft limit, SIGKILL 5 s later for a process that ignores it; a backstop
+    # to the grader's wall clock for processes the kernel left running (spinning-processes).
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    # Address space, shared mappings included: memory-bomb and shared-memory-mmap, where no cgroup
+    # caps the kernel as a whole.
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    # Counts the user's processes and threads (fork-flood, thread-flood): per kernel as root, where
+    # each kernel has a user of its own; otherwise `processes` includes the grader's own.
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    # stdout and stderr share one file: millions of short lines or one 20 MB line end alike
+    # (output-lines, output-one-line) instead of filling the grader's memory or disk.
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
+    # A crash (segfault) writes no core file: it would be as big as the kernel's memory.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -193,22 +248,27 @@ def check_available() -> None:
     """Raise SandboxUnavailable, saying what to do, when bubblewrap cannot run the kernel here."""
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed: install it (`sudo apt-get install bubblewrap`, or "
-            "scripts/install-system-deps.sh), or grade with --no-sandbox (every grade is then marked unsandboxed)")
+            "bubblewrap (bwrap) is not installed: install it (`sudo apt-get install bubblewrap`, "
+            "or scripts/install-system-deps.sh), or grade with --no-sandbox (every grade is then "
+            "marked unsandboxed)")
     command = bwrap_command(1 << 20)
     command[command.index("-m"):] = ["-c", "pass"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise SandboxUnavailable(
-            f"bubblewrap cannot create a sandbox on this machine ({done.stderr.strip()[:300]}); allow unprivileged "
-            "user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade with --no-sandbox "
-            "(every grade is then marked unsandboxed)")
+            f"bubblewrap cannot create a sandbox on this machine ({done.stderr.strip()[:300]}); "
+            "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or "
+            "grade with --no-sandbox (every grade is then marked unsandboxed)")
 
 
 def kernel_environment(sandbox: bool, scratch: Path) -> dict[str, str]:
     """The environment of a student's kernel: nothing of the grader's."""
-    return {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if sandbox else str(scratch), "USER": "student",
-            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    # Built from nothing rather than copied: the grader's variables (a database URL, the course's
+    # paths, CI's tokens, a sign that grading is on) would tell the student's code where it runs and
+    # what to read (grading-environment).
+    return {"PATH": "/usr/bin:/bin", "HOME": "/scratch" if sandbox else str(scratch),
+            "USER": "student", "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _signal_name(number: int) -> str:
@@ -219,9 +279,9 @@ def _signal_name(number: int) -> str:
 
 
 class Kernel:
-    """One running student kernel, reached through two pipes: `request` sends a message and waits, at
-    most `timeout` seconds, for the reply. Subclasses start and stop it (cold: a new sandbox; warm: a
-    fork of the template)."""
+    """One running student kernel, reached through two pipes: `request` sends a message and waits,
+    at most `timeout` seconds, for the reply. Subclasses start and stop it (cold: a new sandbox;
+    warm: a fork of the template)."""
 
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool = True):
         self.scratch, self.limits, self.sandbox = scratch, limits, sandbox
@@ -252,8 +312,8 @@ class Kernel:
         return reply
 
     def _write(self, data: bytes, deadline: float) -> None:
-        """Send `data`, waiting for the kernel to read it at most until `deadline` (a kernel that stops
-        reading cannot hold the grader)."""
+        """Send `data`, waiting for the kernel to read it at most until `deadline` (a kernel that
+        stops reading cannot hold the grader)."""
         fd = self.request_fd
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_WRITE)
@@ -286,6 +346,8 @@ class Kernel:
 
     def _receive(self, deadline: float):
         size = int.from_bytes(self._read(8, deadline), "big")
+        # The length is the kernel's word: checked before anything is read or allocated, so a
+        # forged length cannot make the grader hold gigabytes.
         if size > self.limits.result_bytes:
             raise self._died(f"it sent back more than {self.limits.result_bytes} bytes")
         try:
@@ -294,17 +356,21 @@ class Kernel:
             raise self._died("it sent a malformed reply") from None
 
     def _died(self, what: str) -> KernelDied:
-        """Stop the kernel and say why it is gone, from what the grader saw and how the process ended."""
-        code = self.stop(wait=0 if self.timed_out else 2)  # unless we stopped it, it is probably exiting
-        printed = (self.scratch / OUTPUT_FILE).stat().st_size if (self.scratch / OUTPUT_FILE).exists() else 0
-        # Popen reports a signal as a negative code when it killed the process we started; bubblewrap
-        # (our direct child in the sandbox) instead exits with 128 + the signal that killed the kernel
-        # inside it, the shell's convention. Both mean "killed by that signal".
-        signal_number = -code if code is not None and code < 0 else code - 128 if code and code > 128 else None
+        """Stop the kernel and say why it is gone, from what the grader saw and how the process
+        ended."""
+        # Unless we stopped it, it is probably exiting.
+        code = self.stop(wait=0 if self.timed_out else 2)
+        printed = ((self.scratch / OUTPUT_FILE).stat().st_size
+                   if (self.scratch / OUTPUT_FILE).exists() else 0)
+        # Popen reports a signal as a negative code when it killed the process we started;
+        # bubblewrap (our direct child in the sandbox) instead exits with 128 + the signal that
+        # killed the kernel inside it, the shell's convention. Both mean "killed by that signal".
+        signal_number = (-code if code is not None and code < 0
+                         else code - 128 if code and code > 128 else None)
         if self.timed_out:  # we killed it: its exit code is ours, not its own
             reason = self.timed_out
-        # A write past RLIMIT_FSIZE raises SIGXFSZ, or fails with EFBIG when the signal is ignored; the
-        # file's size catches the second case.
+        # A write past RLIMIT_FSIZE raises SIGXFSZ, or fails with EFBIG when the signal is ignored;
+        # the file's size catches the second case.
         elif signal_number == signal.SIGXFSZ or printed >= self.limits.output_bytes:
             reason = f"its output reached the limit of {self.limits.output_bytes} bytes"
         elif signal_number == signal.SIGXCPU:
@@ -318,8 +384,9 @@ class Kernel:
         return KernelDied(f"the kernel stopped: {reason}")
 
     def stop(self, wait: float = 0) -> int | None:
-        """Stop the kernel and everything it started, after waiting up to `wait` seconds for it to end by
-        itself; its exit code (negative: killed by that signal), None when it had to be killed here."""
+        """Stop the kernel and everything it started, after waiting up to `wait` seconds for it to
+        end by itself; its exit code (negative: killed by that signal), None when it had to be
+        killed here."""
         raise NotImplementedError
 
     def _close_pipes(self) -> None:
@@ -327,39 +394,52 @@ class Kernel:
             if fd is not None:
                 os.close(fd)
         self.request_fd = self.reply_fd = None
-        if self.cgroup is not None:  # whatever escaped the process group (a daemon) dies with the cgroup
+        # Whatever escaped the process group (a daemon that called setsid) dies with the cgroup.
+        if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
 
 
 class SandboxedKernel(Kernel):
-    """A cold kernel: a new bubblewrap sandbox (or a plain process) that imports everything itself."""
+    """A cold kernel: a new bubblewrap sandbox (or a plain process) that imports everything
+    itself."""
 
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         (self.scratch / "tmp").mkdir(parents=True, exist_ok=True)  # the unsandboxed kernel's /tmp
-        output = open(self.scratch / OUTPUT_FILE, "wb")  # each kernel has the whole output allowance
+        # Each kernel has the whole output allowance.
+        output = open(self.scratch / OUTPUT_FILE, "wb")
         env = kernel_environment(self.sandbox, self.scratch)
         if self.sandbox:
             command = bwrap_command(self.limits.disk_bytes, ptys=self.limits.ptys)
+            # Without root, RLIMIT_NPROC counts every process of the grading user, so the kernel's
+            # allowance comes on top of what already runs.
             processes = self.limits.processes + (0 if os.geteuid() == 0 else _own_processes())
         else:
             command, processes = _python_command(), self.limits.processes + _own_processes()
             env["TMPDIR"] = str(self.scratch / "tmp")
         self.timed_out = None
         self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+        # A session of its own: stop() kills the whole process group at once, and the kernel has no
+        # terminal of the grader's. Only the two pipes and the output file are inherited (Popen
+        # closes every other descriptor): no socket or file of the grader's reaches the sandbox.
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env, cwd=self.scratch,
-            start_new_session=True, preexec_fn=lambda: self._confine(processes), bufsize=0)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=output, env=env,
+            cwd=self.scratch, start_new_session=True,
+            preexec_fn=lambda: self._confine(processes), bufsize=0)
         output.close()
-        self.request_fd, self.reply_fd = os.dup(self.process.stdin.fileno()), os.dup(self.process.stdout.fileno())
+        self.request_fd, self.reply_fd = (os.dup(self.process.stdin.fileno()),
+                                          os.dup(self.process.stdout.fileno()))
         self.process.stdin.close()
         self.process.stdout.close()
         self._wait_ready()
 
     def _confine(self, processes: int) -> None:
-        """In the new process, before it becomes the sandbox: its cgroup, its IPC namespace, its limits."""
+        """In the new process, before it becomes the sandbox: its cgroup, its IPC namespace, its
+        limits."""
+        # Before the exec, so that bubblewrap and everything below it are born confined: there is
+        # no moment when a process of the sandbox runs outside its cgroup or limits.
         if self.cgroup is not None:
             self.cgroup.join()
         if os.geteuid() == 0:
@@ -378,6 +458,7 @@ class SandboxedKernel(Kernel):
         except subprocess.TimeoutExpired:
             code = None
         if code is None:
+            # SIGKILL, which no handler can catch (loop-ignoring-sigint), to the whole group.
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -387,7 +468,7 @@ class SandboxedKernel(Kernel):
         return code
 
 
-# --- warm kernels: forked from a template that has already imported the setup's modules -------------
+# --- warm kernels: forked from a template that has already imported the setup's modules ---------
 
 def warm_available(sandbox: bool) -> bool:
     """Warm kernels need the privileged sandbox (the grader runs as root): the template makes each
@@ -408,17 +489,23 @@ class KernelTemplate:
         self.numbers = itertools.count(1)
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_read, info_write = os.pipe()
-        command = bwrap_command(limits.disk_bytes, privileged=True, template=True, info_fd=info_write)
-        command[command.index("-m") + 1:] = ["autograder.kernel_template", str(theirs.fileno()), *modules]
-        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(), info_write), env=kernel_environment(
-            True, Path("/scratch")), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+        command = bwrap_command(limits.disk_bytes, privileged=True, template=True,
+                                info_fd=info_write)
+        command[command.index("-m") + 1:] = ["autograder.kernel_template", str(theirs.fileno()),
+                                             *modules]
+        # Only the control socket and the info pipe are passed: the template (and so every kernel
+        # forked from it) holds no other descriptor of the grader's.
+        self.process = subprocess.Popen(
+            command, pass_fds=(theirs.fileno(), info_write),
+            env=kernel_environment(True, Path("/scratch")), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         os.close(info_write)
         try:
             with os.fdopen(info_read) as info:
                 self.sandbox_pid = json.loads(info.read() or "{}").get("child-pid")
-            ready = self._receive(None, limits.startup_seconds + 60)  # the imports take a few seconds, once
+            # The imports take a few seconds, once.
+            ready = self._receive(None, limits.startup_seconds + 60)
             self.pid = _host_pid(self.sandbox_pid, ready["ready"])
         except BaseException:  # a template that did not start is not left running
             self.close()
@@ -445,7 +532,8 @@ class KernelTemplate:
                 return message
 
     def start(self, number: int, spec: dict, fds: list[int]) -> int:
-        """Fork kernel `number` for one notebook, stopped before its namespaces; the host PID of its first process."""
+        """Fork kernel `number` for one notebook, stopped before its namespaces; the host PID of its
+        first process."""
         self.control.sendmsg([json.dumps({"op": "start", "kernel": number, **spec}).encode()],
                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
         reply = self._receive(number, 30)  # the child exists, stopped at its gate
@@ -474,8 +562,9 @@ class KernelTemplate:
 
 
 def _host_pid(top: int | None, inner_pid: int) -> int:
-    """The host PID of the process at or below `top` whose PID in the sandbox is `inner_pid` (NSpid lists a
-    process's PIDs from the host's namespace down: the sandbox's is the second, a kernel's own the third)."""
+    """The host PID of the process at or below `top` whose PID in the sandbox is `inner_pid` (NSpid
+    lists a process's PIDs from the host's namespace down: the sandbox's is the second, a kernel's
+    own the third)."""
     todo = [top] if top else []
     while todo:  # breadth first: the template's own children before its kernels' processes
         pid = todo.pop(0)
@@ -492,8 +581,9 @@ _template: KernelTemplate | None = None
 
 
 def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
-    """This process's template, with at least `modules` imported: started on first use, and again (with
-    every module asked for so far) when it died or lacks one; a course's lessons ask for a few sets."""
+    """This process's template, with at least `modules` imported: started on first use, and again
+    (with every module asked for so far) when it died or lacks one; a course's lessons ask for a few
+    sets."""
     global _template
     have = set(_template.modules) if _template is not None and _template.alive() else set()
     if not have or not set(modules) <= have:
@@ -504,7 +594,8 @@ def template(modules: tuple[str, ...], limits: Limits) -> KernelTemplate:
 
 
 def discard_template(old: KernelTemplate | None = None) -> None:
-    """Close this process's template (or `old`, one that failed): the next warm kernel forks from a new one."""
+    """Close this process's template (or `old`, one that failed): the next warm kernel forks from
+    a new one."""
     global _template
     old = old or _template
     if old is not None:
@@ -514,7 +605,8 @@ def discard_template(old: KernelTemplate | None = None) -> None:
 
 
 class ForkedKernel(Kernel):
-    """A warm kernel: forked from the template, then given a sandbox of its own (see kernel_template.py)."""
+    """A warm kernel: forked from the template, then given a sandbox of its own (see
+    kernel_template.py)."""
 
     def __init__(self, scratch: Path, limits: Limits, modules: tuple[str, ...]):
         super().__init__(scratch, limits, sandbox=True)
@@ -532,20 +624,24 @@ class ForkedKernel(Kernel):
         self.reply_fd, kernel_reply = os.pipe()
         output = os.open(self.scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         below_tmp = [str(p) for p in _readonly_paths() if Path("/tmp") in p.parents]
-        spec = {"uid": new_uid(), "memory": self.limits.memory_bytes, "cpu": self.limits.cpu_seconds,
-                "processes": self.limits.processes, "output": self.limits.output_bytes,
-                "disk": self.limits.disk_bytes, "ptys": self.limits.ptys, "readonly_below_tmp": below_tmp}
-        # Whatever interrupts the start (the notebook's alarm, a cgroup that cannot be made) stops the kernel:
-        # none is left to the template.
+        # A user no earlier kernel had, as for a cold kernel (fork-flood, keyring-leave).
+        spec = {"uid": new_uid(), "memory": self.limits.memory_bytes,
+                "cpu": self.limits.cpu_seconds, "processes": self.limits.processes,
+                "output": self.limits.output_bytes, "disk": self.limits.disk_bytes,
+                "ptys": self.limits.ptys, "readonly_below_tmp": below_tmp}
+        # Whatever interrupts the start (the notebook's alarm, a cgroup that cannot be made) stops
+        # the kernel: none is left to the template.
         try:
             try:
-                host_pid = self.template.start(self.number, spec, [kernel_request, kernel_reply, output])
+                host_pid = self.template.start(self.number, spec,
+                                               [kernel_request, kernel_reply, output])
             finally:
                 for fd in (kernel_request, kernel_reply, output):
                     os.close(fd)
             self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
             if self.cgroup is not None:
-                self.cgroup.add(host_pid)  # before it runs anything: every process it starts is counted
+                # Before it runs anything: every process it starts is counted.
+                self.cgroup.add(host_pid)
             self.template.go(self.number)
             self._wait_ready()
         except BaseException:
@@ -565,7 +661,8 @@ class ForkedKernel(Kernel):
                 self.cgroup.remove()
                 self.cgroup = None
             template.stop_kernel(self.number)
-            if template.exit_code(self.number, 10) is None:  # the template reports the kill, or is replaced
+            # The template reports the kill, or is replaced.
+            if template.exit_code(self.number, 10) is None:
                 discard_template(template)
         self.exit = code if code is not None else -signal.SIGKILL
         self._close_pipes()

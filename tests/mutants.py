@@ -111,8 +111,11 @@ def _constant(output: Any, value: float) -> Any:
         return torch.full_like(output, value).requires_grad_(output.requires_grad)
     if isinstance(output, np.ndarray):
         return np.full_like(output, value)
-    if isinstance(output, list) and all(isinstance(v, (int, float)) for v in output):
-        return [type(v)(value) for v in output]
+    if isinstance(output, (list, tuple)) and output and all(
+            isinstance(v, (int, float)) for v in output):
+        return type(output)(type(v)(value) for v in output)
+    if isinstance(output, (int, float)) and not isinstance(output, bool):
+        return type(output)(value)
     return None
 
 
@@ -450,6 +453,7 @@ class Result:
     answer: Answer
     stand_ins: dict[str, Verdict]
     mutants: dict[str, Verdict]
+    solution_after: Verdict  # the solution again: no answer tried may leave the lesson's state changed
 
     @property
     def free_points(self) -> list[tuple[str, str]]:
@@ -487,4 +491,5 @@ def mutation_pass(answer: Answer) -> Result:
     detach = isinstance(output, torch.Tensor) and output.requires_grad
     return Result(answer,
                   {name: run.run(answer, src) for name, src in stand_ins(answer, output).items()},
-                  {name: run.run(answer, src) for name, src in mutants(answer, detach).items()})
+                  {name: run.run(answer, src) for name, src in mutants(answer, detach).items()},
+                  run.run(answer, answer.source))

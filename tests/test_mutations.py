@@ -59,3 +59,4 @@ def test_every_mutant_that_changes_the_output_is_rejected(answer, results):
     print(f"\n{answer.lesson} {answer.name}: {rejected} rejected, {len(result.equivalent)} "
           f"equivalent, {diagnosed}/{rejected} diagnosed")
     assert not result.survivors, f"mutants that pass every test: {result.survivors}"
+    assert not result.solution_after.rejected, "an answer tried changed the lesson's state"

@@ -55,7 +55,8 @@ class Cgroup:
 
     @classmethod
     def create(cls, memory_bytes: int, processes: int) -> Cgroup | None:
-        """A new cgroup with these caps, or None when this machine does not let the grader make one."""
+        """A new cgroup with these caps, or None when this machine does not let the grader make
+        one."""
         parents = _hierarchies()
         if parents is None:
             return None
@@ -64,6 +65,13 @@ class Cgroup:
         try:
             for folder in folders.values():
                 folder.mkdir()
+            # Memory: every page the kernel's processes touch, shared mappings, tmpfs files and
+            # detached System V segments included (memory-bomb, shared-memory-mmap,
+            # sysv-shared-memory); the OOM killer then stops the kernel, not the grader. No swap:
+            # a capped kernel would otherwise go on in swap and slow the whole machine. Processes:
+            # counted whatever their user, so a fork flood is stopped also where RLIMIT_NPROC
+            # counts the grading user's (no root). CPU: one core's worth per period, so a kernel
+            # spinning many processes slows only itself (spinning-processes).
             if "v2" in folders:
                 v2 = folders["v2"]
                 _write(v2 / "memory.max", memory_bytes)
@@ -72,11 +80,13 @@ class Cgroup:
                 _write(v2 / "cpu.max", f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
             else:
                 _write(folders["memory"] / "memory.limit_in_bytes", memory_bytes)
-                _write(folders["memory"] / "memory.memsw.limit_in_bytes", memory_bytes, optional=True)  # no swap either
+                _write(folders["memory"] / "memory.memsw.limit_in_bytes", memory_bytes,
+                       optional=True)  # no swap either
                 _write(folders["pids"] / "pids.max", processes)
                 _write(folders["cpu"] / "cpu.cfs_period_us", CPU_PERIOD_US)
-                _write(folders["cpu"] / "cpu.cfs_quota_us", CPU_PERIOD_US)  # one CPU's worth per period
-        except OSError:
+                # One CPU's worth per period.
+                _write(folders["cpu"] / "cpu.cfs_quota_us", CPU_PERIOD_US)
+        except OSError:  # a cgroup without all its caps is no cap: per-process limits instead
             cls(folders).remove()
             return None
         return cls(folders)
@@ -86,12 +96,15 @@ class Cgroup:
         self.add(os.getpid())
 
     def add(self, pid: int) -> None:
-        """Move the process `pid` (a host PID) into this cgroup; its later children are born in it."""
+        """Move the process `pid` (a host PID) into this cgroup; its later children are born in
+        it."""
         for folder in self.folders.values():
             (folder / "cgroup.procs").write_text(str(pid))
 
     def remove(self) -> None:
         """Kill whatever is left in the cgroup and delete it."""
+        # A process that left the kernel's session (setsid, a double fork) escapes killpg, not its
+        # cgroup: none of a student's code runs on after its kernel.
         for folder in self.folders.values():
             for _ in range(50):
                 try:

@@ -25,7 +25,11 @@ MAX_FRAME = 1 << 30
 
 
 def _drop_privileges(uid: int) -> None:
-    """Become `uid` (an unprivileged user with no files) before any student code runs, so process limits apply."""
+    """Become `uid` (an unprivileged user with no files) before any student code runs, so process
+    limits apply."""
+    # Root's supplementary groups first, then the group while root may still change it, the user
+    # last: from root, setuid clears every capability bubblewrap left (SETUID, SETGID, SYS_ADMIN),
+    # and RLIMIT_NPROC, which root ignores, counts this kernel's user alone (fork-flood).
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
@@ -119,14 +123,19 @@ def _describe(error: BaseException) -> str:
 
 def main() -> None:
     """A cold kernel: started fresh in its own sandbox, its pipe to the grader on fds 0 and 1."""
-    if "--ptys" in sys.argv:  # as root in the sandbox (privileged): its own, capped, pseudo-terminals
+    # As root in the sandbox (privileged): its own, capped, pseudo-terminals (pty-flood). Mounted
+    # before the drop, which takes the capability to mount away.
+    if "--ptys" in sys.argv:
         from autograder.kernel_template import private_ptys
 
         private_ptys(int(sys.argv[sys.argv.index("--ptys") + 1]))
     if "--drop-to" in sys.argv:
         _drop_privileges(int(sys.argv[sys.argv.index("--drop-to") + 1]))
+    # Before any student code, and after the drop (setuid itself stays allowed): keyrings, ptrace,
+    # namespaces, ... (keyring-leave, unprivileged-syscalls).
     syscalls.install()
-    # The pipe to the grader moves off fds 0 and 1: the student's prints go to fd 2 (a size-limited file).
+    # The pipe to the grader moves off fds 0 and 1: the student's prints go to fd 2 (a size-limited
+    # file), and input() reads /dev/null and ends at once instead of waiting (input).
     channel = Channel(os.dup(0), os.dup(1))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -135,7 +144,8 @@ def main() -> None:
 
 
 def serve(channel: Channel) -> None:
-    """Answer the grader's requests until it closes the channel (a warm kernel starts here, forked)."""
+    """Answer the grader's requests until it closes the channel (a warm kernel starts here,
+    forked)."""
     kernel = KernelServer()
     channel.send({"ok": True, "value": "ready"})
     while True:
@@ -145,9 +155,11 @@ def serve(channel: Channel) -> None:
             return
         try:
             reply = {"ok": True, "value": kernel.handle(request)}
-        except BaseException as error:  # noqa: BLE001 - whatever the student's code raised goes back as text
+        # Whatever the student's code raised goes back as text.
+        except BaseException as error:  # noqa: BLE001
             if isinstance(error, KeyError) and request.get("op") == "get":
-                reply = {"ok": False, "error": f"NameError: name {request['name']!r} is not defined"}
+                reply = {"ok": False,
+                         "error": f"NameError: name {request['name']!r} is not defined"}
             else:
                 traceback.print_exc()
                 reply = {"ok": False, "error": _describe(error)}

@@ -162,7 +162,7 @@ def _graded_with_retries(submissions: list[intake.Submission], options: Options,
         else:
             yield submission, result
     at_once = jobs if scheduler is not None else min(jobs or pool.usable_cpus(), pool.usable_cpus())
-    for submission, result in _graded(slow, options, at_once, logs / "slow", scheduler):
+    for submission, result in _graded(slow, options, at_once, logs / "slow", scheduler) if slow else ():
         if result.grader_error is not None:
             failed.append((submission, result))
         else:

@@ -77,6 +77,12 @@ def exact_match_accuracy(answers, truths):
               for a, y in zip(answers, truths)]
     return sum(scores) / len(scores)
 '''),
+    ("exact_match_accuracy", "test_exact_match_accuracy", "the words compared in any order",
+     _ACCURACY.format(compare="sorted(a.split()) == sorted(y.split())",
+                      reduce="sum(right) / len(right)")),
+    ("exact_match_accuracy", "test_exact_match_accuracy", "the words compared in any order",
+     _ACCURACY.format(compare="set(a.split()) == set(y.split())",
+                      reduce="sum(right) / len(right)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "divided by all the prompts",
      _REPEATED.format(share="sum(s == a for y, a, s in mistakes) / len(rows)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "the number of repeated mistakes",

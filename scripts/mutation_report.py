@@ -36,6 +36,8 @@ def main(lessons: list[str]) -> str:
                       for name in result.survivors]
             notes += [f"- equivalent: {lesson} `{answer.name}`, {name}"
                       for name in result.equivalent]
+            notes += [f"- stillborn: {lesson} `{answer.name}`, {name}"
+                      for name in result.stillborn]
             notes += [f"- not diagnosed: {lesson} `{answer.name}`, {name}: "
                       f"{next(m for m in result.mutants[name].failures.values() if m)!r}"
                       for name in result.rejected if name not in result.diagnosed]

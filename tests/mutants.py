@@ -16,8 +16,8 @@ For every graded function answer (an answer cell defining a function), two famil
 A mutant whose tests all pass is *equivalent* when it returns what the solution returns (and
 leaves its arguments as the solution does) on every input the tests passed the function;
 otherwise it *survived*, which is a hole in the tests. A mutant that only raises Python's
-"unsupported operand" TypeError (`list - list`: `+` swapped on lists) is *stillborn*: rejected, but
-left out of the diagnosis rate, since no working code a student runs looks like it.
+`list - list` TypeError (`+` swapped on lists) is *stillborn*: rejected, but left out of the
+diagnosis rate, since no code a student gets to run looks like it.
 
 A rejected mutant is *diagnosed* when the feedback a student sees (`CheckFailure.hidden_message()`
 of a failed check; a raw exception never counts) names or locates the change: it holds one of
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 import signal
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,6 +50,7 @@ CAP = 12
 SECONDS = 60  # per answer tried: a mutant can loop for ever (a `while` that never ends)
 LOCATING = (MISCONCEPTION_PREFIX, DIFFERENCE_PREFIX, "first difference at index", "expected shape")
 RECORDED_CALLS = 6  # inputs kept per function for the equivalence check
+STILLBORN = re.compile(r"^TypeError: unsupported operand type\(s\) for [-+]=?: 'list' and 'list'")
 
 
 @dataclass
@@ -377,8 +379,12 @@ class LessonRun:
         failures: dict[str, str | None] = {}
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(SECONDS)
+        namespace.pop(answer.name)  # a cell that fails before its `def` must not leave the solution
         try:
-            exec(source, namespace)
+            try:
+                exec(source, namespace)
+            except Exception:  # a broken answer shows up in the tests that use it, as in grading
+                pass
             namespace.update(replace or {})
             for test in answer.tests:
                 try:
@@ -394,8 +400,8 @@ class LessonRun:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
         verdict = Verdict(failures)
-        verdict.stillborn = all(m is None or m.startswith("TypeError: unsupported operand")
-                                for m in failures.values()) and verdict.rejected
+        verdict.stillborn = verdict.rejected and all(m is None or STILLBORN.search(m)
+                                                     for m in failures.values())
         if not verdict.rejected and replace is None:
             verdict.equivalent = self._same_as_solution(answer, namespace[answer.name])
         return verdict

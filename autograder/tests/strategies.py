@@ -24,13 +24,15 @@ from hypothesis.extra import numpy as hnp
 SLOW = settings(deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-# --- the codec: what a kernel sends back ------------------------------------------------------------
+# --- the codec: what a kernel sends back ---------------------------------------------------------
 
 scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats()
            | st.text(max_size=20))
 # What student code may return: nested lists, tuples and dicts (keys not only strings) of scalars.
-plain_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-                            | st.dictionaries(st.integers() | st.text(max_size=5), inner, max_size=4),
+plain_values = st.recursive(scalars,
+                            lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                                           | st.dictionaries(st.integers() | st.text(max_size=5),
+                                                             inner, max_size=4)),
                             max_leaves=20)
 arrays = hnp.arrays(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "complex128",
                                      "bool"]),
@@ -55,7 +57,7 @@ codec_tags = st.fixed_dictionaries(
               "id": json_like})
 replies = st.one_of(json_like, codec_tags, st.lists(codec_tags, max_size=4))
 
-# --- intake: what is in SUBMISSIONS -----------------------------------------------------------------
+# --- intake: what is in SUBMISSIONS --------------------------------------------------------------
 
 # A file or folder name: anything a file system holds (no "/" nor NUL), markup, controls, RTL marks.
 names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
@@ -70,8 +72,8 @@ PLANTED = ["notebook", "bytes", "dir", "link-in", "link-out", "link-dangling", "
 
 @st.composite
 def submission_trees(draw, assignment: str):
-    """Up to 6 entries (path parts, kind, bytes, file time) to plant below SUBMISSIONS; the parts are
-    often the names a real class uses (students s1 and s2, the assignment, its notebook)."""
+    """Up to 6 entries (path parts, kind, bytes, file time) to plant below SUBMISSIONS; the parts
+    are often the names a real class uses (students s1 and s2, the assignment, its notebook)."""
     usual = st.sampled_from(["s1", "s2", assignment, f"{assignment}.ipynb", "timestamp.txt"])
     entries = []
     for _ in range(draw(st.integers(1, 6))):
@@ -86,18 +88,21 @@ STAMPS = ["2026-03-01 12:00:00 UTC", "2026-03-01 13:00:00 UTC"]
 
 @st.composite
 def hand_ins(draw, assignment: str, copy_of: Callable[[str], str]):
-    """Files of one class as (path below SUBMISSIONS, text) and times-file rows (student, time, file):
-    for each of ada and bob any of a folder (with or without collect's timestamp.txt), a zip and LMS
-    uploads (numbered and -N copies), each the notebook `copy_of(label)`, a distinct label per copy."""
+    """Files of one class as (path below SUBMISSIONS, text) and times-file rows (student, time,
+    file): for each of ada and bob any of a folder (with or without collect's timestamp.txt), a zip
+    and LMS uploads (numbered and -N copies), each the notebook `copy_of(label)`, a distinct label
+    per copy."""
     files, rows = [], []
     for student in ("ada", "bob"):
         if draw(st.booleans()):
-            files.append((f"{student}/{assignment}/{assignment}.ipynb", copy_of(f"{student} folder")))
+            files.append((f"{student}/{assignment}/{assignment}.ipynb",
+                          copy_of(f"{student} folder")))
             stamp = draw(st.sampled_from([None, *STAMPS]))
             files += [(f"{student}/{assignment}/timestamp.txt", stamp)] if stamp else []
         if draw(st.booleans()):
             files.append((f"{student}.zip", copy_of(f"{student} zip")))
-        for number, copy in draw(st.sets(st.tuples(st.integers(1, 3), st.integers(0, 11)), max_size=3)):
+        for number, copy in draw(st.sets(st.tuples(st.integers(1, 3), st.integers(0, 11)),
+                                         max_size=3)):
             name = f"{student}_7_{number}_{assignment}{f'-{copy}' if copy else ''}.ipynb"
             files.append((name, copy_of(f"{student} {name}")))
         for name in {path.split("/")[0] for path, _ in files if path.startswith(student)}:

@@ -1,4 +1,5 @@
-"""Limits and the sandbox: a runaway answer costs its own checks, a notebook-wide limit the rest, with reasons."""
+"""Limits and the sandbox: a runaway answer costs its own checks, a notebook-wide limit the rest,
+with reasons."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ TINY = Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny" /
 
 def grade(tmp_path: Path, answers: dict[str, str], limits: Limits, **kwargs):
     path = write(nbformat.writes(student_copy(TINY, answers)), tmp_path / "student" / TINY.name)
-    return grade_file(TINY, path, student="student", scratch=tmp_path / "scratch", limits=limits, **kwargs)
+    return grade_file(TINY, path, student="student", scratch=tmp_path / "scratch", limits=limits,
+                      **kwargs)
 
 
 def by_id(result):
@@ -29,17 +31,22 @@ def test_a_notebook_wide_time_limit_scores_the_rest_zero_and_keeps_earlier_point
     result = grade(tmp_path, {"count_tokens": "import time\ntime.sleep(600)"},
                    Limits(cell_seconds=60, notebook_seconds=20))
     checks = by_id(result)
-    assert (checks["test_mean_log_prob"].status, checks["test_mean_log_prob"].points) == ("passed", 2.0)
-    assert (checks["test_count_tokens"].status, checks["test_count_tokens"].points) == ("not-run", 0.0)
-    assert checks["test_count_tokens"].message == "not run: the notebook's time limit of 20 s was reached"
-    assert result.problems[-1] == "the notebook's time limit of 20 s was reached; the remaining checks score 0"
+    assert ((checks["test_mean_log_prob"].status, checks["test_mean_log_prob"].points)
+            == ("passed", 2.0))
+    assert ((checks["test_count_tokens"].status, checks["test_count_tokens"].points)
+            == ("not-run", 0.0))
+    assert (checks["test_count_tokens"].message
+            == "not run: the notebook's time limit of 20 s was reached")
+    assert (result.problems[-1]
+            == "the notebook's time limit of 20 s was reached; the remaining checks score 0")
 
 
 def test_too_many_kernel_restarts_stop_the_notebook_with_the_reason(tmp_path):
     crash = "import os\nos._exit(7)"
     result = grade(tmp_path, {"mean_log_prob": crash, "count_tokens": crash}, Limits(restarts=1))
     assert [c.status for c in result.checks] == ["error", "not-run"]
-    assert "`mean_log_prob` did not finish: the kernel stopped: it exited (code 7)" in result.checks[0].message
+    assert ("`mean_log_prob` did not finish: the kernel stopped: it exited (code 7)"
+            in result.checks[0].message)
     assert result.checks[1].message == ("not run: the kernel stopped once more after 1 restarts, "
                                         "the most a notebook may have")
 
@@ -71,7 +78,8 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     probe = ("import os, socket\n"
              f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"
              "print(os.access('/usr', os.W_OK), os.access('/scratch', os.W_OK))\n"
-             "try:\n    open('/tmp/big', 'wb').write(bytes(2 << 20))\nexcept OSError as e:\n    print(e.strerror)\n"
+             "try:\n    open('/tmp/big', 'wb').write(bytes(2 << 20))\n"
+             "except OSError as e:\n    print(e.strerror)\n"
              "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
              "except OSError as e:\n    print(type(e).__name__)\n")
     command[command.index("-m"):] = ["-c", probe]
@@ -83,8 +91,9 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
         "False True", "No space left on device", "ConnectionRefusedError"]
 
 
-FLOOD = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
-         "            os._exit(0)\n    except OSError:\n        break\ntime.sleep(25)\n")
+FLOOD = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n"
+         "            time.sleep(60)\n            os._exit(0)\n    except OSError:\n        break\n"
+         "time.sleep(25)\n")
 THREADED = ("import threading\ndef count_tokens(text):\n    out = []\n"
             "    worker = threading.Thread(target=lambda: out.append(len(text.split())))\n"
             "    worker.start()\n    worker.join()\n    return out[0]")
@@ -109,10 +118,11 @@ def _kernel(tmp_path: Path, limits: Limits) -> sandbox.SandboxedKernel:
 
 def test_a_kernel_that_stops_reading_cannot_hold_the_grader(tmp_path):
     kernel = _kernel(tmp_path, Limits())
-    # A thread that, after a second, holds the interpreter lock in one C call: the kernel's loop can no
-    # longer read, so a request larger than the pipe's buffer cannot be written in full.
+    # A thread that, after a second, holds the interpreter lock in one C call: the kernel's loop can
+    # no longer read, so a request larger than the pipe's buffer cannot be written in full.
     stuck = ("import re, threading, time\n"
-             "threading.Thread(target=lambda: (time.sleep(1), re.match('(a+)+$', 'a' * 64 + 'b'))).start()")
+             "threading.Thread(target=lambda: (time.sleep(1), re.match('(a+)+$', 'a' * 64 + 'b')))"
+             ".start()")
     assert kernel.request({"op": "run", "source": stuck}, 10)["ok"]
     time.sleep(1.5)
     start = time.monotonic()
@@ -122,30 +132,37 @@ def test_a_kernel_that_stops_reading_cannot_hold_the_grader(tmp_path):
     kernel.stop()
 
 
-@pytest.mark.skipif(sandbox.Cgroup.create(1 << 20, 8) is None, reason="this machine gives the grader no cgroups")
+@pytest.mark.skipif(sandbox.Cgroup.create(1 << 20, 8) is None,
+                    reason="this machine gives the grader no cgroups")
 def test_shared_and_system_v_memory_count_against_the_kernels_cap(tmp_path):
     limits = Limits(memory_bytes=512 << 20)
     kernel = _kernel(tmp_path, limits)
     assert kernel.cgroup is not None
-    segments = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
-                "held = 0\nfor _ in range(6):\n    segment = libc.shmget(0, ctypes.c_size_t(200 << 20), 0o1600)\n"
+    segments = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                "libc.shmat.restype = ctypes.c_void_p\n"
+                "held = 0\nfor _ in range(6):\n"
+                "    segment = libc.shmget(0, ctypes.c_size_t(200 << 20), 0o1600)\n"
                 "    if segment < 0:\n        break\n    address = libc.shmat(segment, None, 0)\n"
-                "    ctypes.memset(address, 1, 200 << 20)\n    libc.shmdt(ctypes.c_void_p(address))\n"
+                "    ctypes.memset(address, 1, 200 << 20)\n"
+                "    libc.shmdt(ctypes.c_void_p(address))\n"
                 "    held += 200\nprint(held)")
     try:
         reply = kernel.request({"op": "run", "source": segments}, 60)
     except sandbox.KernelDied as died:  # killed at its cap
         assert "SIGKILL" in str(died) or "exited" in str(died)
-    else:  # or its IPC namespace refused the segments beyond its cap: either way it never held more
+    else:
+        # Or its IPC namespace refused the segments beyond its cap: either way it never held more.
         output = (tmp_path / "kernel" / sandbox.OUTPUT_FILE).read_text().split()
         assert reply["ok"] and int(output[-1]) <= 512
     finally:
         kernel.stop()
-    mapped = "import mmap\nblock = mmap.mmap(-1, 1 << 30)\nfor i in range(0, len(block), 4096):\n    block[i] = 1"
+    mapped = ("import mmap\nblock = mmap.mmap(-1, 1 << 30)\n"
+              "for i in range(0, len(block), 4096):\n    block[i] = 1")
     kernel = _kernel(tmp_path / "again", limits)
     try:
         reply = kernel.request({"op": "run", "source": mapped}, 60)
-        assert not reply["ok"] and "Error" in reply["error"]  # the address-space limit refuses the mapping
+        # The address-space limit refuses the mapping.
+        assert not reply["ok"] and "Error" in reply["error"]
     except sandbox.KernelDied:
         pass
     finally:

@@ -26,7 +26,9 @@ of a failed check; a raw exception never counts) names or locates the change: it
 - `Kind of difference: ` - a generic detector of `mlcourse.checking` (sign, scale, log base,
   rounding, floor, probability for log-probability, log of a sum) recognised it;
 - `first difference at index` - the first wrong entry of a sequence is named;
-- `expected shape` - the answer's shape is wrong, and the message says so.
+- `expected shape` - the answer's shape is wrong, and the message says so;
+- `expected <a form of mlcourse.checking.FORMS>` - the answer is not of the form asked for (a
+  number where a sequence belongs, None where a `return` is missing), and the message says so.
 """
 
 from __future__ import annotations
@@ -42,13 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from mlcourse.checking import DIFFERENCE_PREFIX, MISCONCEPTION_PREFIX, CheckFailure
+from mlcourse.checking import DIFFERENCE_PREFIX, FORMS, MISCONCEPTION_PREFIX, CheckFailure
 from mlcourse.lessons import lesson_names, lesson_path, read_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 12
 SECONDS = 60  # per answer tried: a mutant can loop for ever (a `while` that never ends)
-LOCATING = (MISCONCEPTION_PREFIX, DIFFERENCE_PREFIX, "first difference at index", "expected shape")
+LOCATING = (MISCONCEPTION_PREFIX, DIFFERENCE_PREFIX, "first difference at index", "expected shape",
+            *(f"expected {form}" for form in FORMS.values()))
 RECORDED_CALLS = 6  # inputs kept per function for the equivalence check
 STILLBORN = re.compile(r"^TypeError: unsupported operand type\(s\) for [-+]=?: 'list' and 'list'")
 

@@ -56,10 +56,12 @@ class CheckFailure(AssertionError):
 
     def __init__(self, what: str, expected: Any, got: Any, problem: str,
                  misconception: str | None = None, hint: str = "", where: str = "",
-                 difference: str = ""):
+                 difference: str = "", public: bool = False):
         self.what, self.expected, self.got, self.misconception = what, expected, got, misconception
         # safe to show with a hidden check: they hold no expected value
         self.hint, self.where, self.difference = hint, where, difference
+        # a wrong form or shape: the problem itself holds no expected value either
+        self.public_problem = problem if public else None
         super().__init__(self._lines(f"{what}: {problem}"))
 
     def _lines(self, first: str) -> str:
@@ -71,6 +73,8 @@ class CheckFailure(AssertionError):
 
     def hidden_message(self) -> str:
         """The message without the expected value: what feedback on a hidden check may show."""
+        if self.public_problem:
+            return self._lines(f"{self.what}: {self.public_problem}")
         return self._lines(f"{self.what}: got {show(self.got)}, which is not the expected value")
 
     def _render_traceback_(self) -> list[str]:
@@ -145,7 +149,7 @@ def check_format(got: Any, kind: str, what: str, *, choices: str = "",
     value is graded later."""
     problem = _form_error(got, kind, what, choices, length)
     if problem:
-        raise CheckFailure(what, None, got, problem)
+        raise CheckFailure(what, None, got, problem, public=True)
     print(f"{what}: the form is right ({FORMS[kind]}); "
           "whether it is correct is checked when the notebook is graded")
 
@@ -223,10 +227,12 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
     if got_array is None or (got_array.ndim == 0) != (want_array.ndim == 0):
         problem = _form_error(got, kind, what) or f"expected {FORMS[kind]}, got {describe(got)}"
         raise CheckFailure(what, want, got, problem,
-                           None if got_array is None else _matching(got, misconceptions, same))
+                           None if got_array is None else _matching(got, misconceptions, same),
+                           public=True)
     if got_array.shape != want_array.shape:
         problem = f"expected shape {want_array.shape}, got shape {got_array.shape}: {show(got)}"
-        raise CheckFailure(what, want, got, problem, _matching(got, misconceptions, same))
+        raise CheckFailure(what, want, got, problem, _matching(got, misconceptions, same),
+                           public=True)
     if _close(got_array, want_array, atol, rtol):
         return
     bad = ~np.isclose(got_array, want_array, rtol=rtol, atol=atol, equal_nan=True)
@@ -332,13 +338,13 @@ def expect_equal(got: Any, want: Any, what: str, *,
     """Pass when `got == want` exactly (strings, integers, booleans, and sequences of them)."""
     if isinstance(want, (bool, np.bool_)):
         if _bool(got) is None:
-            raise CheckFailure(what, want, got, _form_error(got, "bool", what))
+            raise CheckFailure(what, want, got, _form_error(got, "bool", what), public=True)
         got = _bool(got)
     normal = plain(got)
     # 1 == True in Python; the course's rule is stricter
     if _all_bools(plain(want)) and not _all_bools(normal):
         raise CheckFailure(what, want, got,
-                           f"expected a sequence of True or False, got {describe(got)}")
+                           f"expected a sequence of True or False, got {describe(got)}", public=True)
     if normal == plain(want):
         return
     mistake = _matching(normal, misconceptions, lambda g, v: g == plain(v))
@@ -358,7 +364,7 @@ def expect_choice(got: Any, want: str, what: str, choices: str, *,
     letters, e.g. "abcd"."""
     letter = _letter(got, choices)
     if letter is None:
-        raise CheckFailure(what, want, got, _form_error(got, "letter", what, choices))
+        raise CheckFailure(what, want, got, _form_error(got, "letter", what, choices), public=True)
     if letter != want.lower():
         mistake = _matching(letter, misconceptions, lambda g, v: g == str(v).lower())
         raise CheckFailure(what, want, got, f"expected {want!r}, got {letter!r}", mistake)

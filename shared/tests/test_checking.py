@@ -332,3 +332,12 @@ def test_a_detector_needs_every_entry_to_fit():
 def test_a_short_sequence_says_where_it_first_differs():
     hidden = failure(expect_close, [1, 2, 3], [1, 2, 4.5], "ids").hidden_message()
     assert "first difference at index [2]: got 3" in hidden and "4.5" not in hidden
+
+
+def test_a_hidden_check_shows_a_wrong_form_or_shape_in_full():
+    hidden = failure(expect_close, 1.0, [0.25, 0.75], "weights").hidden_message()
+    assert hidden.startswith("weights: expected a sequence") and "0.25" not in hidden
+    hidden = failure(expect_close, [1.0, 2.0, 3.0], [0.25, 0.75], "weights").hidden_message()
+    assert "expected shape (2,), got shape (3,)" in hidden and "0.75" not in hidden
+    hidden = failure(expect_equal, 1, True, "flag").hidden_message()
+    assert "expected True or False, got int 1" in hidden

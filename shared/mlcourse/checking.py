@@ -295,8 +295,8 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
         for n, larger in ((round(k), True), (round(1 / k) if k else 0, False)):
             if 2 <= abs(n) <= 1000 and fits(want * n if larger else want / n):
                 sign = " and of the opposite sign" if n < 0 else ""
-                return (f"{abs(n)} times too {'large' if larger else 'small'}{sign}: a factor "
-                        f"of {abs(n)} in the scale (a count, a size?)")
+                # the factor is a fact on these inputs; where it comes from is not guessed
+                return f"{abs(n)} times too {'large' if larger else 'small'}{sign}"
     if np.all(want <= 0) and np.all((got >= 0) & (got <= 1)) and fits(np.exp(want)):
         return "a probability where a log-probability belongs: take its log"
     if terms is not None and (t := as_array(terms)) is not None and t.size > 1 and want.ndim == 0:

@@ -128,6 +128,12 @@ WRONG = [
      _loss(targets="targets[b, m:] = ids[b, m + 1 :]")),
     ("sft_loss", "test_sft_loss", "<eos> left out",
      _loss(targets="targets[b, m : m + k] = ids[b, m + 1 : m + k + 1]")),
+    # three tokens scored, but not the three words: once misread as "<eos> left out"
+    ("sft_loss", "test_sft_loss", "starts one position late",
+     _loss(targets="targets[b, m + 1 : m + k + 1] = ids[b, m + 2 : m + k + 2]")),
+    # an unshifted loss scores as many tokens as the right one
+    ("sft_loss", "test_sft_loss", "no shift",
+     _loss(targets="targets[b, m : m + k + 1] = ids[b, m : m + k + 1]")),
     ("sft_loss", "test_sft_loss", "a mean over the scored tokens", _loss(reduction="")),
     ("sft_loss", "test_sft_loss", "divided by the number of pairs", _loss(scale=" / len(pairs)")),
     ("sft_loss", "test_sft_loss", "a sign error", _loss(sign="-")),
@@ -166,6 +172,10 @@ def sft_loss(model, pairs):
     # exercise 7: one gradient step
     ("sft_training_step", "test_sft_training_step_old_gradients", "old gradients not cleared",
      _step(zero="")),
+    ("sft_training_step", "test_sft_training_step_old_gradients", "no change", """
+def sft_training_step(model, pairs, lr):
+    return sft_loss(model, pairs).item()
+"""),
     ("sft_training_step", "test_sft_training_step", "a step uphill", _step(sign="+")),
     ("sft_training_step", "test_sft_training_step", "the mean over the scored tokens",
      _step(scale=" / sum(len(y) + 1 for _, y in pairs)")),

@@ -41,6 +41,10 @@ def main(lessons: list[str]) -> str:
             notes += [f"- not diagnosed: {lesson} `{answer.name}`, {name}: "
                       f"{next(m for m in result.mutants[name].failures.values() if m)!r}"
                       for name in result.rejected if name not in result.diagnosed]
+        run = mutants.lesson_run(lesson)
+        notes += [f"- stand-in earned a point: {lesson} `{answer.name} = {value}`"
+                  for answer in mutants.value_answers(lesson) for value in mutants.VALUE_STAND_INS
+                  if not run.run(answer, f"{answer.name} = {value}").rejected]
         total = [t + c for t, c in zip(total, counts)]
         rows.append(_row(lesson, counts))
     rows.append(_row("all", total))

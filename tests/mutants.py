@@ -4,7 +4,7 @@ For every graded function answer (an answer cell defining a function), two famil
 
 - trivial stand-ins (`pass`, `return None`, `return 0`, `return 0.0`, the first argument returned,
   zeros and ones shaped like the solution's output): each must fail every test cell of its
-  exercise (`test_<answer>` and `test_<answer>_*`);
+  exercise (`test_<answer>` and `test_<answer>_*`); for an answer that is a value, `VALUE_STAND_INS`;
 - systematic mutants of the solution, one change each, made on its AST (`Mutator`): an axis
   swapped, a reduction changed, one term of a + or - dropped, `+` and `-` swapped (`+=` and `-=`
   too), a call made for its effect left out (`model.zero_grad()`), a unary minus
@@ -80,6 +80,17 @@ def function_answers(lesson: str) -> list[Answer]:
 
 def all_answers() -> list[Answer]:
     return [a for lesson in lesson_names(ROOT) for a in function_answers(lesson)]
+
+
+def value_answers(lesson: str) -> list[Answer]:
+    """The graded answers that are values (`answer_x = "b"`), with the test cell of each."""
+    notebook = read_lesson(lesson_path(ROOT, lesson))
+    functions = {a.grade_id for a in function_answers(lesson)}
+    return [Answer(lesson, c.grade_id, c.grade_id, c.source, [f"test_{c.grade_id}"])
+            for c in notebook.answers if c.grade_id not in functions]
+
+
+VALUE_STAND_INS = ["None", "0", "0.0", "''", "[]"]  # a letter is left out: one of them is right
 
 
 # --- stand-ins ------------------------------------------------------------------------------------
@@ -405,7 +416,7 @@ class LessonRun:
         verdict = Verdict(failures)
         verdict.stillborn = verdict.rejected and all(m is None or STILLBORN.search(m)
                                                      for m in failures.values())
-        if not verdict.rejected and replace is None:
+        if not verdict.rejected and replace is None and answer.name in self.calls:
             verdict.equivalent = self._same_as_solution(answer, namespace[answer.name])
         return verdict
 

@@ -16,6 +16,11 @@ CASES = [pytest.param(a, id=f"{a.lesson}:{a.name}",
          for a in ANSWERS]
 
 
+VALUES = [pytest.param(a, id=f"{a.lesson}:{a.name}",
+                       marks=getattr(pytest.mark, f"lesson{int(a.lesson[:2])}"))
+          for lesson in mutants.lesson_names(mutants.ROOT) for a in mutants.value_answers(lesson)]
+
+
 @pytest.fixture(scope="module")
 def results():
     cache = {}
@@ -60,3 +65,11 @@ def test_every_mutant_that_changes_the_output_is_rejected(answer, results):
           f"equivalent, {diagnosed}/{rejected} diagnosed")
     assert not result.survivors, f"mutants that pass every test: {result.survivors}"
     assert not result.solution_after.rejected, "an answer tried changed the lesson's state"
+
+
+@pytest.mark.parametrize("answer", VALUES)
+def test_no_trivial_value_earns_a_point(answer):
+    run = mutants.lesson_run(answer.lesson)
+    free = [value for value in mutants.VALUE_STAND_INS
+            if not run.run(answer, f"{answer.name} = {value}").rejected]
+    assert not free, f"{answer.name} = {free[0]} passes {answer.tests}"

@@ -1,5 +1,6 @@
-"""What a kernel may not reach, cold (sandbox.SandboxedKernel) and warm (sandbox.ForkedKernel): the system
-calls of autograder/syscalls.py, the keyrings of its user, more than its own few pseudo-terminals."""
+"""What a kernel may not reach, cold (sandbox.SandboxedKernel) and warm (sandbox.ForkedKernel): the
+system calls of autograder/syscalls.py, the keyrings of its user, more than its own few
+pseudo-terminals."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import pytest
 from autograder import sandbox, syscalls
 from autograder.sandbox import ForkedKernel, Limits, SandboxedKernel, warm_available
 
-pytestmark = pytest.mark.skipif(not warm_available(True), reason="the privileged sandbox needs root")
-NUMBERS = {name: pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name) for name in syscalls.DENIED + ("clone3",)}
+pytestmark = pytest.mark.skipif(not warm_available(True),
+                                reason="the privileged sandbox needs root")
+NUMBERS = {name: pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+           for name in syscalls.DENIED + ("clone3",)}
 CLONE, CLONE_SIGHAND = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, "clone"), 0x800
 
-# Every denied call with arguments of -1, then clone with each namespace flag (and CLONE_SIGHAND without
-# CLONE_VM, which the kernel refuses with EINVAL before it makes anything), then clone3: the errno of each.
+# Every denied call with arguments of -1, then clone with each namespace flag (and CLONE_SIGHAND
+# without CLONE_VM, which the kernel refuses with EINVAL before it makes anything), then clone3: the
+# errno of each.
 PROBE = """
 import ctypes, errno, json
 libc = ctypes.CDLL(None, use_errno=True)
@@ -37,7 +41,8 @@ PROBE %= (NUMBERS, syscalls.NAMESPACE_FLAGS, CLONE, CLONE_SIGHAND)
 
 def kernel(kind: str, scratch: Path, limits: Limits | None = None) -> sandbox.Kernel:
     limits = limits or Limits()
-    started = ForkedKernel(scratch, limits, ("numpy", "torch")) if kind == "warm" else SandboxedKernel(scratch, limits)
+    started = (ForkedKernel(scratch, limits, ("numpy", "torch")) if kind == "warm"
+               else SandboxedKernel(scratch, limits))
     started.start()
     return started
 
@@ -54,8 +59,8 @@ def run(kind: str, scratch: Path, source: str, limits: Limits | None = None) -> 
 
 
 def test_the_filter_is_what_denies_each_listed_call(tmp_path):
-    """As root, every listed call with arguments of -1 fails with some other error (or succeeds harmlessly);
-    with the filter installed, each one says EPERM (clone3: ENOSYS)."""
+    """As root, every listed call with arguments of -1 fails with some other error (or succeeds
+    harmlessly); with the filter installed, each one says EPERM (clone3: ENOSYS)."""
     read, write = os.pipe()
     child = os.fork()
     if child == 0:
@@ -82,9 +87,11 @@ def test_a_kernel_gets_eperm_for_each_denied_call_and_still_runs_torch(tmp_path,
     seen = run(kind, tmp_path / "kernel", PROBE + (
         "import subprocess, torch, matplotlib.pyplot as plt\ntorch.set_num_threads(2)\n"
         "seen['torch'] = float((torch.ones(64, 64) @ torch.ones(64, 64)).sum())\n"
-        "seen['subprocess'] = subprocess.run(['echo', 'ok'], capture_output=True, text=True).stdout\n"
+        "seen['subprocess'] = subprocess.run(['echo', 'ok'], capture_output=True, "
+        "text=True).stdout\n"
         "plt.plot([1, 2]); plt.savefig('/scratch/plot.png'); seen['plot'] = True\n"
-        "seen['seccomp'] = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')][0]\n"
+        "seen['seccomp'] = [l.split()[1] for l in open('/proc/self/status') "
+        "if l.startswith('Seccomp:')][0]\n"
         "print(json.dumps(seen))"))
     assert {name: seen.pop(name) for name in ("torch", "subprocess", "plot", "seccomp")} == {
         "torch": 64.0 ** 3, "subprocess": "ok\n", "plot": True, "seccomp": "2"}
@@ -105,12 +112,14 @@ FIND_KEY = """
 import ctypes, errno, json, os
 libc = ctypes.CDLL(None, use_errno=True)
 key = libc.syscall(%d, %d, %d, b'user', b'left-behind', 0)
-print(json.dumps({"uid": os.getuid(), "found": key if key >= 0 else errno.errorcode.get(ctypes.get_errno())}))
+print(json.dumps({"uid": os.getuid(),
+                  "found": key if key >= 0 else errno.errorcode.get(ctypes.get_errno())}))
 """ % (NUMBERS["keyctl"], KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING)
 
 
 def key_users() -> set[int]:
-    """Every user the machine holds keys or keyrings for (as root: /proc/key-users lists them all)."""
+    """Every user the machine holds keys or keyrings for (as root: /proc/key-users lists them
+    all)."""
     return {int(line.split(":")[0]) for line in Path("/proc/key-users").read_text().splitlines()}
 
 
@@ -146,12 +155,15 @@ def test_a_kernel_has_a_few_ptys_of_its_own(tmp_path, kind):
         os.close(master)
     finally:
         started.stop()
-    seen = json.loads((tmp_path / "kernel" / sandbox.OUTPUT_FILE).read_text().strip().splitlines()[-1])
+    seen = json.loads(
+        (tmp_path / "kernel" / sandbox.OUTPUT_FILE).read_text().strip().splitlines()[-1])
     assert reply["ok"] and seen["opened"] == 5 and seen["error"] == "ENOSPC"
     assert seen["seen"] == ["0", "1", "2", "3", "4", "ptmx"]  # its own, none of the host's
-    assert during - before <= 5 + 10  # the kernel's five (other processes of this machine may open a few)
+    # The kernel's five (other processes of this machine may open a few).
+    assert during - before <= 5 + 10
 
 
 def test_each_kernel_has_a_user_no_earlier_one_had():
     uids = [sandbox.new_uid() for _ in range(1000)]
-    assert len(set(uids)) == 1000 and min(uids) >= sandbox.SANDBOX_UID_BASE and max(uids) < sandbox.UID_END
+    assert (len(set(uids)) == 1000 and min(uids) >= sandbox.SANDBOX_UID_BASE
+            and max(uids) < sandbox.UID_END)

@@ -1,5 +1,6 @@
-"""Warm kernels (sandbox.ForkedKernel): forked from a template that imported the setup's modules, each
-with namespaces, files, a user and limits of its own; nothing of one notebook reaches the next."""
+"""Warm kernels (sandbox.ForkedKernel): forked from a template that imported the setup's modules,
+each with namespaces, files, a user and limits of its own; nothing of one notebook reaches the
+next."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from autograder import sandbox
 from autograder.environment import ROOT
 from autograder.sandbox import ForkedKernel, Limits, warm_available
 
-pytestmark = pytest.mark.skipif(not warm_available(True), reason="warm kernels need the privileged sandbox (root)")
+pytestmark = pytest.mark.skipif(not warm_available(True),
+                                reason="warm kernels need the privileged sandbox (root)")
 MODULES = ("numpy", "torch")
 
 LEAVE_TRACES = """
@@ -34,11 +36,12 @@ try:
     socket.socket(socket.AF_UNIX).connect('\\0left-behind'); reached = True
 except OSError:
     reached = False
-print(json.dumps({"files": [p for p in ('/tmp/left-behind', '/scratch/left-behind') if os.path.exists(p)],
-                  "processes": sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
-                  "segments": open('/proc/sysvipc/shm').read().splitlines()[1:], "socket": reached,
-                  "env": 'LEFT_BEHIND' in os.environ, "sum": int(numpy.sum([1, 2])), "uid": os.getuid(),
-                  "solutions": os.path.exists(%r), "root_writable": os.access('/usr', os.W_OK)}))
+print(json.dumps({
+    "files": [p for p in ('/tmp/left-behind', '/scratch/left-behind') if os.path.exists(p)],
+    "processes": sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
+    "segments": open('/proc/sysvipc/shm').read().splitlines()[1:], "socket": reached,
+    "env": 'LEFT_BEHIND' in os.environ, "sum": int(numpy.sum([1, 2])), "uid": os.getuid(),
+    "solutions": os.path.exists(%r), "root_writable": os.access('/usr', os.W_OK)}))
 """ % str(ROOT / "solutions")
 
 
@@ -57,18 +60,23 @@ def test_nothing_of_one_notebook_reaches_the_next(tmp_path):
     assert left["ok"], left
     reply, output = run(tmp_path, "second", LOOK)
     seen = json.loads(output.strip().splitlines()[-1])
-    assert reply["ok"] and seen["files"] == [] and seen["segments"] == [] and not seen["socket"] and not seen["env"]
-    assert seen["processes"] == [1, 2]  # its own PID 1 and itself: no template, no earlier notebook
+    assert (reply["ok"] and seen["files"] == [] and seen["segments"] == [] and not seen["socket"]
+            and not seen["env"])
+    # Its own PID 1 and itself: no template, no earlier notebook.
+    assert seen["processes"] == [1, 2]
     assert seen["sum"] == 3 and not seen["solutions"] and not seen["root_writable"]
     assert seen["uid"] >= sandbox.SANDBOX_UID_BASE
 
 
 def test_each_kernel_has_a_user_of_its_own_and_the_kernels_limits(tmp_path):
-    uids = [json.loads(run(tmp_path, f"k{i}", LOOK)[1].strip().splitlines()[-1])["uid"] for i in range(3)]
+    uids = [json.loads(run(tmp_path, f"k{i}", LOOK)[1].strip().splitlines()[-1])["uid"]
+            for i in range(3)]
     assert len(set(uids)) == 3
-    reply, _ = run(tmp_path, "fork", "import os\nfor _ in range(200):\n    os.fork() or os._exit(0)",
+    reply, _ = run(tmp_path, "fork",
+                   "import os\nfor _ in range(200):\n    os.fork() or os._exit(0)",
                    Limits(processes=16))
-    assert not reply["ok"] and "BlockingIOError" in reply["error"]  # RLIMIT_NPROC, as in a cold kernel
+    # RLIMIT_NPROC, as in a cold kernel.
+    assert not reply["ok"] and "BlockingIOError" in reply["error"]
     with pytest.raises(sandbox.KernelDied, match="it used more than 1 s of CPU time"):
         run(tmp_path, "cpu", "while True:\n    pass", Limits(cpu_seconds=1, cell_seconds=20))
 
@@ -96,7 +104,8 @@ def test_a_start_or_stop_cut_off_anywhere_leaves_the_template_ready_for_the_next
 
     previous = signal.signal(signal.SIGALRM, ring)
     try:
-        for step in range(16):  # the alarm at 1 ms to 0.6 s: within the start, the request or the stop
+        # The alarm at 1 ms to 0.6 s: within the start, the request or the stop.
+        for step in range(16):
             kernel = ForkedKernel(tmp_path / f"cut-{step}", Limits(), MODULES)
             signal.setitimer(signal.ITIMER_REAL, 0.001 + 0.04 * step)
             try:

@@ -114,6 +114,15 @@ def gradient_ascent(x, theta, lr, steps):
         path.append(theta)
     return np.array(path)
 '''),
+    # 100 thetas, like "leaves out theta_0", but the last one is missing: once misnamed
+    ("gradient_ascent", "test_gradient_ascent", "one step too few", '''
+def gradient_ascent(x, theta, lr, steps):
+    path = []
+    for _ in range(steps):
+        path.append(theta)
+        theta = theta + lr * log_likelihood_gradient(x, theta)
+    return np.array(path)
+'''),
     ("gradient_ascent", "test_gradient_ascent", "only the last theta", '''
 def gradient_ascent(x, theta, lr, steps):
     for _ in range(steps):

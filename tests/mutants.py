@@ -34,7 +34,9 @@ of a failed check; a raw exception never counts) names or locates the change: it
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
+import io
 import re
 import signal
 from dataclasses import dataclass, field
@@ -394,6 +396,8 @@ class LessonRun:
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(SECONDS)
         namespace.pop(answer.name)  # a cell that fails before its `def` must not leave the solution
+        quiet = contextlib.redirect_stdout(io.StringIO())  # check_format's lines, the tests' prints
+        quiet.__enter__()
         try:
             try:
                 exec(source, namespace)
@@ -411,6 +415,7 @@ class LessonRun:
         except Timeout as error:
             failures = {t: failures.get(t) or f"Timeout: {error}" for t in answer.tests}
         finally:
+            quiet.__exit__(None, None, None)
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
         verdict = Verdict(failures)

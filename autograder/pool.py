@@ -422,8 +422,8 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                 for future in finished:
                     _, task = in_flight.pop(future.key)
                     reply = _outcome(future)
-                    if reply is None:
-                        _retire(client, future, retired)
+                    if isinstance(reply, _OtherCode):
+                        _retire(client, reply.worker, retired)
                         again.append(task)
                     else:
                         bar.update()
@@ -438,20 +438,28 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                 client.run(_stop_graders, run)
 
 
-def _retire(client: Client, future: Future, retired: set[str]) -> None:
-    """Retire the worker (as the scheduler knows it, not as it says) that answered `future` with other code."""
-    for address in set(client.who_has([future]).get(future.key, ())) - retired:
+@dataclass(frozen=True)
+class _OtherCode:
+    """The reply of a worker whose grading process runs other code than this run's."""
+
+    worker: str  # its address, as it says (where its reply is kept is no evidence: Dask moves data between workers)
+
+
+def _retire(client: Client, address: str, retired: set[str]) -> None:
+    """Retire the worker at `address`, which has other grading code, once, if it is one of the cluster's."""
+    workers = client.scheduler_info().get("workers", {})
+    if address in workers and address not in retired:
         retired.add(address)
-        name = client.scheduler_info().get("workers", {}).get(address, {}).get("name", address)
+        name = workers[address].get("name", address)
         print(f"problem: the Dask worker {address} (name {name}) has other grading code than this run (autograder, "
               "mlcourse, torch or numpy differ): it is retired, and its notebooks go to the other workers; install "
               "the same checkout and requirements there before it joins again", file=sys.stderr)
         client.retire_workers([address], close_workers=True)
 
 
-def _outcome(future: Future) -> dict | str | None:
-    """A finished task's result (decoded from JSON), or why there is none, or None when its worker has other
-    grading code; ClusterError when the cluster stopped."""
+def _outcome(future: Future) -> dict | str | _OtherCode:
+    """A finished task's result (decoded from JSON), or why there is none, or that its worker has other grading
+    code; ClusterError when the cluster stopped."""
     try:
         reply = future.result()
     except KilledWorker as error:  # the notebook itself, likely: every worker that took it died
@@ -471,7 +479,7 @@ def _outcome(future: Future) -> dict | str | None:
         if isinstance(reply.get("result"), dict):
             return reply["result"]
         if isinstance(reply.get("other code"), str):
-            return None
+            return _OtherCode(reply["other code"])
     return "a Dask worker sent what is not a result of this grader"
 
 

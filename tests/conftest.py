@@ -20,11 +20,6 @@ LESSONS = lesson_names(ROOT)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def pytest_configure(config):
-    for number in range(1, len(LESSONS) + 1):  # tests/test_mutations.py: `-m lesson3` slices it
-        config.addinivalue_line("markers", f"lesson{number}: the mutation pass of lesson {number}")
-
-
 def solution_path(lesson: str) -> Path:
     return lesson_path(ROOT, lesson)
 

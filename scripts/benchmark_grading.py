@@ -22,7 +22,7 @@ Sleepers mode: two students whose answer sleeps past --timeout SLEEPERS beside t
 the fixture lesson: the run's wall time (notebooks that time out beside others are graded again
 together).
 Huge mode: the fixture lesson's perfect student beside one who added 300,000 cells with grade ids of
-their own (about 43 MB) and one who added 80,000 (under the size cap, read within the notebook's
+their own (about 64 MB) and one who added 60,000 (13 MB, under the size cap, read within the notebook's
 time): the run's time and the size of each one's result, feedback page and report lines.
 It prints ratios from one run; nothing here is a test.
 """
@@ -201,7 +201,7 @@ def huge_mode(args) -> None:
     import resource
 
     with tempfile.TemporaryDirectory() as tmp:
-        submitted, course = _fixture_class(Path(tmp), {}, {"huge": 300_000, "large": 80_000})
+        submitted, course = _fixture_class(Path(tmp), {}, {"huge": 300_000, "large": 60_000})
         for student in ("huge", "large"):
             size = (submitted / student / "01_fixture" / "01_fixture.ipynb").stat().st_size
             print(f"{student}: a notebook of {size / 2**20:.1f} MB")
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--sleepers", type=float, metavar="TIMEOUT",
                         help="sleepers mode, with this --timeout")
     parser.add_argument("--huge", action="store_true",
-                        help="huge mode: notebooks of 300,000 and 80,000 cells")
+                        help="huge mode: notebooks of 300,000 and 60,000 cells")
     args = parser.parse_args()
     use_tool_env()
     mode = (scale_mode if args.scale else sleepers_mode if args.sleepers

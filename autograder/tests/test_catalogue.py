@@ -22,6 +22,7 @@ test_catalogue_class.py writes its table of intake attacks."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +215,13 @@ def test_the_catalogue_covers_the_issue_and_its_table_lists_every_entry():
         "run UPDATE_CATALOGUE_TABLE=1 pytest autograder/tests/test_catalogue.py "
         "autograder/tests/test_catalogue_class.py")
 
+
+def test_every_cluster_entry_names_a_test_that_exists():
+    """The cluster's table is written by hand: each row names the test in test_dask.py that proves it."""
+    section = TABLE.read_text().partition("<!-- cluster -->")[2].partition("<!-- end of cluster -->")[0]
+    named = re.findall(r"\| `(test_\w+)` \|", section)
+    defined = set(re.findall(r"^def (test_\w+)", (Path(__file__).parent / "test_dask.py").read_text(), re.M))
+    assert len(named) >= 6 and set(named) <= defined, set(named) - defined
 
 def _reason(result: NotebookResult, batch: Batch) -> str:
     lost = [c.message for c in result.checks

@@ -39,9 +39,18 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from nbgrader.api import Assignment, Grade, Gradebook, Student, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import (
+    Assignment,
+    Grade,
+    Gradebook,
+    GradeCell,
+    SolutionCell,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from autograder.feedback import copy_mathjax, environment
 from autograder.report import misconception_counts
@@ -91,6 +100,9 @@ def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
             submission = submitted.get((assignment.id, student.id))
             if submission is None:  # nothing submitted: nbgrader exports a zero
                 row.update(timestamp=None, raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+            elif submission.not_graded:  # the grader failed on it: an empty score, never a 0 that reads as a grade
+                row.update(timestamp=submission.timestamp, raw_score=None,
+                           late_submission_penalty=submission.penalty, score=None)
             else:
                 row.update(timestamp=submission.timestamp, raw_score=submission.score,
                            late_submission_penalty=submission.penalty,
@@ -101,8 +113,18 @@ def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
 
 def _submission_scores(assignment_ids: list[str]):
     """Each submission of these assignments with nbgrader's SubmittedAssignment.score (the sum of its grades'
-    scores) and late_submission_penalty (the sum of its notebooks'), summed per submission in two grouped
-    queries rather than nbgrader's correlated subquery per row."""
+    scores) and late_submission_penalty (the sum of its notebooks'), summed per submission in grouped
+    queries rather than nbgrader's correlated subquery per row; and `not_graded`, its autograded cells
+    (grade cells that are no answer's) that have no score at all, which only a notebook the grader failed
+    on leaves (gradebook._scores)."""
+    solution = aliased(SolutionCell)  # both are rows of nbgrader's base_cell table: one needs its own alias
+    answers = select(solution.id).where(solution.name == GradeCell.name,
+                                        solution.notebook_id == GradeCell.notebook_id).exists()
+    ungraded = (select(SubmittedNotebook.assignment_id.label("submission"), func.count().label("cells"))
+                .join(Grade, Grade.notebook_id == SubmittedNotebook.id)
+                .join(GradeCell, GradeCell.id == Grade.cell_id)
+                .where(Grade.auto_score.is_(None), Grade.manual_score.is_(None), ~answers)
+                .group_by(SubmittedNotebook.assignment_id).subquery())
     scores = (select(SubmittedNotebook.assignment_id.label("submission"), func.sum(Grade.score).label("score"))
               .join(Grade, Grade.notebook_id == SubmittedNotebook.id).group_by(SubmittedNotebook.assignment_id)
               .subquery())
@@ -111,9 +133,11 @@ def _submission_scores(assignment_ids: list[str]):
                  .group_by(SubmittedNotebook.assignment_id).subquery())
     return (select(SubmittedAssignment.assignment_id, SubmittedAssignment.student_id, SubmittedAssignment.timestamp,
                    func.coalesce(scores.c.score, 0.0).label("score"),
-                   func.coalesce(penalties.c.penalty, 0.0).label("penalty"))
+                   func.coalesce(penalties.c.penalty, 0.0).label("penalty"),
+                   (func.coalesce(ungraded.c.cells, 0) > 0).label("not_graded"))
             .outerjoin(scores, scores.c.submission == SubmittedAssignment.id)
             .outerjoin(penalties, penalties.c.submission == SubmittedAssignment.id)
+            .outerjoin(ungraded, ungraded.c.submission == SubmittedAssignment.id)
             .where(SubmittedAssignment.assignment_id.in_(assignment_ids)))
 
 
@@ -146,7 +170,8 @@ def graded_assignments(gb: Gradebook, assignments: list[str] | None = None) -> l
 def _wide(gb: Gradebook, assignments: list[str]) -> tuple[list, dict, dict]:
     """(students, {(student id, assignment): score}, {assignment: max score}) of the graded `assignments`."""
     rows = nbgrader_rows(gb, assignments)
-    scores = {(r["student_id"], r["assignment"]): round(r["score"], 2) for r in rows}
+    scores = {(r["student_id"], r["assignment"]): None if r["score"] is None else round(r["score"], 2)
+              for r in rows}
     return gb.students, scores, {r["assignment"]: r["max_score"] for r in rows}
 
 

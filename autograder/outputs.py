@@ -31,12 +31,8 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
     """Every output of a graded class; {name: path} of what was written. `done(part)` is called as each part
     is written (the pipeline's clock: the benchmark's figures)."""
     with Gradebook(db_url) as gb:
-        rows = nbgrader_rows(gb, course.assignments, found.students)  # exactly what this run graded
-        failed = {(r.student, r.assignment) for r in results if r.grader_error is not None}
-        for row in rows:  # not graded (grader error): an empty score, never a 0 that reads as a grade
-            if (row["student_id"], row["assignment"]) in failed:
-                row.update(raw_score=None, score=None)
-        write_csv(rows, NBGRADER_COLUMNS, out / "grades.csv")
+        # Exactly what this run graded; a notebook the grader failed on has an empty score (nbgrader_rows).
+        write_csv(nbgrader_rows(gb, course.assignments, found.students), NBGRADER_COLUMNS, out / "grades.csv")
         # Read as plain rows in three queries: through nbgrader's objects, each submission loads its student and
         # assignment one query at a time.
         duedates = dict(gb.db.execute(select(Assignment.name, Assignment.duedate)).all())

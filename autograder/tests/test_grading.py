@@ -398,6 +398,13 @@ def test_a_notebook_the_grader_keeps_failing_on_is_not_graded_and_the_run_fails(
     with open(out / "grades.csv") as f:
         row = next(csv.DictReader(f))
     assert (row["student_id"], row["raw_score"], row["score"]) == ("perfect", "", "")
+    for kind in ("nbgrader", "canvas", "moodle"):  # every export reads the gradebook so too
+        assert main(["--root", str(course), "export", str(out), "--format", kind, "--to",
+                     str(tmp_path / f"{kind}.csv")]) == 0
+    with open(tmp_path / "nbgrader.csv") as f:
+        assert [(r["student_id"], r["raw_score"], r["score"]) for r in csv.DictReader(f)] == [("perfect", "", "")]
+    with open(tmp_path / "canvas.csv") as f:
+        assert [r["01_fixture"] for r in csv.DictReader(f)] == [row["max_score"], ""]  # Points Possible, the student
     autograded = [r for r in rows(gradebook.default_db_url(out)) if r[5] in ("test_total_log_prob",
                                                                              "test_answer_objective")]
     assert autograded and {(r[6], r[8], r[9]) for r in autograded} == {(None, True, True)}

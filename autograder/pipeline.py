@@ -76,13 +76,14 @@ class Graded:
 
 def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
                 scheduler: pool.Scheduler | None = None, db_url: str | None = None,
-                duedates: dict[str, datetime] | None = None, regrade: bool = False, times_file: Path | None = None
+                duedates: dict[str, datetime] | None = None, regrade: bool = False, times_file: Path | None = None,
+                keep_other_code: bool = False
                 ) -> Graded:
     """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs.
 
     `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at `scheduler`."""
     db_url = db_url or gradebook.default_db_url(out)
-    store, results = ResultStore(out / "results"), {}
+    store, results = ResultStore(out / "results", pool.code_fingerprint(), keep_other_code), {}
     clock = _Clock()
     with (output_lock(out), tempfile.TemporaryDirectory(prefix="autograder-") as tmp,
           gradebook.open_gradebook(db_url) as gb):
@@ -116,6 +117,11 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
                 unchanged += 1
             else:
                 to_grade.append(submission)
+        if store.stale and keep_other_code:
+            print(f"{store.stale} result(s) were graded by other grading code; kept, as --keep-other-code asks")
+        elif store.stale:
+            print(f"{store.stale} result(s) were graded by other grading code (autograder, mlcourse, torch or numpy "
+                  "changed); regrading them (--keep-other-code keeps them)")
         if unchanged:
             print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
         clock.lap("kept")

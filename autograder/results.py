@@ -144,26 +144,38 @@ def result_key(source: bytes, submission: bytes | None, student: str, options: d
 
 
 class ResultStore:
-    """OUT/results/<student>/<assignment>/<notebook>.json: each result with the key it was graded under."""
+    """OUT/results/<student>/<assignment>/<notebook>.json: each result with the key it was graded under and the
+    fingerprint of the grading code that graded it (pool.code_fingerprint).
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    A result graded by other code (a fix in mlcourse.checking, a new limit, another torch) is not reused unless
+    `keep_other_code` says so: `stale` counts those seen, so that the run can say why it grades them again."""
+
+    def __init__(self, folder: Path, code: str, keep_other_code: bool = False):
+        self.folder, self.code, self.keep_other_code = folder, code, keep_other_code
+        self.stale = 0
 
     def _path(self, name: str) -> Path:
         return self.folder / f"{name}.json"
 
     def get(self, name: str, key: str) -> NotebookResult | None:
-        """The kept result of `name` ("student/assignment/notebook"), if it was graded under `key`."""
+        """The kept result of `name` ("student/assignment/notebook"), if it was graded under `key` by this code
+        (or by any code, with `keep_other_code`)."""
         try:
             saved = json.loads(self._path(name).read_text())
-        except (OSError, ValueError):
+            if saved.get("key") != key:
+                return None
+            if saved.get("code") != self.code:
+                self.stale += 1
+                if not self.keep_other_code:
+                    return None
+            return NotebookResult.from_dict(saved["result"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if never graded
             return None
-        return NotebookResult.from_dict(saved["result"]) if saved.get("key") == key else None
 
     def put(self, name: str, key: str, result: NotebookResult) -> None:
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written under a temporary name, then renamed: a run killed mid-write leaves no half result.
         partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps({"key": key, "result": result.to_dict()}, indent=1))
+        partial.write_text(json.dumps({"key": key, "code": self.code, "result": result.to_dict()}, indent=1))
         os.replace(partial, path)

@@ -37,6 +37,7 @@ from autograder.environment import ROOT, use_tool_env
 from autograder.exports import export_nbgrader
 from autograder.outputs import write_outputs
 from autograder.pipeline import grade_class
+from autograder.pool import code_fingerprint
 from autograder.results import ResultStore, result_key
 from autograder.tests import synthetic_class
 
@@ -53,11 +54,11 @@ def phases(course: Course, submitted: Path, out: Path, db_url: str,
     """Seconds per bookkeeping phase, each as the pipeline runs it; also the recording's peak memory
     in MB."""
     figures: dict[str, float] = {}
-    store = ResultStore(out / "results")
+    store = ResultStore(out / "results", code_fingerprint())
     with tempfile.TemporaryDirectory() as tmp:
         with timed(figures, "intake (find every submission)"):
             found = intake.discover(submitted, course, Path(tmp), None)
-        options = Options().__dict__
+        options = Options().key()
         results = []
         for s in found.submissions:
             data = s.source.read_bytes()

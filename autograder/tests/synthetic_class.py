@@ -18,6 +18,7 @@ from pathlib import Path
 from autograder.course import Course
 from autograder.engine import Options
 from autograder.environment import ROOT
+from autograder.pool import code_fingerprint
 from autograder.results import NotebookResult, ResultStore, result_key
 from autograder.tests.conftest import FIXTURE_COURSE
 from mlcourse.lessons import read_lesson
@@ -62,7 +63,8 @@ def build(folder: Path, students: int, assignments: int, outs: list[Path]) -> Sy
     shutil.copy(ROOT / "nbgrader_config.py", root)
     duedates = {name: FIRST_DUE + timedelta(weeks=i) for i, name in enumerate(names)}
     lesson, data = read_lesson(source), source.read_bytes()
-    stores, options = [ResultStore(out / "results") for out in outs], Options().__dict__
+    stores = [ResultStore(out / "results", code_fingerprint()) for out in outs]
+    options = Options().key()
     ids = [f"student{s:05d}" for s in range(students)]
     for s, student in enumerate(ids):
         for a, name in enumerate(names):

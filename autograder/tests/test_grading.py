@@ -92,6 +92,27 @@ def test_grading_again_changes_nothing_and_adds_no_row(graded):
     assert {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")}.keys() == stamps.keys()
 
 
+def test_results_graded_by_other_code_are_graded_again_unless_kept_on_purpose(graded, tmp_path, monkeypatch,
+                                                                              capsys):
+    """A kept result records the fingerprint of the code that graded it: after a change to the grading code
+    (here: its fingerprint) every result is graded again, and the run says why; --keep-other-code keeps them."""
+    course, submitted, runs = graded
+    out, _, db_url = runs[2]
+    kept, again = tmp_path / "kept", tmp_path / "again"
+    shutil.copytree(out, kept)
+    shutil.copytree(out, again)
+    stamps = {p.relative_to(out): p.stat().st_mtime_ns for p in (out / "results").rglob("*.json")
+              if p.parts[-3] != "missing"}  # a notebook not handed in is recorded afresh each run
+    monkeypatch.setattr(pool, "code_fingerprint", lambda: "a fix in mlcourse/checking.py")
+    grade_class(submitted, kept, Course(course), Options(), jobs=2, duedates=duedates(lesson_names(course)),
+                keep_other_code=True)
+    assert f"{len(stamps)} result(s) were graded by other grading code; kept" in capsys.readouterr().out
+    assert {p: (kept / p).stat().st_mtime_ns for p in stamps} == {p: out_ns for p, out_ns in stamps.items()}
+    _grade(course, submitted, again, jobs=2)
+    assert f"{len(stamps)} result(s) were graded by other grading code" in capsys.readouterr().out
+    assert all(json.loads((again / p).read_text())["code"] == "a fix in mlcourse/checking.py" for p in stamps)
+    assert rows(gradebook.default_db_url(again)) == rows(db_url)  # the same grades, now from this code
+
 def test_a_run_stopped_midway_resumes_with_the_rest(graded, tmp_path):
     course, submitted, runs = graded
     out, _, db_url = runs[2]

@@ -136,7 +136,7 @@ def usable_cpus(proc_self: Path = Path("/proc/self"), cgroup_root: Path = Path("
     Not `dask.system.cpu_count()`, which reads a v1 quota only at the hierarchy's root (not this process's
     own cgroup) and a v2 quota only in this process's own group (not a parent's, and not at all in a
     container whose /proc/self/cgroup names the host's path): a grader in a limited cgroup would start a
-    worker per host CPU. The tests below `test_usable_cpus_*` cover the cases it misses."""
+    worker per host CPU (test_dask.py's `test_usable_cpus_*` cover the cases it misses)."""
     cpus = len(os.sched_getaffinity(0))
     try:
         lines = (proc_self / "cgroup").read_text().splitlines()

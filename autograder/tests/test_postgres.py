@@ -21,7 +21,7 @@ from autograder.engine import Options
 from autograder.pipeline import grade_class
 from autograder.tests.conftest import copy_fixture_course
 from autograder.tests.gradebook_rows import count_rows, rows
-from autograder.tests.test_grading import EXPECTED
+from autograder.tests.test_pipeline import EXPECTED
 from mlcourse.lessons import lesson_names
 
 

@@ -54,7 +54,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from autograder.feedback import copy_mathjax, environment
 from autograder.report import misconception_counts
-from autograder.results import NotebookResult
+from autograder.results import NotebookResult, ResultStore
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -201,19 +201,6 @@ def export_moodle(gb: Gradebook, path: Path, assignments: list[str]) -> Path:
     return write_csv(rows, MOODLE_COLUMNS + assignments, path)
 
 
-def kept_results(out: Path) -> dict[tuple[str, str, str], NotebookResult]:
-    """{(student, assignment, notebook): result} of every notebook graded into OUT, earlier runs included
-    (OUT/results/<student>/<assignment>/<notebook>.json, as `ResultStore` keeps them)."""
-    kept = {}
-    for path in sorted((out / "results").glob("*/*/*.json")):
-        try:
-            result = NotebookResult.from_dict(json.loads(path.read_text())["result"])
-        except (OSError, ValueError, KeyError, TypeError):  # unreadable: as if never graded (ResultStore.get too)
-            continue
-        kept[result.student, result.assignment, result.notebook] = result
-    return kept
-
-
 def _points(value: float | None) -> float:
     return round(value or 0.0, 2)
 
@@ -267,7 +254,7 @@ def export(gb: Gradebook, fmt: str, to: Path, out: Path, assignments: list[str] 
         raise ValueError("nothing is graded in this gradebook" + (f" for {', '.join(assignments)}" if assignments
                                                                     else "") + ": run `autograder grade` first")
     if fmt == "gradescope":
-        export_gradescope(gb, to, graded, kept_results(out))
+        export_gradescope(gb, to, graded, ResultStore(out / "results").every())
         return graded
     to.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "nbgrader":
@@ -339,7 +326,7 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
 def write_student_pages(gb: Gradebook, out: Path) -> list[Path]:
     """OUT/feedback/<student>/index.html for every student with results in OUT, over every graded assignment."""
     own: dict[str, list[NotebookResult]] = {}
-    for (student, _, _), result in kept_results(out).items():
+    for (student, _, _), result in ResultStore(out / "results").every().items():
         own.setdefault(student, []).append(result)
     graded = set(graded_assignments(gb))
     assignments = [a for a in gb.assignments if a.name in graded]

@@ -150,7 +150,7 @@ class ResultStore:
     A result graded by other code (a fix in mlcourse.checking, a new limit, another torch) is not reused unless
     `keep_other_code` says so: `stale` counts those seen, so that the run can say why it grades them again."""
 
-    def __init__(self, folder: Path, code: str, keep_other_code: bool = False):
+    def __init__(self, folder: Path, code: str | None = None, keep_other_code: bool = False):
         self.folder, self.code, self.keep_other_code = folder, code, keep_other_code
         self.stale = 0
 
@@ -171,6 +171,18 @@ class ResultStore:
             return NotebookResult.from_dict(saved["result"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if never graded
             return None
+
+    def every(self) -> dict[tuple[str, str, str], NotebookResult]:
+        """{(student, assignment, notebook): result} of every kept result, whatever graded it (the exports show
+        what was recorded); an unreadable file is left out, as `get` treats it as never graded."""
+        kept = {}
+        for path in sorted(self.folder.glob("*/*/*.json")):
+            try:
+                result = NotebookResult.from_dict(json.loads(path.read_text())["result"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            kept[result.student, result.assignment, result.notebook] = result
+        return kept
 
     def put(self, name: str, key: str, result: NotebookResult) -> None:
         path = self._path(name)

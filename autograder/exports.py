@@ -298,7 +298,8 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
         row.update(raw=scored["raw_score"], penalty=scored["late_submission_penalty"], score=scored["score"],
                    submitted=_when(submission.timestamp) or "time unknown",
                    late=_late(submission.total_seconds_late) if submission.total_seconds_late > 0 else "",
-                   pending=sum(g.needs_manual_grade for n in submission.notebooks for g in n.grades))
+                   pending=0 if scored["score"] is None  # not graded: its checks wait for the grader
+                   else sum(g.needs_manual_grade for n in submission.notebooks for g in n.grades))
         for notebook in submission.notebooks:
             result = kept.get((name, notebook.name))
             if result is not None and not result.submitted:
@@ -318,7 +319,7 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
     full_name = " ".join(n for n in (student.first_name, student.last_name) if n)
     return environment().get_template("student.html.j2").render(
         title=f"Grades of {full_name or student.id}", student=student, full_name=full_name, rows=rows,
-        total=sum(r["score"] for r in rows), top=sum(r["max"] for r in rows), misconceptions=misconceptions,
+        total=sum(r["score"] or 0.0 for r in rows), top=sum(r["max"] for r in rows), misconceptions=misconceptions,
         more=len(by_phrase) - len(misconceptions), failed=any(c.status != "passed" for r in own for c in r.checks),
         mathjax="../.mathjax")
 

@@ -256,3 +256,16 @@ def test_export_names_what_is_wrong(semester, tmp_path, capsys):
                  "--assignment", "03_nope"]) == 2
     assert "no assignment 03_nope in the gradebook (there are: 01_fixture, 02_fixture)" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_notebook_the_grader_failed_on_is_not_graded_on_the_student_page(tmp_path):
+    """nbgrader_rows leaves its score empty (the gradebook has no autograded score): the page says so, counts
+    nothing for it and asks no one to grade its checks by hand."""
+    student = SimpleNamespace(id="ada", first_name="Ada", last_name=None)
+    week = SimpleNamespace(name="01_fixture", duedate=None, max_score=4.0)
+    waiting = SimpleNamespace(name="01_fixture", grades=[SimpleNamespace(needs_manual_grade=True)] * 3)
+    submission = SimpleNamespace(timestamp=None, total_seconds_late=0, notebooks=[waiting])
+    scores = {("ada", "01_fixture"): {"raw_score": None, "late_submission_penalty": 0.0, "score": None}}
+    page = _Page(student_page(student, tmp_path, [], [week], {("ada", "01_fixture"): submission}, scores)).words
+    assert "not graded yet / 4 the grader failed on it; it will be graded again" in page
+    assert "0 of 4 points" in page and "to be graded by hand" not in page

@@ -38,9 +38,10 @@ from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_ava
 from autograder.verdicts import TestRunner, Verdict
 from mlcourse.lessons import Cell, modules_imported, read_lesson
 
-UNSANDBOXED = "graded WITHOUT the sandbox (--no-sandbox): the student's code could read and change this machine's files"
-# The lessons' notebooks weigh about 0.1 MB, a few MB with every figure's output: a submission of more is not read
-# (parsing JSON costs about 35 times its size in memory, in the grading process).
+UNSANDBOXED = ("graded WITHOUT the sandbox (--no-sandbox): the student's code could read and "
+               "change this machine's files")
+# The lessons' notebooks weigh about 0.1 MB, a few MB with every figure's output: a submission of
+# more is not read (parsing JSON costs about 35 times its size in memory, in the grading process).
 MAX_NOTEBOOK_BYTES = 16 << 20
 
 
@@ -50,8 +51,10 @@ class Options:
 
     timeout: float = 300.0  # seconds per notebook, the whole of it: kernel, answers and tests
     sandbox: bool = True
-    warm: bool = True  # kernels forked from a template that imported the setup's modules (sandbox.ForkedKernel)
-    fresh_template: bool = False  # a retry after a grader error: the grading process starts a new template first
+    # kernels forked from a template that imported the setup's modules (sandbox.ForkedKernel)
+    warm: bool = True
+    # a retry after a grader error: the grading process starts a new template first
+    fresh_template: bool = False
 
     def key(self) -> dict:
         """What a kept result depends on: how a retry starts its kernels changes no grade."""
@@ -60,7 +63,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Task:
-    """One notebook to grade, carrying what it needs as bytes (a worker needs no shared file system)."""
+    """One notebook to grade, carrying what it needs as bytes (a worker needs no shared file
+    system)."""
 
     student: str
     assignment: str
@@ -74,47 +78,53 @@ class Task:
 
     def to_dict(self) -> dict:
         encode = lambda raw: None if raw is None else base64.b64encode(raw).decode()  # noqa: E731
-        return {**self.__dict__, "source": encode(self.source), "submission": encode(self.submission)}
+        return {**self.__dict__, "source": encode(self.source),
+                "submission": encode(self.submission)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Task:
         decode = lambda text: None if text is None else base64.b64decode(text)  # noqa: E731
-        return cls(**{**data, "source": decode(data["source"]), "submission": decode(data["submission"])})
+        return cls(**{**data, "source": decode(data["source"]),
+                      "submission": decode(data["submission"])})
 
 
 def too_large(name: str, size: int) -> str | None:
     """Why a submitted file of `size` bytes is not read (None: it is read)."""
     if size <= MAX_NOTEBOOK_BYTES:
         return None
-    return (f"{name} is {size / 2**20:.1f} MB, more than the {MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be; "
-            "it was not read")
+    return (f"{name} is {size / 2**20:.1f} MB, more than the {MAX_NOTEBOOK_BYTES >> 20} MB a "
+            "notebook may be; it was not read")
 
 
 def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:
     """Grade a task in `workdir`, where its source notebook is written as a one-lesson course."""
-    course = workdir / f"course-{hashlib.sha256(task.source).hexdigest()[:16]}"  # one per version of the source
+    # one per version of the source
+    course = workdir / f"course-{hashlib.sha256(task.source).hexdigest()[:16]}"
     source = course / "solutions" / task.assignment / f"{task.notebook}.ipynb"
     if not source.exists():
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_bytes(task.source)
-    began = time.monotonic()  # the pool waits for this notebook at most its limit plus GRACE_SECONDS from now
+    # the pool waits for this notebook at most its limit plus GRACE_SECONDS from now
+    began = time.monotonic()
     scratch = workdir / "scratch"
     shutil.rmtree(scratch, ignore_errors=True)  # each notebook starts from an empty folder
     if options.fresh_template:
         sandboxes.discard_template()
     return grade_notebook(source, task.submission, student=task.student, scratch=scratch,
-                          limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox, warm=options.warm,
-                          began=began)
+                          limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox,
+                          warm=options.warm, began=began)
 
 
 def grade_notebook(source: Path, submission: bytes | None, *, student: str, scratch: Path,
                    limits: Limits | None = None, sandbox: bool = True, warm: bool = True,
                    began: float | None = None) -> NotebookResult:
-    """Grade `submission` (the bytes of a student's copy of the notebook `source`, None when missing) in `scratch`.
+    """Grade `submission` (the bytes of a student's copy of the notebook `source`, None when
+    missing) in `scratch`.
 
     `source` is `<course>/solutions/<assignment>/<notebook>.ipynb`; hidden tests read the expected
-    values from that course's solutions. `began`: when the worker pool's wait for this notebook began
-    (time.monotonic()); its time ends early enough for the grader to answer within that wait."""
+    values from that course's solutions. `began`: when the worker pool's wait for this notebook
+    began (time.monotonic()); its time ends early enough for the grader to answer within that
+    wait."""
     limits = limits or Limits()
     lesson = read_lesson(source)
     result = NotebookResult.blank(lesson, student, source.parent.name, sandboxed=sandbox)
@@ -122,8 +132,9 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
         return result.not_submitted(source.name)
     if (large := too_large(source.name, len(submission))) is not None:
         return result.not_graded(large, f"not graded: {large}")
-    # The grader's own start-up (the sandbox's check, the warm kernels' template, the tests' namespace with the
-    # lesson's reference values) is not the student's: it happens before the notebook's time starts.
+    # The grader's own start-up (the sandbox's check, the warm kernels' template, the tests'
+    # namespace with the lesson's reference values) is not the student's: it happens before
+    # the notebook's time starts.
     if sandbox:
         try:
             check_available()
@@ -140,22 +151,26 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     result.timings["tests"] = time.monotonic() - begin
     start, stalled = time.monotonic(), _cpu_stall()
     deadline, session, fault = start + limits.notebook_seconds, None, False
-    if began is not None:  # a start-up slowed by load ate into the pool's grace: the time-out is graded again
+    # a start-up slowed by load ate into the pool's grace: the time-out is graded again
+    if began is not None:
         deadline = min(deadline, began + limits.notebook_seconds + GRACE_SECONDS - 5.0)
     try:
-        # The notebook's own time bounds the grader's work on it, reading and planning the submission included.
+        # The notebook's own time bounds the grader's work on it, reading and planning the
+        # submission included.
         with _alarm(deadline + 1.0, limits.notebook_seconds):
             try:
                 plan = rebuild(lesson, parse_notebook(submission, source.name))
             except IntakeError as error:
                 return result.not_graded(str(error), f"not graded: {error}")
             result.problems += plan.problems
-            result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"}, **plan.written}
+            result.answers = {**{s.grade_id: s.source for s in plan.steps if s.kind == "answer"},
+                              **plan.written}
             if not sandbox:
                 result.problems.append(UNSANDBOXED)
             scratch.mkdir(parents=True, exist_ok=True)
             session = KernelSession(scratch, limits, sandbox, result.timings, modules, deadline)
-            _steps(plan, result, session, runner, {check.grade_id: check for check in result.checks}, {})
+            _steps(plan, result, session, runner,
+                   {check.grade_id: check for check in result.checks}, {})
     except GraderFault as error:
         result.grader_failed(str(error))
         fault = session is not None and session.warm_modules is not None
@@ -167,18 +182,22 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
         if session is not None:
             result.timed_out |= session.timed_out
             session.close()
-    if fault:  # a warm kernel that failed to start or to run the setup: perhaps its template's fault
+    # a warm kernel that failed to start or to run the setup: perhaps its template's fault
+    if fault:
         sandboxes.discard_template()
     if stalled is not None and (now := _cpu_stall()) is not None:
-        result.cpu_contention = round(min((now - stalled) / max(time.monotonic() - start, 1e-3), 1.0), 4)
+        result.cpu_contention = round(min((now - stalled) / max(time.monotonic() - start, 1e-3),
+                                          1.0), 4)
     result.problems = bounded(result.problems)
     return result
 
 
 def _cpu_stall() -> float | None:
-    """Seconds in which some task of this machine waited for a CPU, since boot (Linux PSI; None without it)."""
+    """Seconds in which some task of this machine waited for a CPU, since boot (Linux PSI; None
+    without it)."""
     try:
-        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]  # "some avg10=.. avg60=.. avg300=.. total=µs"
+        # "some avg10=.. avg60=.. avg300=.. total=µs"
+        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
         return int(some.rsplit("total=", 1)[1]) / 1e6
     except (OSError, IndexError, ValueError):
         return None
@@ -205,16 +224,17 @@ def _alarm(deadline: float, limit: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _steps(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner, checks: dict,
-           failed_answers: dict) -> None:
+def _steps(plan: Plan, result: NotebookResult, session: KernelSession, runner: TestRunner,
+           checks: dict, failed_answers: dict) -> None:
     for step in plan.steps:
         if step.kind in ("setup", "answer"):
             error = session.run(step)
             if error is not None:
                 failed_answers[step.grade_id] = (step, error)
                 if "the kernel stopped" in error:
-                    result.problems.append(f"the answer cell `{step.grade_id}` was stopped ({error}); "
-                                           "the checks that use it score 0, the others go on")
+                    result.problems.append(f"the answer cell `{step.grade_id}` was stopped "
+                                           f"({error}); the checks that use it score 0, the others "
+                                           "go on")
         else:
             _score(checks[step.grade_id], _test(step, runner, session), failed_answers)
 
@@ -230,13 +250,18 @@ def _test(step: Cell, runner: TestRunner, session: KernelSession) -> Verdict:
         session.tick("tests", start)
 
 
-def _score(check: CheckResult, verdict: Verdict, failed_answers: dict[str, tuple[Cell, str]]) -> None:
-    """Record a verdict; a test that missed a name says which answer cell should have defined it and why it did not."""
+def _score(check: CheckResult, verdict: Verdict,
+           failed_answers: dict[str, tuple[Cell, str]]) -> None:
+    """Record a verdict; a test that missed a name says which answer cell should have defined it and
+    why it did not."""
     message = verdict.message
     if verdict.missing_name:
-        message += "".join(f"\n{_answer_failure(grade_id, error)}" for grade_id, (cell, error) in failed_answers.items()
-                           if verdict.missing_name == grade_id or verdict.missing_name in cell.defines)
-    check.status, check.message, check.misconception = verdict.status, message, verdict.misconception
+        message += "".join(f"\n{_answer_failure(grade_id, error)}"
+                           for grade_id, (cell, error) in failed_answers.items()
+                           if verdict.missing_name == grade_id
+                           or verdict.missing_name in cell.defines)
+    check.status, check.message, check.misconception = (verdict.status, message,
+                                                        verdict.misconception)
     check.points = check.max_points if verdict.status == "passed" else 0.0
 
 

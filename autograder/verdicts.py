@@ -1,4 +1,5 @@
-"""Verdicts, the fourth stage: test cells run here, in the grader's own process, never in the student's kernel.
+"""Verdicts, the fourth stage: test cells run here, in the grader's own process, never in the
+student's kernel.
 
 A test cell is instructor code: it builds inputs, calls the student's functions, reads the
 student's variables and hands what came back to `mlcourse.checking`. It runs in a namespace made
@@ -37,7 +38,8 @@ from mlcourse.lessons import Cell, Lesson, names_read
 
 
 class StudentError(Exception):
-    """The student's code raised, or sent back something that is not plain data; the text says which."""
+    """The student's code raised, or sent back something that is not plain data; the text says
+    which."""
 
 
 class Remote:
@@ -57,19 +59,23 @@ class Remote:
         return self._bridge.call(self, args, kwargs, state=True)
 
     def __getattr__(self, name: str):
-        if name.startswith("_"):  # no dunder protocol (__array_interface__, __eq__, ...) reaches the student
+        # no dunder protocol (__array_interface__, __eq__, ...) reaches the student
+        if name.startswith("_"):
             raise AttributeError(name)
-        return self._bridge.request({"op": "attr", "ref": self._ref, "name": name}, f"{self._label}.{name}")
+        return self._bridge.request({"op": "attr", "ref": self._ref, "name": name},
+                                    f"{self._label}.{name}")
 
     def __repr__(self) -> str:
         return f"<the student's {self._label}>"
 
 
 def describe_call(label: str, args: tuple, kwargs: dict) -> str:
-    """`fn(Tensor (3, 6) float32, list of 2, lr=float)`: a call as a student can recognise it, values left out."""
+    """`fn(Tensor (3, 6) float32, list of 2, lr=float)`: a call as a student can recognise it,
+    values left out."""
     def kind(value: Any) -> str:
         if hasattr(value, "shape") and hasattr(value, "dtype"):
-            return f"{type(value).__name__} {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+            return (f"{type(value).__name__} {tuple(value.shape)} "
+                    f"{str(value.dtype).removeprefix('torch.')}")
         if isinstance(value, (list, tuple, dict)):
             return f"{type(value).__name__} of {len(value)}"
         return type(value).__name__
@@ -92,9 +98,12 @@ class Bridge:
         if not reply["ok"]:
             raise StudentError(f"`{label}` raised {str(reply.get('error'))[:500]}")
         try:
-            return decode(reply.get("value"), ref=lambda r: Remote(self, int(r["id"]), f"{label}(...)"))
-        except Exception as error:  # noqa: BLE001 - anything unreadable is the student's problem, never ours
-            raise StudentError(f"`{label}` sent back a value the grader cannot read ({error})") from None
+            return decode(reply.get("value"),
+                          ref=lambda r: Remote(self, int(r["id"]), f"{label}(...)"))
+        # anything unreadable is the student's problem, never ours
+        except Exception as error:  # noqa: BLE001
+            raise StudentError(f"`{label}` sent back a value the grader cannot read "
+                               f"({error})") from None
 
     def get(self, name: str) -> Any:
         value = self.request({"op": "get", "name": name}, name)
@@ -102,7 +111,8 @@ class Bridge:
             value._label = name
         return value
 
-    def call(self, function: Remote, args: tuple, kwargs: dict, state: bool = False) -> tuple[Any, tuple]:
+    def call(self, function: Remote, args: tuple, kwargs: dict,
+             state: bool = False) -> tuple[Any, tuple]:
         """(the call's result, the arguments after it when `state`, else ())."""
         refs = lambda obj: obj._ref if isinstance(obj, Remote) else None  # noqa: E731
         message = {"op": "call", "ref": function._ref, "state": state,
@@ -114,10 +124,11 @@ class Bridge:
         if not state:
             return reply["result"], ()
         try:
-            return reply["result"], tuple(_after(a, s) for a, s in zip(args, reply["state"], strict=True))
+            return (reply["result"],
+                    tuple(_after(a, s) for a, s in zip(args, reply["state"], strict=True)))
         except Exception as error:  # noqa: BLE001 - whatever shape the kernel's data has
-            raise StudentError(f"`{function._label}` left its arguments in a state the grader cannot read "
-                               f"({error})") from None
+            raise StudentError(f"`{function._label}` left its arguments in a state the grader "
+                               f"cannot read ({error})") from None
 
 
 def _after(original: Any, state: Any) -> Any:
@@ -135,7 +146,8 @@ def _after(original: Any, state: Any) -> Any:
                 tensor.copy_(state["state"][name].reshape(tensor.shape))
         for name, parameter in after.named_parameters():
             grad = state["grads"][name]
-            parameter.grad = None if grad is None else grad.detach().reshape(parameter.shape).to(parameter.dtype)
+            parameter.grad = (None if grad is None
+                              else grad.detach().reshape(parameter.shape).to(parameter.dtype))
         return after
     return copy.deepcopy(original) if isinstance(state, Remote) else state
 
@@ -144,14 +156,16 @@ def _tensor_like(original, data, grad):
     tensor = data.detach().reshape(original.shape).to(original.dtype).clone()
     if original.requires_grad:
         tensor.requires_grad_(True)
-        tensor.grad = None if grad is None else grad.detach().reshape(original.shape).to(original.dtype)
+        tensor.grad = (None if grad is None
+                       else grad.detach().reshape(original.shape).to(original.dtype))
     return tensor
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one test cell decided: its status, the message the student reads, the misconception it named,
-    and, when the test could not find a name, that name (an answer cell that failed or was left out)."""
+    """What one test cell decided: its status, the message the student reads, the misconception it
+    named, and, when the test could not find a name, that name (an answer cell that failed or was
+    left out)."""
 
     status: Literal["passed", "failed", "error"]
     message: str = ""
@@ -165,7 +179,8 @@ class TestRunner:
     def __init__(self, lesson: Lesson, root: Path):
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         exec(compile(lesson.setup, f"{lesson.name}:setup", "exec"), self.namespace)
-        # Hidden tests read expected values from this course's solutions, named here, not found by guessing.
+        # Hidden tests read expected values from this course's solutions, named here, not
+        # found by guessing.
         for name, value in list(self.namespace.items()):
             if value is checking.reference:
                 self.namespace[name] = functools.partial(checking.reference, root=root)
@@ -181,10 +196,12 @@ class TestRunner:
             code = compile(part, f"<test {test.grade_id}>", "exec")
             try:
                 self._bind_student_names(part, bridge)
-                with contextlib.redirect_stdout(io.StringIO()):  # what a check prints is for the notebook's reader
+                # what a check prints is for the notebook's reader
+                with contextlib.redirect_stdout(io.StringIO()):
                     exec(code, self.namespace)
             except CheckFailure as failure:
-                return Verdict("failed", failure.hidden_message() if hidden else str(failure), failure.misconception)
+                return Verdict("failed", failure.hidden_message() if hidden else str(failure),
+                               failure.misconception)
             except StudentError as error:
                 return Verdict("error", str(error))
             except NameError as error:

@@ -36,7 +36,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage",
-                  # Any host but the local server fails to resolve, so a stray fetch shows up as an error.
+                  # Any host but the local server fails to resolve, so a stray
+                  # fetch shows up as an error.
                   "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 PHONE = (412, 915)  # CSS pixels of a common phone screen
 DESKTOP = (1280, 1600)
@@ -52,7 +53,8 @@ return {raw: raw, typeset: document.querySelectorAll('.MathJax, .MathJax_Display
 BROKEN_IMAGES_JS = """
 return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80));
 """
-FITS_SCREEN_JS = "return arguments[0].getBoundingClientRect().right <= document.documentElement.clientWidth;"
+FITS_SCREEN_JS = ("return arguments[0].getBoundingClientRect().right <= "
+                  "document.documentElement.clientWidth;")
 WAIT_FOR_MATH_JS = """
 const done = arguments[arguments.length - 1];
 if (!window.MathJax || !MathJax.Hub) { done(false); } else { MathJax.Hub.Queue(() => done(true)); }
@@ -87,7 +89,8 @@ class PageReport:
         if self.math_errors:
             found.append(f"{self.math_errors} formulas MathJax could not typeset")
         if self.reveal is False:
-            found.append("the solution reveal did not show the solution within the screen and hide it")
+            found.append("the solution reveal did not show the solution within the screen and hide "
+                         "it")
         return [f"{self.page}: {p}" for p in found]
 
 
@@ -119,7 +122,8 @@ def missing_browser() -> str | None:
     """Why the browser check cannot run here, or None when it can."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
-        return f"missing {', '.join(missing)}: run `make system-deps` (Debian packages chromium, chromium-driver)"
+        return (f"missing {', '.join(missing)}: run `make system-deps` (Debian packages chromium, "
+                "chromium-driver)")
     return None
 
 
@@ -184,24 +188,28 @@ def check_page(driver: webdriver.Chrome, base: str, page: str) -> PageReport:
     driver.get(urljoin(base, page))
     report.mathjax_loaded = bool(driver.execute_async_script(WAIT_FOR_MATH_JS))
     math = driver.execute_script(RAW_MATH_JS)
-    report.raw_math, report.math_typeset, report.math_errors = math["raw"], math["typeset"], math["errors"]
+    report.raw_math, report.math_typeset, report.math_errors = (math["raw"], math["typeset"],
+                                                                math["errors"])
     report.images = len(driver.find_elements(By.TAG_NAME, "img"))
     report.broken_images = driver.execute_script(BROKEN_IMAGES_JS)
     for role in ("previous", "home", "next"):
         found = driver.find_elements(By.CSS_SELECTOR, f"nav.reader-nav-top a.reader-{role}")
         if found:
             report.links[role] = found[0].get_attribute("href").removeprefix(base)
-    hrefs = {urldefrag(a.get_attribute("href"))[0] for a in driver.find_elements(By.CSS_SELECTOR, "a[href]")}
+    hrefs = {urldefrag(a.get_attribute("href"))[0]
+             for a in driver.find_elements(By.CSS_SELECTOR, "a[href]")}
     report.broken_links = sorted(h for h in hrefs if h.startswith(base) and not link_resolves(h))
     report.reveal = check_reveal(driver)
-    report.console_errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    report.console_errors = [e["message"] for e in driver.get_log("browser")
+                             if e["level"] == "SEVERE"]
     local = urlparse(base).netloc
     report.external_requests = [u for u in requested_urls(driver)
                                 if not u.startswith("data:") and urlparse(u).netloc != local]
     return report
 
 
-def screenshot(driver: webdriver.Chrome, base: str, page: str, path: Path, size: tuple[int, int]) -> None:
+def screenshot(driver: webdriver.Chrome, base: str, page: str, path: Path,
+               size: tuple[int, int]) -> None:
     driver.set_window_size(*size)
     driver.get(urljoin(base, page))
     driver.execute_async_script(WAIT_FOR_MATH_JS)
@@ -214,7 +222,8 @@ def check_site(site: Path, screenshot_lesson: str | None = None) -> list[PageRep
     The screenshot shows `screenshot_lesson` (default: the first lesson) as `screenshot.png`
     (desktop) and `screenshot-phone.png`."""
     pages = ["index.html", *sorted(p.name for p in site.glob("*.html") if p.name != "index.html")]
-    lesson = f"{screenshot_lesson}.html" if screenshot_lesson else pages[1] if len(pages) > 1 else None
+    lesson = (f"{screenshot_lesson}.html" if screenshot_lesson else pages[1] if len(pages) > 1
+              else None)
     with serve(site) as base, chromium() as driver:
         driver.set_window_size(*PHONE)
         reports = [check_page(driver, base, page) for page in pages]
@@ -225,7 +234,8 @@ def check_site(site: Path, screenshot_lesson: str | None = None) -> list[PageRep
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reader.browser", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m reader.browser",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built site, e.g. build/site")
     parser.add_argument("--screenshot-lesson", help="the lesson to screenshot (default: the first)")
     args = parser.parse_args(argv)

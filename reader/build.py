@@ -110,7 +110,8 @@ def prepare_output(out: Path) -> None:
     """Empty `out`, refusing to wipe a folder that is not an earlier build of the site."""
     if out.exists() and any(out.iterdir()):
         if not (out / "index.html").exists():
-            raise SystemExit(f"{out} is not empty and holds no earlier site (no index.html); not overwriting it")
+            raise SystemExit(f"{out} is not empty and holds no earlier site (no index.html); not "
+                             "overwriting it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ASSETS, out / "assets")
@@ -118,7 +119,8 @@ def prepare_output(out: Path) -> None:
 
 
 def build_site(root: Path, out: Path, jobs: int | None = None) -> list[Page]:
-    """Write the site for the lessons in `root`/solutions into `out`; return the lessons in order."""
+    """Write the site for the lessons in `root`/solutions into `out`; return the lessons in
+    order."""
     names = lesson_names(root)
     if not names:
         raise SystemExit(f"no lessons found in {root / 'solutions'}")
@@ -139,14 +141,19 @@ def build_site(root: Path, out: Path, jobs: int | None = None) -> list[Page]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reader.build", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=ROOT, help="the course folder, holding solutions/")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="where to write the site")
-    parser.add_argument("--jobs", type=int, default=None, help="lessons executed at once (default: one per core)")
+    parser = argparse.ArgumentParser(prog="python -m reader.build",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the course folder, holding solutions/")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "site",
+                        help="where to write the site")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="lessons executed at once (default: one per core)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     course = build_site(args.root.resolve(), args.out.resolve(), args.jobs)
-    print(f"built {len(course)} lessons into {args.out} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(f"built {len(course)} lessons into {args.out} in {time.perf_counter() - start:.1f} s",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """A rogue Dask worker, for test_dask.py: `dask worker --preload autograder/tests/rogue_worker.py`.
 
-It holds the cluster's certificate, as a compromised grading machine would, and answers every grading
-task with an attack, the one the task's student id names. Its pickle bombs make a folder
+It holds the cluster's certificate, as a compromised grading machine would, and answers every
+grading task with an attack, the one the task's student id names. Its pickle bombs make a folder
 $ROGUE_MARKER/<process id> in each process that unpickles one (this worker's own Dask does, checking
-an exception); it writes one to $ROGUE_MARKER.pickle, so that the test can show that the bomb goes off
-when unpickled as Dask does by default.
+an exception); it writes one to $ROGUE_MARKER.pickle, so that the test can show that the bomb goes
+off when unpickled as Dask does by default.
 """
 
 import base64
@@ -32,8 +32,10 @@ class Bomb:
 
 
 def _result(task: dict, points: float | None = None, **changes) -> str:
-    """The task's result as the real grader would shape it, with every check at `points` and `changes` made."""
-    lesson = parse_lesson(nbformat.reads(base64.b64decode(task["source"]).decode(), 4), task["notebook"])
+    """The task's result as the real grader would shape it, with every check at `points` and
+    `changes` made."""
+    lesson = parse_lesson(nbformat.reads(base64.b64decode(task["source"]).decode(), 4),
+                          task["notebook"])
     result = NotebookResult.blank(lesson, task["student"], task["assignment"])
     for check in result.checks:
         check.points, check.status = (check.max_points if points is None else points), "passed"
@@ -48,12 +50,14 @@ def _extra(task: dict) -> list[dict]:
 
 
 def _maximum(task: dict) -> list[dict]:
-    return [{**c, "max_points": 1000.0, "points": 1000.0} for c in json.loads(_result(task))["result"]["checks"]]
+    return [{**c, "max_points": 1000.0, "points": 1000.0}
+            for c in json.loads(_result(task))["result"]["checks"]]
 
 
 def rogue(run: str, code: str, task: dict, options: dict):
     attack = task["student"]
-    if attack == "honest-shape":  # the one well-formed, in-range reply: full marks (a compromised worker can)
+    # the one well-formed, in-range reply: full marks (a compromised worker can)
+    if attack == "honest-shape":
         return _result(task)
     if attack == "points":
         return _result(task, 100.0)
@@ -72,7 +76,8 @@ def rogue(run: str, code: str, task: dict, options: dict):
     if attack == "pickle":
         return Bomb()
     if attack == "warn":  # Dask's default client unpickles a "warn" event's message and category
-        get_worker().log_event("warn", {"message": pickle.dumps(Bomb()), "category": pickle.dumps(Bomb())})
+        get_worker().log_event("warn",
+                               {"message": pickle.dumps(Bomb()), "category": pickle.dumps(Bomb())})
         return _result(task, 100.0)
     if attack == "raise":  # the exception, the bomb in it, travels pickled
         raise RuntimeError(Bomb())
@@ -80,4 +85,5 @@ def rogue(run: str, code: str, task: dict, options: dict):
 
 
 MARKER.with_suffix(".pickle").write_bytes(pickle.dumps(Bomb()))
-pool._grade_on_worker = rogue  # the task names autograder.pool._grade_on_worker: the worker looks it up here
+# the task names autograder.pool._grade_on_worker: the worker looks it up here
+pool._grade_on_worker = rogue

@@ -20,8 +20,8 @@ def test_every_subcommand_has_help(command, capsys):
 
 
 def test_console_script_lists_the_subcommands():
-    out = subprocess.run([sys.executable, "-m", "autograder.cli", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "autograder.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout
     assert all(command in out for command in SUBCOMMANDS)
 
 

@@ -16,12 +16,14 @@ WRONG = {
     # The product of probabilities, not the sum of their logs: a misconception the checks name.
     "log_likelihood": "def log_likelihood(probs):\n    return float(np.prod(probs))",
     "answer_estimator": 'answer_estimator = "a"',
-    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n        for p in model.parameters():\n"
+    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n"
+                "        for p in model.parameters():\n"
                 "            p += lr * p.grad",
 }
 # Correct, written differently, and noisy on stderr (as torch's warnings are).
 ALTERNATIVE = {
-    "log_likelihood": "import sys, warnings\ndef log_likelihood(probs):\n    warnings.warn('a warning on stderr')\n"
+    "log_likelihood": "import sys, warnings\ndef log_likelihood(probs):\n"
+                      "    warnings.warn('a warning on stderr')\n"
                       "    print('noise', file=sys.stderr)\n    total = 0.0\n    for p in probs:\n"
                       "        total += math.log(p)\n    return total\nimport math",
     "log_softmax": "def log_softmax(logits):\n    return torch.log(torch.softmax(logits, dim=-1))",
@@ -61,7 +63,8 @@ def test_a_perfect_submission_gets_every_point_in_the_sandbox(results):
     assert perfect.sandboxed and perfect.problems == []
     assert perfect.manual == ["written_why_logs"]
     assert {c.grade_id: c.objective for c in perfect.checks} == {
-        "test_log_likelihood": "O1", "test_answer_estimator": "O2", "test_sgd_step": "O1", "test_log_softmax": "O1"}
+        "test_log_likelihood": "O1", "test_answer_estimator": "O2", "test_sgd_step": "O1",
+        "test_log_softmax": "O1"}
 
 
 def test_the_release_as_handed_out_gets_nothing_and_says_why(results):
@@ -82,7 +85,8 @@ def test_wrong_answers_fail_with_their_misconception_named(results):
     assert checks["test_answer_estimator"].misconception == "the mean is not always the maximiser"
     # The model as the step left it comes back through after_call: the step went up the gradient.
     assert checks["test_sgd_step"].misconception == "a step up the gradient, not down"
-    assert "expected -2.07944" in checks["test_log_likelihood"].message  # the visible check shows its expected value
+    # the visible check shows its expected value
+    assert "expected -2.07944" in checks["test_log_likelihood"].message
 
 
 def test_a_failed_hidden_check_never_shows_its_expected_value(tmp_path):
@@ -91,7 +95,8 @@ def test_a_failed_hidden_check_never_shows_its_expected_value(tmp_path):
     result = grade(tmp_path, student_copy(FIXTURE, {"log_likelihood": cached}), "cached")
     check = result.checks[0]
     assert check.status == "failed" and check.points == 0
-    assert check.message == "log-likelihood of 7 fresh probabilities: got -2.07944, which is not the expected value"
+    assert (check.message == "log-likelihood of 7 fresh probabilities: got -2.07944, which is not "
+                             "the expected value")
 
 
 def test_correct_answers_that_write_to_stderr_keep_their_points(results):
@@ -117,15 +122,19 @@ def test_the_result_crosses_to_the_orchestrator_as_json(results):
 
 
 def edited_source(tmp_path: Path, change) -> Path:
-    """A copy of the fixture assignment (in a course folder of its own) with `change` made to its cells."""
+    """A copy of the fixture assignment (in a course folder of its own) with `change` made to its
+    cells."""
     notebook = nbformat.read(FIXTURE, as_version=4)
     change({c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells})
-    return write(nbformat.writes(notebook), tmp_path / "course" / "solutions" / "00_fixture" / "00_fixture.ipynb")
+    return write(nbformat.writes(notebook),
+                 tmp_path / "course" / "solutions" / "00_fixture" / "00_fixture.ipynb")
 
 
 def test_an_answer_is_always_the_students_even_where_the_setup_defines_the_name(tmp_path):
-    def setup_defines_it(cells):  # a correct log_softmax in the setup must not stand in for the student's
-        cells["setup"].source += "\ndef log_softmax(logits):\n    return torch.log_softmax(logits, -1)"
+    # a correct log_softmax in the setup must not stand in for the student's
+    def setup_defines_it(cells):
+        cells["setup"].source += ("\ndef log_softmax(logits):\n"
+                                  "    return torch.log_softmax(logits, -1)")
     source = edited_source(tmp_path, setup_defines_it)
     wrong = {"log_softmax": "def log_softmax(logits):\n    return torch.softmax(logits, -1)"}
     path = write(student_copy(source, wrong), tmp_path / "student" / "00_fixture.ipynb")
@@ -136,29 +145,37 @@ def test_an_answer_is_always_the_students_even_where_the_setup_defines_the_name(
 
 def test_no_except_clause_of_a_test_can_swallow_a_lost_kernel(tmp_path):
     def catch_everything(cells):
-        cells["test_log_likelihood"].source = ("try:\n    log_likelihood([0.5])\nexcept Exception:\n    pass\n"
+        cells["test_log_likelihood"].source = ("try:\n    log_likelihood([0.5])\n"
+                                               "except Exception:\n    pass\n"
                                                + cells["test_log_likelihood"].source)
     source = edited_source(tmp_path, catch_everything)
     loop = {"log_likelihood": "def log_likelihood(probs):\n    while True:\n        pass"}
     path = write(student_copy(source, loop), tmp_path / "student" / "00_fixture.ipynb")
-    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch", limits=Limits(cell_seconds=5))
+    result = grade_file(source, path, student="s", scratch=tmp_path / "scratch",
+                        limits=Limits(cell_seconds=5))
     check = result.checks[0]
     assert (check.status, check.points) == ("error", 0.0)
-    assert check.message == "the student's code did not finish: the kernel stopped: it ran out of time"
-    assert points(result) == {"test_log_likelihood": 0.0, "test_answer_estimator": 1.0, "test_sgd_step": 2.0,
-                              "test_log_softmax": 3.0}
+    assert (check.message == "the student's code did not finish: the kernel stopped: it ran out of "
+                             "time")
+    assert points(result) == {"test_log_likelihood": 0.0, "test_answer_estimator": 1.0,
+                              "test_sgd_step": 2.0, "test_log_softmax": 3.0}
 
 
 def test_a_call_cannot_change_what_the_test_computes_after_it(tmp_path):
-    def expect_after_the_call(cells):  # the pattern of the first edition's tests: expectation from the same object
-        cells["test_log_softmax"].source = ("logits = torch.randn(4, 5)\ngot = log_softmax(logits)\n"
-                                            "expect_close(got, torch.log_softmax(logits, -1), 'log-softmax', "
+    # the pattern of the first edition's tests: expectation from the same object
+    def expect_after_the_call(cells):
+        cells["test_log_softmax"].source = ("logits = torch.randn(4, 5)\n"
+                                            "got = log_softmax(logits)\n"
+                                            "expect_close(got, torch.log_softmax(logits, -1), "
+                                            "'log-softmax', "
                                             "atol=1e-5)")
     source = edited_source(tmp_path, expect_after_the_call)
-    zeroes = {"log_softmax": "def log_softmax(logits):\n    logits.zero_()\n    return torch.log_softmax(logits, -1)"}
+    zeroes = {"log_softmax": "def log_softmax(logits):\n    logits.zero_()\n"
+                             "    return torch.log_softmax(logits, -1)"}
     path = write(student_copy(source, zeroes), tmp_path / "student" / "00_fixture.ipynb")
     result = grade_file(source, path, student="s", scratch=tmp_path / "scratch")
-    assert points(result)["test_log_softmax"] == 0.0  # the test's logits were never zeroed: the answer is wrong
+    # the test's logits were never zeroed: the answer is wrong
+    assert points(result)["test_log_softmax"] == 0.0
 
 
 def test_the_state_after_a_call_comes_back_as_new_objects(tmp_path):
@@ -170,7 +187,8 @@ def test_the_state_after_a_call_comes_back_as_new_objects(tmp_path):
             "expect_close(after.grad, torch.full((2, 3), 7.0), 'their gradient')\n"
             "expect_close(logits, torch.ones(2, 3), 'the test own logits')")
     source = edited_source(tmp_path, check_state)
-    fills = {"log_softmax": "def log_softmax(logits):\n    with torch.no_grad():\n        logits.zero_()\n"
+    fills = {"log_softmax": "def log_softmax(logits):\n    with torch.no_grad():\n"
+                            "        logits.zero_()\n"
                             "    return logits"}
     path = write(student_copy(source, fills), tmp_path / "student" / "00_fixture.ipynb")
     result = grade_file(source, path, student="s", scratch=tmp_path / "scratch")
@@ -178,22 +196,27 @@ def test_the_state_after_a_call_comes_back_as_new_objects(tmp_path):
 
 
 def test_an_error_names_the_call_and_the_types_of_its_arguments(tmp_path):
-    raises = {"log_softmax": "def log_softmax(logits):\n    return logits.softmax()"}  # softmax() needs a dim
+    # softmax() needs a dim
+    raises = {"log_softmax": "def log_softmax(logits):\n    return logits.softmax()"}
     result = grade(tmp_path, student_copy(FIXTURE, raises), "typo")
     message = result.checks[-1].message
-    assert message.startswith("`log_softmax(Tensor (") and "float32)` raised TypeError: softmax()" in message, message
+    assert (message.startswith("`log_softmax(Tensor (")
+            and "float32)` raised TypeError: softmax()" in message), message
 
 
 def test_a_kernel_that_cannot_start_is_a_grader_error_never_a_grade(tmp_path):
-    """The grader's own failure (here: no kernel answers within a start-up allowance too short for any) leaves
-    the notebook not graded, with the reason in `grader_error`, and not a point or a verdict on any check."""
+    """The grader's own failure (here: no kernel answers within a start-up allowance too short for
+    any) leaves the notebook not graded, with the reason in `grader_error`, and not a point or a
+    verdict on any check."""
     for warm in (True, False):
-        result = grade(tmp_path, student_copy(FIXTURE), f"unstarted-{warm}", limits=Limits(startup_seconds=0.001),
-                       warm=warm)
-        assert result.grader_error is not None and "the student's kernel could not be started" in result.grader_error
+        result = grade(tmp_path, student_copy(FIXTURE), f"unstarted-{warm}",
+                       limits=Limits(startup_seconds=0.001), warm=warm)
+        assert (result.grader_error is not None
+                and "the student's kernel could not be started" in result.grader_error)
         assert result.problems[0] == f"not graded (grader error): {result.grader_error}"
         assert {(c.status, c.points) for c in result.checks} == {("not-run", 0.0)}
-        assert not result.timed_out  # a failure of the grader is retried as such, not as the student's time
+        # a failure of the grader is retried as such, not as the student's time
+        assert not result.timed_out
     assert NotebookResult.from_dict(result.to_dict()) == result
 
 
@@ -210,7 +233,9 @@ def test_a_notebook_too_large_to_read_is_refused_with_its_size(tmp_path):
 def _with_stray_ids(count: int):
     notebook = student_copy(FIXTURE)
     stray = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
-    notebook.cells += [nbformat.v4.new_code_cell("pass", metadata={"nbgrader": {**stray, "grade_id": f"g{i}"}})
+    notebook.cells += [nbformat.v4.new_code_cell("pass",
+                                                 metadata={"nbgrader": {**stray,
+                                                                        "grade_id": f"g{i}"}})
                        for i in range(count)]
     return notebook
 
@@ -218,31 +243,38 @@ def _with_stray_ids(count: int):
 def test_a_notebooks_problems_are_capped_with_how_many_more(tmp_path, results):
     result = grade(tmp_path, _with_stray_ids(3000), "stray-ids")
     assert points(result) == points(results["perfect"])  # its answers still count
-    assert len(result.problems) == 11 and result.problems[-1].startswith("... and 2990 more cells with unknown")
+    assert (len(result.problems) == 11
+            and result.problems[-1].startswith("... and 2990 more cells with unknown"))
     assert len(json.dumps(result.to_dict())) < 20_000
     many = [f"problem {i}: " + "x" * 1000 for i in range(50)]
     assert bounded(many)[-1] == "... and 31 more problem(s) of the same notebook, not listed"
-    assert len(bounded(many)) == 20 and {len(p) for p in bounded(many)[:-1]} == {500} and bounded(bounded(many)) \
-        == bounded(many)
+    assert (len(bounded(many)) == 20 and {len(p) for p in bounded(many)[:-1]} == {500}
+            and bounded(bounded(many)) == bounded(many))
 
 
 def test_reading_and_planning_count_against_the_notebooks_time(tmp_path):
-    """A submission that takes longer to read than the notebook may take is stopped by the notebook's own limit
-    (it is not the grader's free time), and marked as a wall-clock limit (so it is graded again under load)."""
-    result = grade(tmp_path, _with_stray_ids(40_000), "slow-to-read", limits=Limits(notebook_seconds=0.5))
+    """A submission that takes longer to read than the notebook may take is stopped by the
+    notebook's own limit (it is not the grader's free time), and marked as a wall-clock limit (so it
+    is graded again under load)."""
+    result = grade(tmp_path, _with_stray_ids(40_000), "slow-to-read",
+                   limits=Limits(notebook_seconds=0.5))
     assert result.timed_out and result.grader_error is None and result.score == 0
-    assert result.problems == ["the notebook's time limit of 0.5 s was reached; the remaining checks score 0"]
+    assert result.problems == ["the notebook's time limit of 0.5 s was reached; the remaining "
+                               "checks score 0"]
 
 
-@pytest.mark.skipif(not Path("/proc/pressure/cpu").exists(), reason="no pressure stall information (Linux PSI)")
+@pytest.mark.skipif(not Path("/proc/pressure/cpu").exists(),
+                    reason="no pressure stall information (Linux PSI)")
 def test_a_result_says_how_contended_the_cpu_was_while_it_was_graded(tmp_path):
-    """More runnable processes than CPUs while a notebook is graded: some task waits for a CPU nearly all the
-    time, and the result says so (the pipeline grades a time-out again only on a contended CPU)."""
+    """More runnable processes than CPUs while a notebook is graded: some task waits for a CPU
+    nearly all the time, and the result says so (the pipeline grades a time-out again only on a
+    contended CPU)."""
     import os
     import subprocess
     import sys
 
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() + 1)]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() + 1)]
     try:
         result = grade(tmp_path, student_copy(FIXTURE), "contended")
     finally:

@@ -1,4 +1,5 @@
-"""The fixture course (two tiny lessons in reader/tests/fixtures/solutions), built once per session."""
+"""The fixture course (two tiny lessons in reader/tests/fixtures/solutions), built once per
+session."""
 
 from pathlib import Path
 

@@ -23,7 +23,8 @@ def test_every_page_passes_every_check(reports):
 
 def test_math_is_typeset_with_no_raw_tex_left(reports):
     for report in reports.values():
-        assert report.mathjax_loaded and report.math_typeset > 0 and report.raw_math == [], report.page
+        assert (report.mathjax_loaded and report.math_typeset > 0
+                and report.raw_math == []), report.page
 
 
 def test_the_figure_loads(reports):

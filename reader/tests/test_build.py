@@ -1,4 +1,5 @@
-"""The reader's edition as built from the fixture course: what each page holds, read from the HTML."""
+"""The reader's edition as built from the fixture course: what each page holds, read from the
+HTML."""
 
 import html
 import re
@@ -55,8 +56,10 @@ def test_course_map_lists_lessons_in_order_with_objectives_and_prerequisites(sit
 
 
 def test_prerequisites_are_read_from_the_first_markdown_cell():
-    assert describe(FIXTURE_ROOT, "01_coin").prerequisites == "Python and the logarithm; no earlier lesson."
-    assert describe(FIXTURE_ROOT, "02_dice").prerequisites == "- the coin lesson\n- sums over $V$ outcomes"
+    assert (describe(FIXTURE_ROOT, "01_coin").prerequisites
+            == "Python and the logarithm; no earlier lesson.")
+    assert (describe(FIXTURE_ROOT, "02_dice").prerequisites
+            == "- the coin lesson\n- sums over $V$ outcomes")
 
 
 @pytest.mark.parametrize("lesson", ["01_coin", "02_dice"])
@@ -66,8 +69,10 @@ def test_hidden_tests_are_left_out_and_visible_tests_kept(site, lesson):
     assert hidden, "the fixture lesson has hidden tests"
     assert [line for line in hidden if line in shown] == []
     assert "HIDDEN TESTS" not in shown
-    visible = {"01_coin": 'expect_close(coin_log_likelihood(0.5, 1, 2), 2 * np.log(0.5), "log Pr(H T) at theta = 1/2")',
-               "02_dice": 'expect_equal(free_parameters(2), 1, "free parameters of a coin")'}[lesson]
+    visible = {"01_coin": 'expect_close(coin_log_likelihood(0.5, 1, 2), 2 * np.log(0.5), "log Pr(H '
+                          'T) at theta = 1/2")',
+               "02_dice": 'expect_equal(free_parameters(2), 1, "free parameters of a '
+                          'coin")'}[lesson]
     assert visible in shown
 
 
@@ -88,7 +93,8 @@ def test_outputs_and_figures_come_from_a_fresh_execution(site):
     coin, dice = page(site, "01_coin.html"), page(site, "02_dice.html")
     assert coin.count('<img alt="No description has been provided for this image" '
                       'class="" src="data:image/png;base64,') == 1
-    assert "best theta on the grid: 0.70" in text(coin)  # argmax of 7 log t + 3 log(1 - t) on the grid
+    # argmax of 7 log t + 3 log(1 - t) on the grid
+    assert "best theta on the grid: 0.70" in text(coin)
     assert "a die with 6 faces has 5 free parameters" in text(dice)
 
 
@@ -110,10 +116,13 @@ def test_pages_fetch_nothing_from_the_network_and_ship_mathjax(site):
 
 def test_a_failing_lesson_stops_the_build_naming_the_lesson(tmp_path):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
     path = tmp_path / "07_broken.ipynb"
     nbformat.write(notebook, path)
-    with pytest.raises(RuntimeError, match=r"07_broken.ipynb failed while building the site(.|\n)*ZeroDivisionError"):
+    with pytest.raises(RuntimeError,
+                       match=r"07_broken.ipynb failed while building the "
+                             r"site(.|\n)*ZeroDivisionError"):
         execute(path)
 
 

@@ -24,7 +24,8 @@ def course_site(tmp_path_factory) -> Path:
 
 def test_every_lesson_page_is_clean_in_the_browser(course_site):
     reports = {r.page: r for r in check_site(course_site)}
-    assert sorted(reports) == sorted(["index.html", *(f"{name}.html" for name in lesson_names(ROOT))])
+    assert sorted(reports) == sorted(["index.html",
+                                      *(f"{name}.html" for name in lesson_names(ROOT))])
     assert {page: r.problems() for page, r in reports.items() if r.problems()} == {}
     for name in lesson_names(ROOT):
         report = reports[f"{name}.html"]

@@ -18,13 +18,15 @@ from autograder.results import NotebookResult
 from autograder.tests.catalogue.entries import Entry, target_of
 from mlcourse.lessons import parse_lesson, read_lesson
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "engine" / "solutions" / "00_fixture" / "00_fixture.ipynb"
+FIXTURE = (Path(__file__).parents[1] / "fixtures" / "engine" / "solutions" / "00_fixture"
+           / "00_fixture.ipynb")
 UNANSWERED = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
-def student_copy(source: Path, answers: dict[str, str] | None = None, blank: bool = False) -> nbformat.NotebookNode:
-    """The notebook as released (hidden tests removed) with the solution's answers, `answers` swapped in
-    by grade_id, or every answer left unanswered when `blank`."""
+def student_copy(source: Path, answers: dict[str, str] | None = None,
+                 blank: bool = False) -> nbformat.NotebookNode:
+    """The notebook as released (hidden tests removed) with the solution's answers, `answers`
+    swapped in by grade_id, or every answer left unanswered when `blank`."""
     notebook = copy.deepcopy(nbformat.read(source, as_version=4))
     answers = answers or {}
     for cell, meta in zip(notebook.cells, parse_lesson(notebook, source.stem).cells):
@@ -36,19 +38,21 @@ def student_copy(source: Path, answers: dict[str, str] | None = None, blank: boo
 
 
 def grade_file(source: Path, path: Path | None, **kwargs) -> NotebookResult:
-    """Grade the file at `path` as `autograder grade` does: read by intake (a refused file is recorded
-    with its reason), then graded by the engine."""
+    """Grade the file at `path` as `autograder grade` does: read by intake (a refused file is
+    recorded with its reason), then graded by the engine."""
     try:
         content = None if path is None else intake.read_file(path.parent, (path.name,))
     except intake.IntakeError as error:
         lesson = read_lesson(source)
         return NotebookResult.blank(lesson, kwargs["student"],
-                                    source.parent.name).not_graded(str(error), f"not graded: {error}")
+                                    source.parent.name).not_graded(str(error),
+                                                                   f"not graded: {error}")
     return grade_notebook(source, content, **kwargs)
 
 
 def fingerprint(folders: list[Path]) -> dict[str, str]:
-    """sha256 of every file below `folders` (the instructor's course, the gradebook, other students)."""
+    """sha256 of every file below `folders` (the instructor's course, the gradebook, other
+    students)."""
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
             for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -70,12 +74,14 @@ def serve(text: str) -> http.server.HTTPServer:
 
 
 def placeholders(source: Path, **paths) -> dict:
-    """What fills an entry's placeholders for the lesson at `source` (see entries.py), `paths` included."""
+    """What fills an entry's placeholders for the lesson at `source` (see entries.py), `paths`
+    included."""
     lesson = read_lesson(source)
     target = target_of(lesson)
     solution = lesson.cell(target).source
     visible = sum(c.visible.count(f"{target}(") for c in lesson.tests)
-    return dict(name=target, solution=solution, visible_calls=visible, solution_file=source, **paths)
+    return dict(name=target, solution=solution, visible_calls=visible, solution_file=source,
+                **paths)
 
 
 def submit(entry: Entry, folder: Path, source: Path, target: str, fill: dict) -> Path:
@@ -91,7 +97,8 @@ def submit(entry: Entry, folder: Path, source: Path, target: str, fill: dict) ->
         notebook = student_copy(source, answers)
         if entry.edit:
             entry.edit(notebook, target)
-        write(json.dumps(notebook, indent=1), path)  # as a student's tool might: no validation, ids repeated
+        # as a student's tool might: no validation, ids repeated
+        write(json.dumps(notebook, indent=1), path)
     for name, text in entry.files.items():
         (folder / name).write_text(text.format(**fill))
     return path
@@ -111,7 +118,8 @@ def _run(index: int):
 
 
 def in_processes(job, count: int, processes: int = 2) -> list:
-    """[job(0), ..., job(count - 1)] computed by `processes` forked processes (results must pickle)."""
+    """[job(0), ..., job(count - 1)] computed by `processes` forked processes (results must
+    pickle)."""
     global _JOB
     _JOB = job
     with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -122,9 +130,11 @@ TABLE = Path(__file__).parents[2] / "catalogue.md"
 
 
 def update_table(section: str, text: str) -> None:
-    """Replace one generated section of autograder/catalogue.md (between its two markers) with `text`."""
+    """Replace one generated section of autograder/catalogue.md (between its two markers) with
+    `text`."""
     begin, end = f"<!-- {section} -->", f"<!-- end of {section} -->"
     old = TABLE.read_text() if TABLE.exists() else ""
     before, _, rest = old.partition(begin)
     after = rest.partition(end)[2] if rest else ""
-    TABLE.write_text(f"{before.rstrip()}\n\n{begin}\n{text.rstrip()}\n{end}\n{after.lstrip()}".lstrip())
+    TABLE.write_text(f"{before.rstrip()}\n\n{begin}\n{text.rstrip()}\n{end}\n"
+                     f"{after.lstrip()}".lstrip())

@@ -234,9 +234,13 @@ def gradescope_results(submission, kept: dict) -> dict:
 
 
 def export_gradescope(gb: Gradebook, folder: Path, assignments: list[str], kept: dict) -> Path:
-    """FOLDER/<student>/<assignment>/results.json for every recorded submission of `assignments`."""
+    """FOLDER/<student>/<assignment>/results.json for every recorded submission of `assignments`, but those
+    the grader failed on (no score to report: Gradescope would show a 0)."""
+    not_graded = {(r["student_id"], r["assignment"]) for r in nbgrader_rows(gb, assignments) if r["score"] is None}
     for assignment in assignments:
         for submission in gb.assignment_submissions(assignment):
+            if (submission.student.id, assignment) in not_graded:
+                continue
             path = folder / submission.student.id / assignment / "results.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(gradescope_results(submission, kept), indent=1, ensure_ascii=False))

@@ -419,9 +419,10 @@ def test_a_notebook_the_grader_keeps_failing_on_is_not_graded_and_the_run_fails(
     with open(out / "grades.csv") as f:
         row = next(csv.DictReader(f))
     assert (row["student_id"], row["raw_score"], row["score"]) == ("perfect", "", "")
-    for kind in ("nbgrader", "canvas", "moodle"):  # every export reads the gradebook so too
+    for kind in ("nbgrader", "canvas", "moodle", "gradescope"):  # every export reads the gradebook so too
         assert main(["--root", str(course), "export", str(out), "--format", kind, "--to",
                      str(tmp_path / f"{kind}.csv")]) == 0
+    assert not list((tmp_path / "gradescope.csv").rglob("results.json"))  # no score to report
     with open(tmp_path / "nbgrader.csv") as f:
         assert [(r["student_id"], r["raw_score"], r["score"]) for r in csv.DictReader(f)] == [("perfect", "", "")]
     with open(tmp_path / "canvas.csv") as f:

@@ -48,8 +48,8 @@ def make_certificates(folder: Path, days: int = 365) -> list[Path]:
     written = [_write(folder / "ca.pem", ca.public_bytes(serialization.Encoding.PEM), 0o644)]
     for role in ROLES:
         key = ec.generate_private_key(ec.SECP256R1())
-        # Each role both listens and connects (a worker serves its peers, the scheduler
-        # calls workers).
+        # Each role both listens and connects (a worker serves its peers, the scheduler calls
+        # workers).
         certificate = (_builder(_name(f"autograder {role}"), ca_name, key, now, days)
                        .add_extension(x509.BasicConstraints(ca=False, path_length=None),
                                       critical=True)

@@ -133,8 +133,8 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     if (large := too_large(source.name, len(submission))) is not None:
         return result.not_graded(large, f"not graded: {large}")
     # The grader's own start-up (the sandbox's check, the warm kernels' template, the tests'
-    # namespace with the lesson's reference values) is not the student's: it happens before
-    # the notebook's time starts.
+    # namespace with the lesson's reference values) is not the student's: it happens before the
+    # notebook's time starts.
     if sandbox:
         try:
             check_available()

@@ -37,12 +37,12 @@ class KernelSession:
     def __init__(self, scratch: Path, limits: Limits, sandbox: bool, timings: dict[str, float],
                  warm_modules: tuple[str, ...] | None = None, deadline: float | None = None):
         self.scratch, self.limits, self.sandbox, self.timings = scratch, limits, sandbox, timings
-        # Warm kernels, forked from a template that imported these modules, where the
-        # machine allows them.
+        # Warm kernels, forked from a template that imported these modules, where the machine allows
+        # them.
         self.warm_modules = (warm_modules if warm_modules is not None and warm_available(sandbox)
                              else None)
-        # The notebook's (time.monotonic()); reading and planning the submission already
-        # counted against it.
+        # The notebook's (time.monotonic()); reading and planning the submission already counted
+        # against it.
         self.deadline = (deadline if deadline is not None else time.monotonic()
                          + limits.notebook_seconds)
         self.kernel: Kernel | None = None
@@ -77,8 +77,7 @@ class KernelSession:
         if self.starts > self.limits.restarts:
             raise NotebookLimit(f"the kernel stopped once more after {self.limits.restarts} "
                                 "restarts, the most a notebook may have")
-        # no kernel is started for a notebook whose time is up (NotebookLimit: the
-        # student's time)
+        # no kernel is started for a notebook whose time is up (NotebookLimit: the student's time)
         self.timeout()
         self.starts += 1
         start = time.monotonic()
@@ -95,8 +94,7 @@ class KernelSession:
         self.kernel = kernel
         for step in list(self.done):
             if self.kernel is None:
-                # a replayed step killed it: it is dropped, and the next start
-                # replays the rest
+                # a replayed step killed it: it is dropped, and the next start replays the rest
                 break
             self.run(step, replay=True)
 
@@ -105,8 +103,8 @@ class KernelSession:
         bridge = self.bridge()  # a kernel started here counts as "kernel" time, not the step's
         start = time.monotonic()
         try:
-            # The setup (the instructor's imports) gets the start-up allowance, not a
-            # student's cell limit.
+            # The setup (the instructor's imports) gets the start-up allowance, not a student's cell
+            # limit.
             seconds = self.limits.startup_seconds if step.kind == "setup" else None
             allowed = self.timeout(seconds)
             reply = bridge.kernel.request({"op": "run", "source": step.source}, allowed)

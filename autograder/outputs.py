@@ -37,8 +37,8 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
         # (nbgrader_rows).
         write_csv(nbgrader_rows(gb, course.assignments, found.students), NBGRADER_COLUMNS,
                   out / "grades.csv")
-        # Read as plain rows in three queries: through nbgrader's objects, each submission
-        # loads its student and assignment one query at a time.
+        # Read as plain rows in three queries: through nbgrader's objects, each submission loads its
+        # student and assignment one query at a time.
         duedates = dict(gb.db.execute(select(Assignment.name, Assignment.duedate)).all())
         timestamps = {(row.student_id, row.name): row.timestamp for row in gb.db.execute(
             select(SubmittedAssignment.student_id, Assignment.name, SubmittedAssignment.timestamp)

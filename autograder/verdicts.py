@@ -179,8 +179,8 @@ class TestRunner:
     def __init__(self, lesson: Lesson, root: Path):
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         exec(compile(lesson.setup, f"{lesson.name}:setup", "exec"), self.namespace)
-        # Hidden tests read expected values from this course's solutions, named here, not
-        # found by guessing.
+        # Hidden tests read expected values from this course's solutions, named here, not found by
+        # guessing.
         for name, value in list(self.namespace.items()):
             if value is checking.reference:
                 self.namespace[name] = functools.partial(checking.reference, root=root)

@@ -36,8 +36,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage",
-                  # Any host but the local server fails to resolve, so a stray
-                  # fetch shows up as an error.
+                  # Any host but the local server fails to resolve, so a stray fetch shows up as an
+                  # error.
                   "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 PHONE = (412, 915)  # CSS pixels of a common phone screen
 DESKTOP = (1280, 1600)

@@ -67,10 +67,9 @@ def mixed(tmp_path_factory):
     alone = grade_class(demo.submitted, tmp / "alone", Course(course), Options(timeout=TIMEOUT),
                         jobs=2, duedates=demo.duedates).results
 
-    # The mixed class: the demo students and one student per catalogue entry, names in a
-    # shuffled order (the orchestrator grades students in name order). In memory where the
-    # machine has /dev/shm: tmpfs keeps a file time past datetime's range, which one intake
-    # attack needs.
+    # The mixed class: the demo students and one student per catalogue entry, names in a shuffled
+    # order (the orchestrator grades students in name order). In memory where the machine has
+    # /dev/shm: tmpfs keeps a file time past datetime's range, which one intake attack needs.
     source = course / "solutions" / lesson / f"{lesson}.ipynb"
     shm = Path("/dev/shm")
     submitted = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp)) / "submitted"

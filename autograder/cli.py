@@ -43,8 +43,8 @@ def cmd_release(args: argparse.Namespace) -> int:
         for line in differ:
             print(line)
         if differ:
-            print(f"{len(differ)} file(s) in notebooks/ differ from what nbgrader generates from solutions/; "
-                  "run `autograder release` and commit notebooks/", file=sys.stderr)
+            print(f"{len(differ)} file(s) in notebooks/ differ from what nbgrader generates from "
+                  "solutions/; run `autograder release` and commit notebooks/", file=sys.stderr)
             return 1
         print("notebooks/ is what nbgrader generates from solutions/")
         return 0
@@ -92,19 +92,24 @@ def cmd_grade(args: argparse.Namespace) -> int:
         options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels)
         if (args.tls or args.insecure) and not args.scheduler:
             raise ValueError("--tls and --insecure go with --scheduler")
-        cluster = Cluster(args.scheduler, args.tls and args.tls.resolve(), args.insecure) if args.scheduler else None
+        cluster = (Cluster(args.scheduler, args.tls and args.tls.resolve(), args.insecure)
+                   if args.scheduler else None)
         if cluster is not None:
-            cluster.security()  # refused before any work: a plain address off this machine, missing certificates
+            # refused before any work: a plain address off this machine, missing certificates
+            cluster.security()
         graded = grade_class(submissions, out, course, options, jobs=args.jobs, scheduler=cluster,
-                             db_url=args.db, duedates=duedates, regrade=args.regrade, times_file=args.times)
-    except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError, GradebookError) as error:
+                             db_url=args.db, duedates=duedates, regrade=args.regrade,
+                             times_file=args.times, keep_other_code=args.keep_other_code)
+    except (FileNotFoundError, NotADirectoryError, ValueError, Busy, ClusterError,
+            GradebookError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:  # the gradebook's database: unreachable, a wrong password, ...
         print(f"grade: {failure(error, args.db or default_db_url(out))}", file=sys.stderr)
         return 2
     results = graded.results
-    for line in grader_errors(results):  # first: these are not grades, and the run fails because of them
+    # first: these are not grades, and the run fails because of them
+    for line in grader_errors(results):
         print(line)
     score, top = sum(r.score for r in results), sum(r.max_score for r in results)
     manual = sum(len(r.manual) for r in results if r.submitted)
@@ -113,15 +118,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"gradebook: {redacted(args.db or default_db_url(out))}")
     for name, path in graded.outputs.items():
         print(f"{name}: {path}")
-    print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand back "
-          f"({out / 'feedback'}/<student>/index.html: each student's grades, with links to the rest)."
-          + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual else ""))
+    print(f"Open first: {graded.outputs['report']} (the class), then the feedback pages to hand "
+          f"back ({out / 'feedback'}/<student>/index.html: each student's grades, with links to "
+          "the rest)."
+          + (f" {manual} written answer(s) wait for a human: autograder formgrader {out}" if manual
+             else ""))
     if cluster is not None and cluster.warning:
         print(cluster.warning, file=sys.stderr)
     failed = sum(1 for r in results if r.grader_error is not None)
     if failed:
-        print(f"grade: {failed} notebook(s) NOT GRADED because the grader failed on them (listed first above and "
-              f"in {graded.outputs['report']}); exit code 3", file=sys.stderr)
+        print(f"grade: {failed} notebook(s) NOT GRADED because the grader failed on them (listed "
+              f"first above and in {graded.outputs['report']}); exit code 3", file=sys.stderr)
     return 3 if failed else 0
 
 
@@ -132,9 +139,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from autograder.gradebook import default_db_url, redacted
 
     out = args.out.resolve()
-    if args.db is None and not (out / "gradebook.db").is_file():  # opening it would create an empty one
-        print(f"export: no gradebook at {out / 'gradebook.db'}: grade into {out} first, or give --db URL",
-              file=sys.stderr)
+    # opening it would create an empty one
+    if args.db is None and not (out / "gradebook.db").is_file():
+        print(f"export: no gradebook at {out / 'gradebook.db'}: grade into {out} first, or give "
+              "--db URL", file=sys.stderr)
         return 2
     db_url = args.db or default_db_url(out)
     try:
@@ -151,8 +159,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from autograder.lab import Exchange, run_lab
 
     if (args.exchange is None) != (args.course_id is None):
-        print("lab: --exchange and --course-id go together (the exchange folder and the course's id in it)",
-              file=sys.stderr)
+        print("lab: --exchange and --course-id go together (the exchange folder and the course's "
+              "id in it)", file=sys.stderr)
         return 2
     exchange = Exchange(args.exchange.resolve(), args.course_id) if args.exchange else None
     try:
@@ -166,7 +174,8 @@ def cmd_formgrader(args: argparse.Namespace) -> int:
     from autograder.formgrader import run_formgrader
 
     try:
-        run_formgrader(args.root, args.out.resolve(), args.port, args.db, args.no_browser, args.allow_root)
+        run_formgrader(args.root, args.out.resolve(), args.port, args.db, args.no_browser,
+                       args.allow_root)
     except (FileNotFoundError, PermissionError) as error:
         print(f"formgrader: {error}", file=sys.stderr)
         return 2
@@ -183,8 +192,9 @@ def cmd_cluster_certs(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(f"{oct(path.stat().st_mode & 0o777)[2:]}  {path}")
-    print(f"ca.pem goes to every machine; scheduler*.pem to the scheduler's, worker*.pem to each worker's, client*.pem "
-          f"stays here: autograder grade ... --scheduler tls://HOST:8786 --tls {args.dir}")
+    print("ca.pem goes to every machine; scheduler*.pem to the scheduler's, worker*.pem to each "
+          "worker's, client*.pem stays here: autograder grade ... --scheduler tls://HOST:8786 "
+          f"--tls {args.dir}")
     return 0
 
 
@@ -204,124 +214,176 @@ def parser() -> argparse.ArgumentParser:
                      help="the course folder (holds solutions/ and nbgrader_config.py)")
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run-solutions", help="execute every solution notebook and report its run time",
-                         description="Execute each solutions/<lesson>/<lesson>.ipynb top to bottom in a fresh "
-                                     "kernel, one after another, and print a table of run times. Fails when a "
-                                     "notebook raises.")
+    run = sub.add_parser("run-solutions",
+                         help="execute every solution notebook and report its run time",
+                         description="Execute each solutions/<lesson>/<lesson>.ipynb top to bottom "
+                                     "in a fresh kernel, one after another, and print a table of "
+                                     "run times. Fails when a notebook raises.")
     run.add_argument("lessons", nargs="*", help="only these lessons (default: all)")
     run.set_defaults(func=cmd_run_solutions)
 
     rel = sub.add_parser("release", help="regenerate notebooks/ from solutions/",
                          description="Regenerate the student versions notebooks/<lesson>/ with "
-                                     "`nbgrader generate_assignment`. With --check, write nothing and fail, naming "
-                                     "them, when the committed files differ from a fresh generation.")
-    rel.add_argument("lessons", nargs="*", help="only these lessons (default: all; --check always checks all)")
-    rel.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on a difference")
+                                     "`nbgrader generate_assignment`. With --check, write nothing "
+                                     "and fail, naming them, when the committed files differ from "
+                                     "a fresh generation.")
+    rel.add_argument("lessons", nargs="*",
+                     help="only these lessons (default: all; --check always checks all)")
+    rel.add_argument("--check", action="store_true",
+                     help="compare instead of writing; exit 1 on a difference")
     rel.set_defaults(func=cmd_release)
 
-    chk = sub.add_parser("check", help="a student's local check: run the visible tests, count the hidden ones",
-                         description="Run the setup, answer and test cells of a saved notebook in a fresh kernel "
-                                     "(the narrative is skipped, as in grading) and say which test cells' visible "
-                                     "tests pass, and how many hidden checks and points only the grader runs. "
-                                     "Exit 1 unless every visible test passes. In a notebook: "
-                                     "`from autograder.local_check import check; check()`.")
-    chk.add_argument("notebook", type=Path, help="the notebook, e.g. notebooks/<lesson>/<lesson>.ipynb")
-    chk.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell (default 300)")
+    chk = sub.add_parser("check",
+                         help="a student's local check: run the visible tests, count the hidden "
+                              "ones",
+                         description="Run the setup, answer and test cells of a saved notebook in "
+                                     "a fresh kernel (the narrative is skipped, as in grading) and "
+                                     "say which test cells' visible tests pass, and how many "
+                                     "hidden checks and points only the grader runs. Exit 1 unless "
+                                     "every visible test passes. In a notebook: `from "
+                                     "autograder.local_check import check; check()`.")
+    chk.add_argument("notebook", type=Path,
+                     help="the notebook, e.g. notebooks/<lesson>/<lesson>.ipynb")
+    chk.add_argument("--timeout", type=int, default=300,
+                     help="seconds allowed per cell (default 300)")
     chk.set_defaults(func=cmd_check)
 
-    grd = sub.add_parser("grade", help="grade a class: gradebook, grades.csv, feedback, class report",
-                         description="Autograde every notebook of every student in SUBMISSIONS (nbgrader's "
-                                     "submitted layout <student_id>/<assignment>/<notebook>.ipynb, or a folder of "
-                                     "<student_id>.zip files in that layout) in parallel, record the grades in the "
-                                     "gradebook and write OUT/grades.csv (nbgrader's export columns), "
-                                     "OUT/feedback/<student>/<assignment>/<notebook>.html and OUT/report.md. "
-                                     "Without SUBMISSIONS, build and grade the bundled demo class into var/demo/. "
-                                     "Grading again is idempotent: unchanged notebooks reuse OUT/results/.")
-    grd.add_argument("submissions", type=Path, nargs="?", help="the submitted folder (default: the demo class)")
-    grd.add_argument("--out", type=Path, help="where to write the outputs (default for the demo: var/demo)")
-    grd.add_argument("--jobs", type=positive, help="notebooks graded at once (default: one per CPU this process may "
-                                                   "use, counting its affinity and cgroup quota; with --scheduler, "
-                                                   "as many as the cluster's workers have threads)")
+    grd = sub.add_parser("grade",
+                         help="grade a class: gradebook, grades.csv, feedback, class report",
+                         description="Autograde every notebook of every student in SUBMISSIONS "
+                                     "(nbgrader's submitted layout "
+                                     "<student_id>/<assignment>/<notebook>.ipynb, or a folder of "
+                                     "<student_id>.zip files in that layout) in parallel, record "
+                                     "the grades in the gradebook and write OUT/grades.csv "
+                                     "(nbgrader's export columns), "
+                                     "OUT/feedback/<student>/<assignment>/<notebook>.html and "
+                                     "OUT/report.md. Without SUBMISSIONS, build and grade the "
+                                     "bundled demo class into var/demo/. Grading again is "
+                                     "idempotent: unchanged notebooks reuse OUT/results/.")
+    grd.add_argument("submissions", type=Path, nargs="?",
+                     help="the submitted folder (default: the demo class)")
+    grd.add_argument("--out", type=Path,
+                     help="where to write the outputs (default for the demo: var/demo)")
+    grd.add_argument("--jobs", type=positive,
+                     help="notebooks graded at once (default: one per CPU this process may use, "
+                          "counting its affinity and cgroup quota; with --scheduler, as many as "
+                          "the cluster's workers have threads)")
     grd.add_argument("--tls", type=Path, metavar="DIR",
-                     help="the TLS certificates of `autograder cluster-certs DIR`, for a tls:// --scheduler")
+                     help="the TLS certificates of `autograder cluster-certs DIR`, for a tls:// "
+                          "--scheduler")
     grd.add_argument("--insecure", action="store_true",
-                     help="allow a plain tcp:// --scheduler on another machine (unencrypted, unauthenticated: "
-                          "anyone who reaches it can join a worker); the summary repeats the warning")
+                     help="allow a plain tcp:// --scheduler on another machine (unencrypted, "
+                          "unauthenticated: anyone who reaches it can join a worker); the summary "
+                          "repeats the warning")
     grd.add_argument("--scheduler", metavar="tls://HOST:PORT",
-                     help="grade on this running Dask cluster (autograder/README.md, 'Grading on a cluster'); "
-                          "default: workers on this machine")
+                     help="grade on this running Dask cluster (autograder/README.md, 'Grading on a "
+                          "cluster'); default: workers on this machine")
     grd.add_argument("--timeout", type=float, default=300.0,
-                     help="seconds allowed per notebook before it is stopped and its remaining tests score 0 "
-                          "(default %(default)g)")
-    grd.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+                     help="seconds allowed per notebook before it is stopped and its remaining "
+                          "tests score 0 (default %(default)g)")
+    grd.add_argument("--db",
+                     help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
     grd.add_argument("--cold-kernels", action="store_true",
-                     help="start every student kernel afresh, importing the setup's modules itself, instead of forking "
-                          "it from a warm template (slower; for comparison)")
+                     help="start every student kernel afresh, importing the setup's modules "
+                          "itself, instead of forking it from a warm template (slower; for "
+                          "comparison)")
     grd.add_argument("--no-sandbox", action="store_true",
-                     help="run student code without the bubblewrap sandbox (machines that cannot sandbox); "
-                          "every grade is then marked as unsandboxed")
-    grd.add_argument("--regrade", action="store_true", help="grade again even notebooks whose result is kept")
+                     help="run student code without the bubblewrap sandbox (machines that cannot "
+                          "sandbox); every grade is then marked as unsandboxed")
+    grd.add_argument("--regrade", action="store_true",
+                     help="grade again even notebooks whose result is kept")
+    grd.add_argument("--keep-other-code", action="store_true",
+                     help="reuse kept results even when they were graded by other grading code "
+                          "(after a change that alters no verdict); by default they are graded "
+                          "again")
     grd.add_argument("--assignment", action="append", metavar="NAME",
-                     help="grade only this assignment (repeat for several; default: every assignment in solutions/)")
-    grd.add_argument("--times", type=Path, help="an LMS's submission times: a CSV with the columns student, time "
-                                                "and optionally assignment (file times are never evidence)")
+                     help="grade only this assignment (repeat for several; default: every "
+                          "assignment in solutions/)")
+    grd.add_argument("--times", type=Path,
+                     help="an LMS's submission times: a CSV with the columns student, time and "
+                          "optionally assignment (file times are never evidence)")
     grd.set_defaults(func=cmd_grade)
 
-    crt = sub.add_parser("cluster-certs", help="the TLS certificates of a Dask cluster only trusted machines can join",
-                         description="Make a certificate authority for one Dask cluster and sign a key and "
-                                     "certificate for its scheduler, its workers and `autograder grade` (the "
-                                     "client) into DIR (new, or empty; keys readable by their owner only). The "
-                                     "CA's own key is not kept: to trust other machines, make a new DIR. "
-                                     "autograder/README.md, 'Grading on a cluster', says which files go where.")
+    crt = sub.add_parser("cluster-certs",
+                         help="the TLS certificates of a Dask cluster only trusted machines can "
+                              "join",
+                         description="Make a certificate authority for one Dask cluster and sign a "
+                                     "key and certificate for its scheduler, its workers and "
+                                     "`autograder grade` (the client) into DIR (new, or empty; "
+                                     "keys readable by their owner only). The CA's own key is not "
+                                     "kept: to trust other machines, make a new DIR. "
+                                     "autograder/README.md, 'Grading on a cluster', says which "
+                                     "files go where.")
     crt.add_argument("dir", type=Path, help="the folder to write (e.g. ~/.autograder-certs)")
-    crt.add_argument("--days", type=positive, default=365, help="how long the certificates are valid (default 365)")
+    crt.add_argument("--days", type=positive, default=365,
+                     help="how long the certificates are valid (default 365)")
     crt.set_defaults(func=cmd_cluster_certs)
 
-    exp = sub.add_parser("export", help="the gradebook's grades for an LMS: nbgrader, Canvas, Moodle or Gradescope",
-                         description="Write the grades of the gradebook of OUT (every graded assignment, earlier "
-                                     "runs included) in the format another system imports: nbgrader's CSV (one "
-                                     "row per student and assignment), Canvas's or Moodle's gradebook import CSV "
-                                     "(one row per student, a column per assignment), or Gradescope's "
-                                     "results.json per submission (TO/<student>/<assignment>/results.json). "
-                                     "Names, emails and LMS user ids come from the gradebook's roster "
-                                     "(`nbgrader db student import`; autograder/README.md, 'Exports').")
-    exp.add_argument("out", type=Path, help="the folder graded into (holds gradebook.db and results/)")
-    exp.add_argument("--format", required=True, choices=["nbgrader", "canvas", "moodle", "gradescope"])
+    exp = sub.add_parser("export",
+                         help="the gradebook's grades for an LMS: nbgrader, Canvas, Moodle or "
+                              "Gradescope",
+                         description="Write the grades of the gradebook of OUT (every graded "
+                                     "assignment, earlier runs included) in the format another "
+                                     "system imports: nbgrader's CSV (one row per student and "
+                                     "assignment), Canvas's or Moodle's gradebook import CSV (one "
+                                     "row per student, a column per assignment), or Gradescope's "
+                                     "results.json per submission "
+                                     "(TO/<student>/<assignment>/results.json). Names, emails and "
+                                     "LMS user ids come from the gradebook's roster (`nbgrader db "
+                                     "student import`; autograder/README.md, 'Exports').")
+    exp.add_argument("out", type=Path,
+                     help="the folder graded into (holds gradebook.db and results/)")
+    exp.add_argument("--format", required=True,
+                     choices=["nbgrader", "canvas", "moodle", "gradescope"])
     exp.add_argument("--to", type=Path, required=True, metavar="FILE",
                      help="the file to write (for gradescope: a folder)")
-    exp.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    exp.add_argument("--db",
+                     help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
     exp.add_argument("--assignment", action="append", metavar="NAME",
-                     help="export only this assignment (repeat for several; default: every graded one)")
+                     help="export only this assignment (repeat for several; default: every graded "
+                          "one)")
     exp.set_defaults(func=cmd_export)
 
     lab = sub.add_parser("lab", help="JupyterLab 4 on notebooks/, with nbgrader's Validate button",
-                         description="Start JupyterLab on the student notebooks (notebooks/) with the student's "
-                                     "nbgrader tools only: the Validate button (it runs the notebook and reports "
-                                     "failing visible tests) and, with --exchange and --course-id, the Assignment "
-                                     "List; the instructor's Formgrader, Create Assignment and Course List are off. "
-                                     "Further arguments go to `jupyter lab`, e.g. "
-                                     "`autograder lab --port 8890 -- --ServerApp.ip=0.0.0.0`. Stop it with Ctrl-C.")
-    lab.add_argument("--port", type=int, default=8888, help="the server's port (default %(default)s)")
+                         description="Start JupyterLab on the student notebooks (notebooks/) with "
+                                     "the student's nbgrader tools only: the Validate button (it "
+                                     "runs the notebook and reports failing visible tests) and, "
+                                     "with --exchange and --course-id, the Assignment List; the "
+                                     "instructor's Formgrader, Create Assignment and Course List "
+                                     "are off. Further arguments go to `jupyter lab`, e.g. "
+                                     "`autograder lab --port 8890 -- --ServerApp.ip=0.0.0.0`. Stop "
+                                     "it with Ctrl-C.")
+    lab.add_argument("--port", type=int, default=8888,
+                     help="the server's port (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--exchange", type=Path, metavar="DIR",
-                     help="nbgrader's exchange folder: adds the Assignment List (Fetch, Submit, Fetch Feedback) and "
-                          "opens the lab on the current folder, where assignments are fetched to (with --course-id)")
-    lab.add_argument("--course-id", metavar="ID", help="the course's id in the exchange (nbgrader's course_id)")
+                     help="nbgrader's exchange folder: adds the Assignment List (Fetch, Submit, "
+                          "Fetch Feedback) and opens the lab on the current folder, where "
+                          "assignments are fetched to (with --course-id)")
+    lab.add_argument("--course-id", metavar="ID",
+                     help="the course's id in the exchange (nbgrader's course_id)")
     lab.set_defaults(func=cmd_lab)
 
-    fgr = sub.add_parser("formgrader", help="JupyterLab with nbgrader's formgrader on a graded class (written answers)",
-                         description="Start JupyterLab with nbgrader's formgrader on the class `autograder grade` "
-                                     "wrote into OUT (its autograded notebooks, gradebook and feedback folder; the "
-                                     "course folder as nbgrader's root), to score the written answers by hand: "
-                                     "Nbgrader > Formgrader, or <server>/formgrader. Writes OUT/nbgrader_config.py. "
-                                     "The next `autograder grade` into OUT exports the scores. Stop it with Ctrl-C.")
-    fgr.add_argument("out", type=Path, help="the output folder of `autograder grade` (e.g. var/demo)")
-    fgr.add_argument("--port", type=int, default=8889, help="the server's port (default %(default)s)")
-    fgr.add_argument("--db", help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
+    fgr = sub.add_parser("formgrader",
+                         help="JupyterLab with nbgrader's formgrader on a graded class (written "
+                              "answers)",
+                         description="Start JupyterLab with nbgrader's formgrader on the class "
+                                     "`autograder grade` wrote into OUT (its autograded notebooks, "
+                                     "gradebook and feedback folder; the course folder as "
+                                     "nbgrader's root), to score the written answers by hand: "
+                                     "Nbgrader > Formgrader, or <server>/formgrader. Writes "
+                                     "OUT/nbgrader_config.py. The next `autograder grade` into OUT "
+                                     "exports the scores. Stop it with Ctrl-C.")
+    fgr.add_argument("out", type=Path,
+                     help="the output folder of `autograder grade` (e.g. var/demo)")
+    fgr.add_argument("--port", type=int, default=8889,
+                     help="the server's port (default %(default)s)")
+    fgr.add_argument("--db",
+                     help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
     fgr.add_argument("--no-browser", action="store_true", help="do not open a browser")
     fgr.add_argument("--allow-root", action="store_true",
-                     help="run as root (by default, as root it runs as the user who ran sudo, or refuses): every "
-                          "kernel and terminal the server starts then runs as root")
+                     help="run as root (by default, as root it runs as the user who ran sudo, or "
+                          "refuses): every kernel and terminal the server starts then runs as root")
     fgr.set_defaults(func=cmd_formgrader)
     return top
 

@@ -344,8 +344,8 @@ def test_malformed_submissions_get_a_record_and_leave_the_rest_of_the_class_alon
     (mixed / "e-linked-notebook" / "00_tiny" / "00_tiny.ipynb").symlink_to(source)
     write(honest.decode(), mixed / "f-forged-time" / "00_tiny" / "00_tiny.ipynb")
     os.utime(mixed / "f-forged-time" / "00_tiny" / "00_tiny.ipynb", (1_790_000_000, 1_790_000_000))
-    (mixed / "f-forged-time" / "00_tiny" / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 "
-                                                                       "UTC")
+    (mixed / "f-forged-time" / "00_tiny" / "timestamp.txt").write_text(
+        "2026-01-01 00:00:00.000000 UTC")
     write("{not json", mixed / "g-invalid-json" / "00_tiny" / "00_tiny.ipynb")
     instructor = fingerprint([course])
 

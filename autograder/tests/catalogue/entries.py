@@ -97,8 +97,8 @@ def _stray_metadata(notebook, target):
 def _edit_setup(notebook, target):
     setup = next(c for c, meta in zip(notebook.cells, parse_lesson(notebook, "target").cells)
                  if meta.kind == "setup")
-    setup.source += ("\nimport numpy\nnumpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(b), "
-                     "bool)\n")
+    setup.source += ("\nimport numpy\n"
+                     "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(b), bool)\n")
 
 
 def _duplicate_answer(notebook, target):
@@ -448,8 +448,8 @@ ENTRIES += [
           "looks in its keyrings (keyctl search) for the solution keyring-leave stored, and "
           "answers with it", "target-zero",
           WRONG + "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-          "found = [libc.syscall(250, 10, ring, b'user', b'left-behind', 0) for ring in (-3, -4, "
-          "-5)]\n"
+          "found = [libc.syscall(250, 10, ring, b'user', b'left-behind', 0)"
+          " for ring in (-3, -4, -5)]\n"
           "for key in [key for key in found if key > 0][:1]:\n"
           "    size = libc.syscall(250, 11, key, None, 0)\n"
           "    text = ctypes.create_string_buffer(size)\n"

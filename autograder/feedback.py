@@ -1,12 +1,13 @@
 """Feedback a student can learn from, without handing the next student the answer.
 
-One HTML page per submitted notebook (nbgrader's layout: feedback/<student>/<assignment>/<notebook>.html),
-made from the templates in autograder/templates/ (Jinja2, which escapes everything a student wrote):
-the score, then for each check its name, its objective's text, points and the message the engine
-wrote for it (a failed hidden check's message names what was checked, what came back and the
-likely misconception, never the test's code, its inputs' construction or the expected value), and
-beside a failed check the student's own code of the answers it used. Math is typeset offline by
-the MathJax copied into feedback/.mathjax (hand it back with a student's pages).
+One HTML page per submitted notebook (nbgrader's layout:
+feedback/<student>/<assignment>/<notebook>.html), made from the templates in autograder/templates/
+(Jinja2, which escapes everything a student wrote): the score, then for each check its name, its
+objective's text, points and the message the engine wrote for it (a failed hidden check's message
+names what was checked, what came back and the likely misconception, never the test's code, its
+inputs' construction or the expected value), and beside a failed check the student's own code of the
+answers it used. Math is typeset offline by the MathJax copied into feedback/.mathjax (hand it back
+with a student's pages).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The grader's page templates, autoescaped: text a student controls cannot become markup (one per
-    process: Jinja2 compiles each template once in it)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True)
+    """The grader's page templates, autoescaped: text a student controls cannot become markup (one
+    per process: Jinja2 compiles each template once in it)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              trim_blocks=True)
 
 
 def copy_mathjax(folder: Path) -> None:
@@ -39,26 +41,33 @@ def copy_mathjax(folder: Path) -> None:
 
 
 def page(result: NotebookResult, objectives: dict[str, str], timestamp: datetime | None = None,
-         duedate: datetime | None = None, penalty: float | None = None, mathjax: str = "../../.mathjax") -> str:
+         duedate: datetime | None = None, penalty: float | None = None,
+         mathjax: str = "../../.mathjax") -> str:
     late = None
-    if result.submitted and timestamp and duedate and timestamp > duedate:  # never a notebook not handed in
-        late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}", "penalty": penalty}
+    # never a notebook not handed in
+    if result.submitted and timestamp and duedate and timestamp > duedate:
+        late = {"when": f"{timestamp:%Y-%m-%d %H:%M}", "due": f"{duedate:%Y-%m-%d %H:%M}",
+                "penalty": penalty}
     return environment().get_template("feedback.html.j2").render(
-        title=f"{result.assignment}: feedback for {result.student}", result=result, objectives=objectives,
-        late=late, mathjax=mathjax)
+        title=f"{result.assignment}: feedback for {result.student}", result=result,
+        objectives=objectives, late=late, mathjax=mathjax)
 
 
 def write_feedback(results: list[NotebookResult], out: Path, timestamps: dict, duedates: dict,
-                   objectives: dict[str, dict[str, str]], penalties: dict | None = None) -> list[Path]:
-    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result, and OUT/feedback/.mathjax.
-    `penalties`: {(student, assignment, notebook): late penalty in points}, as the gradebook holds them."""
+                   objectives: dict[str, dict[str, str]],
+                   penalties: dict | None = None) -> list[Path]:
+    """OUT/feedback/<student>/<assignment>/<notebook>.html for every result, and
+    OUT/feedback/.mathjax. `penalties`: {(student, assignment, notebook): late penalty in points},
+    as the gradebook holds them."""
     copy_mathjax(out / "feedback")
     written = []
     for result in results:
         path = out / "feedback" / result.student / result.assignment / f"{result.notebook}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page(result, objectives.get(result.assignment, {}),
-                             timestamps.get((result.student, result.assignment)), duedates.get(result.assignment),
-                             (penalties or {}).get((result.student, result.assignment, result.notebook))))
+                             timestamps.get((result.student, result.assignment)),
+                             duedates.get(result.assignment),
+                             (penalties or {}).get((result.student, result.assignment,
+                                                    result.notebook))))
         written.append(path)
     return written

@@ -1,21 +1,22 @@
-"""nbgrader's formgrader as `autograder formgrader` serves it: the same extension, in which nothing a student or a
-roster sends can run.
+"""nbgrader's formgrader as `autograder formgrader` serves it: the same extension, in which nothing
+a student or a roster sends can run.
 
 `autograder formgrader` loads this server extension in place of nbgrader's own
 (nbgrader.server_extensions.formgrader). It is nbgrader's FormgradeExtension with three changes:
 
-- its pages' templates escape what they print: nbgrader's Jinja environment does not, and its pages print a
-  student id taken from the URL (Manage Students' links hold every id of the gradebook);
-- the grading page, which shows a student's notebook, is served under a Content-Security-Policy that runs only the
-  page's own scripts (the inline ones carry a fresh nonce per response, which the course's formgrade templates in
-  templates/nbconvert/formgrade/ print) and scripts from formgrader's and MathJax's static folders: no inline
-  script, event handler, `javascript:` URL or eval, nothing from another folder of the server (a student's .js
-  file under /files/ included), no plugin, form or frame;
-- the files beside a submission that formgrader serves (images the notebook links to) come with the policy
-  Jupyter gives its own /files/: a sandbox, here without scripts at all.
+- its pages' templates escape what they print: nbgrader's Jinja environment does not, and its pages
+  print a student id taken from the URL (Manage Students' links hold every id of the gradebook);
+- the grading page, which shows a student's notebook, is served under a Content-Security-Policy that
+  runs only the page's own scripts (the inline ones carry a fresh nonce per response, which the
+  course's formgrade templates in templates/nbconvert/formgrade/ print) and scripts from
+  formgrader's and MathJax's static folders: no inline script, event handler, `javascript:` URL or
+  eval, nothing from another folder of the server (a student's .js file under /files/ included), no
+  plugin, form or frame;
+- the files beside a submission that formgrader serves (images the notebook links to) come with the
+  policy Jupyter gives its own /files/: a sandbox, here without scripts at all.
 
-The notebooks it shows are already made safe when they are written (autograder/sanitise.py); it makes them safe
-again as it renders them, for notebooks an older grader wrote.
+The notebooks it shows are already made safe when they are written (autograder/sanitise.py); it
+makes them safe again as it renders them, for notebooks an older grader wrote.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ SCRIPT_FOLDERS = ("formgrader/static/", "static/jupyter_server_mathjax/")
 
 
 def grading_page_policy(host: str, base_url: str, nonce: str) -> str:
-    """The grading page's Content-Security-Policy: scripts only with `nonce` or from SCRIPT_FOLDERS on `host`."""
+    """The grading page's Content-Security-Policy: scripts only with `nonce` or from SCRIPT_FOLDERS
+    on `host`."""
     folders = " ".join(host + url_path_join(base_url, folder) for folder in SCRIPT_FOLDERS)
     return "; ".join([
-        "default-src 'none'", f"script-src 'nonce-{nonce}' {folders}", "style-src 'self' 'unsafe-inline'",
+        "default-src 'none'", f"script-src 'nonce-{nonce}' {folders}",
+        "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'", "base-uri 'none'",
         "form-action 'none'", "frame-ancestors 'self'",
         "report-uri " + url_path_join(base_url, "api/security/csp-report")])
@@ -68,7 +71,8 @@ class GradingPage(handlers.SubmissionHandler):
 
 
 class SubmissionFiles(handlers.SubmissionFilesHandler):
-    """Files beside a submission: served as inert documents (Jupyter's /files/ allows scripts in its sandbox)."""
+    """Files beside a submission: served as inert documents (Jupyter's /files/ allows scripts in its
+    sandbox)."""
 
     @property
     def content_security_policy(self) -> str:
@@ -76,22 +80,28 @@ class SubmissionFiles(handlers.SubmissionFilesHandler):
 
 
 class Formgrader(FormgradeExtension):
-    """nbgrader's formgrader with escaped page templates, the grading page's policy and sanitised rendering."""
+    """nbgrader's formgrader with escaped page templates, the grading page's policy and sanitised
+    rendering."""
 
     def init_tornado_settings(self, webapp):
         super().init_tornado_settings(webapp)
         webapp.settings["nbgrader_jinja2_env"] = Environment(
-            loader=FileSystemLoader([str(FORMGRADER_TEMPLATES), handlers.template_path]), autoescape=True)
+            loader=FileSystemLoader([str(FORMGRADER_TEMPLATES), handlers.template_path]),
+            autoescape=True)
         webapp.settings["nbgrader_exporter"].register_preprocessor(SafeNotebook, enabled=True)
 
     def init_handlers(self, webapp):
-        replaced = {handlers.SubmissionHandler: GradingPage, handlers.SubmissionFilesHandler: SubmissionFiles}
+        replaced = {handlers.SubmissionHandler: GradingPage,
+                    handlers.SubmissionFilesHandler: SubmissionFiles}
         rules = [(pattern, replaced.get(handler, handler), *rest)
-                 for pattern, handler, *rest in handlers.default_handlers + apihandlers.default_handlers]
-        rules += [(r"/formgrader/static/(.*)", web.StaticFileHandler, {"path": handlers.static_path}),
+                 for pattern, handler, *rest in handlers.default_handlers
+                 + apihandlers.default_handlers]
+        rules += [(r"/formgrader/static/(.*)", web.StaticFileHandler,
+                   {"path": handlers.static_path}),
                   (r"/formgrader/.*", handlers.Template404)]
-        webapp.add_handlers(".*$", [(url_path_join(webapp.settings["base_url"], pattern.lstrip("/")), *rest)
-                                    for pattern, *rest in rules])
+        webapp.add_handlers(
+            ".*$", [(url_path_join(webapp.settings["base_url"], pattern.lstrip("/")), *rest)
+                    for pattern, *rest in rules])
 
 
 def _jupyter_server_extension_points():

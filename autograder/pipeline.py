@@ -5,8 +5,9 @@ by the worker pool, then recording in the gradebook, then the outputs.
     results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
     pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
                            that reached a time limit on a contended CPU is graded again (those
-                           together, up to one per CPU) before it counts; one the grader failed on is graded again
-                           on a fresh kernel template, then on a cold kernel, else recorded NOT GRADED
+                           together, up to one per CPU) before it counts; one the grader failed on
+                           is graded again on a fresh kernel template, then on a cold kernel, else
+                           recorded NOT GRADED
     gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs may
                            write into the same gradebook at once)
     outputs.write_outputs  grades.csv, feedback pages, the class report
@@ -33,12 +34,13 @@ from autograder.outputs import write_outputs
 from autograder.results import NotebookResult, ResultStore, bounded, result_key
 from mlcourse.lessons import read_lesson
 
-# A time-out is graded again when some task of the machine waited for a CPU during at least this share of the
-# notebook's time (or when that is unknown): below it, the kernel itself waited less, and would have needed
-# nearly all of its limit on an idle machine too (a notebook that sleeps is not graded again).
+# A time-out is graded again when some task of the machine waited for a CPU during at least this
+# share of the notebook's time (or when that is unknown): below it, the kernel itself waited less,
+# and would have needed nearly all of its limit on an idle machine too (a notebook that sleeps is
+# not graded again).
 CONTENDED = 0.05
-RETRIED = ("it reached a time limit while the grading machine's CPU was busy with other work; it was graded again, "
-           "beside only notebooks that had reached theirs")
+RETRIED = ("it reached a time limit while the grading machine's CPU was busy with other work; it "
+           "was graded again, beside only notebooks that had reached theirs")
 
 
 class Busy(RuntimeError):
@@ -47,8 +49,8 @@ class Busy(RuntimeError):
 
 @contextlib.contextmanager
 def output_lock(out: Path):
-    """Hold OUT for this run: a second `autograder grade` into the same folder refuses at once, saying why
-    (two runs would both grade everything and write over each other's outputs)."""
+    """Hold OUT for this run: a second `autograder grade` into the same folder refuses at once,
+    saying why (two runs would both grade everything and write over each other's outputs)."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".autograder.lock", "a+") as lock:
         try:
@@ -56,8 +58,8 @@ def output_lock(out: Path):
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise Busy(f"{out} is being written by another `autograder grade` ({holder}); run again when it "
-                       "has finished, or grade into another --out") from None
+            raise Busy(f"{out} is being written by another `autograder grade` ({holder}); run "
+                       "again when it has finished, or grade into another --out") from None
         lock.seek(0)
         lock.truncate()
         lock.write(f"pid {os.getpid()}")
@@ -71,17 +73,20 @@ class Graded:
 
     results: list[NotebookResult]
     outputs: dict[str, Path]
-    seconds: dict[str, float]  # by stage: intake, kept (results reused), grading, recording, outputs (and its parts)
+    # by stage: intake, kept (results reused), grading, recording, outputs (and its parts)
+    seconds: dict[str, float]
 
 
-def grade_class(submissions: Path, out: Path, course: Course, options: Options, *, jobs: int | None = 1,
+def grade_class(submissions: Path, out: Path, course: Course, options: Options, *,
+                jobs: int | None = 1,
                 scheduler: pool.Scheduler | None = None, db_url: str | None = None,
-                duedates: dict[str, datetime] | None = None, regrade: bool = False, times_file: Path | None = None,
-                keep_other_code: bool = False
+                duedates: dict[str, datetime] | None = None, regrade: bool = False,
+                times_file: Path | None = None, keep_other_code: bool = False
                 ) -> Graded:
     """Grade every notebook in SUBMISSIONS into the gradebook and OUT; write the outputs.
 
-    `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at `scheduler`."""
+    `jobs` notebooks at once (None: see `pool.grade_all`), here or on the Dask cluster at
+    `scheduler`."""
     db_url = db_url or gradebook.default_db_url(out)
     store, results = ResultStore(out / "results", pool.code_fingerprint(), keep_other_code), {}
     clock = _Clock()
@@ -96,7 +101,8 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
 
         def keep(submission: intake.Submission, result: NotebookResult, new: bool = True) -> None:
             result.problems = bounded(result.problems)  # the pipeline's own lines too
-            if new and result.grader_error is None:  # a kept result is in the store already; a failure is no result
+            # a kept result is in the store already; a failure is no result
+            if new and result.grader_error is None:
                 store.put(submission.name, keys[submission.name], result)
             recorder.add(result, found.times[submission.student, submission.assignment].when,
                          missing=not submission.submitted)
@@ -105,11 +111,13 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         to_grade, unchanged = [], 0
         for submission in found.submissions:
             content, problem = _read(submission)
-            keys[submission.name] = result_key(submission.source.read_bytes(), content, submission.student,
-                                               options.key())
-            if content is not None and (problem := too_large(submission.source.name, len(content))) is not None:
+            keys[submission.name] = result_key(submission.source.read_bytes(), content,
+                                               submission.student, options.key())
+            if (content is not None
+                    and (problem := too_large(submission.source.name, len(content))) is not None):
                 content = None  # refused here, as the engine would: it never travels to a worker
-            kept = None if regrade or content is None else store.get(submission.name, keys[submission.name])
+            kept = (None if regrade or content is None
+                    else store.get(submission.name, keys[submission.name]))
             if content is None:  # not submitted, or refused: recorded without starting a kernel
                 keep(submission, _ungraded(submission, problem, options))
             elif kept is not None:
@@ -118,12 +126,15 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
             else:
                 to_grade.append(submission)
         if store.stale and keep_other_code:
-            print(f"{store.stale} result(s) were graded by other grading code; kept, as --keep-other-code asks")
+            print(f"{store.stale} result(s) were graded by other grading code; kept, as "
+                  "--keep-other-code asks")
         elif store.stale:
-            print(f"{store.stale} result(s) were graded by other grading code (autograder, mlcourse, torch or numpy "
-                  "changed); regrading them (--keep-other-code keeps them)")
+            print(f"{store.stale} result(s) were graded by other grading code (autograder, "
+                  "mlcourse, torch or numpy changed); regrading them (--keep-other-code keeps "
+                  "them)")
         if unchanged:
-            print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept (--regrade to redo)")
+            print(f"{unchanged} notebook(s) unchanged since an earlier run: their results are kept "
+                  "(--regrade to redo)")
         clock.lap("kept")
         logs = Path(tmp) / "logs"
         for submission, result in _graded_with_retries(to_grade, options, jobs, logs, scheduler):
@@ -131,10 +142,12 @@ def grade_class(submissions: Path, out: Path, course: Course, options: Options, 
         recorder.flush()
         clock.lap("grading")
     ordered = [results[s.name] for s in found.submissions]
-    outputs = write_outputs(ordered, out, course, db_url, found, lambda part: clock.lap(f"outputs: {part}"))
+    outputs = write_outputs(ordered, out, course, db_url, found,
+                            lambda part: clock.lap(f"outputs: {part}"))
     seconds = clock.seconds
     seconds["outputs"] = sum(t for stage, t in seconds.items() if stage.startswith("outputs: "))
-    # Recording happens while results arrive: its own time is counted apart from the stages it overlaps.
+    # Recording happens while results arrive: its own time is counted apart from the stages it
+    # overlaps.
     return Graded(ordered, outputs, {**seconds, "recording": recorder.busy})
 
 
@@ -151,13 +164,15 @@ class _Clock:
         self.last = now
 
 
-def _graded_with_retries(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
-                         scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
-    """Each submission with the result that counts. A grader failure is never a grade: a notebook the grader
-    failed on is graded again on a fresh kernel template, then on a cold kernel, and if it still fails its
-    result says so (`grader_error`: not graded). A notebook that reached a wall-clock limit while the machine's
-    CPU was contended (perhaps others' load, not its code) is graded again, beside only such notebooks, at most
-    one per CPU here (each kernel is held to one core), before its result counts."""
+def _graded_with_retries(submissions: list[intake.Submission], options: Options, jobs: int | None,
+                         logs: Path, scheduler: pool.Scheduler | None
+                         ) -> Iterator[tuple[intake.Submission, NotebookResult]]:
+    """Each submission with the result that counts. A grader failure is never a grade: a notebook
+    the grader failed on is graded again on a fresh kernel template, then on a cold kernel, and if
+    it still fails its result says so (`grader_error`: not graded). A notebook that reached a
+    wall-clock limit while the machine's CPU was contended (perhaps others' load, not its code) is
+    graded again, beside only such notebooks, at most one per CPU here (each kernel is held to one
+    core), before its result counts."""
     failed: list[tuple[intake.Submission, NotebookResult]] = []
     slow = []
     for submission, result in _graded(submissions, options, jobs, logs / "1", scheduler):
@@ -168,20 +183,22 @@ def _graded_with_retries(submissions: list[intake.Submission], options: Options,
         else:
             yield submission, result
     at_once = jobs if scheduler is not None else min(jobs or pool.usable_cpus(), pool.usable_cpus())
-    for submission, result in _graded(slow, options, at_once, logs / "slow", scheduler) if slow else ():
+    for submission, result in (_graded(slow, options, at_once, logs / "slow", scheduler)
+                               if slow else ()):
         if result.grader_error is not None:
             failed.append((submission, result))
         else:
             result.problems.append(RETRIED)
             yield submission, result
-    retries = [replace(options, fresh_template=True), replace(options, warm=False, fresh_template=False)]
+    retries = [replace(options, fresh_template=True),
+               replace(options, warm=False, fresh_template=False)]
     for attempt, again in enumerate(retries):
         if not failed:
             return
         earlier = {s.name: [*r.retried, r.grader_error] for s, r in failed}
         failed = []
-        for submission, result in _graded([s for s in submissions if s.name in earlier], again, jobs,
-                                          logs / f"retry{attempt + 1}", scheduler):
+        for submission, result in _graded([s for s in submissions if s.name in earlier], again,
+                                          jobs, logs / f"retry{attempt + 1}", scheduler):
             result.retried = earlier[submission.name]
             if result.grader_error is not None and attempt < len(retries) - 1:
                 failed.append((submission, result))
@@ -190,8 +207,9 @@ def _graded_with_retries(submissions: list[intake.Submission], options: Options,
 
 
 def _slowed(result: NotebookResult, jobs: int | None, count: int) -> bool:
-    """Whether a time-out may be the load's doing: the machine's CPU was contended meanwhile (a neighbour
-    notebook's load, or any other), or, where that is unknown, other notebooks were graded beside it."""
+    """Whether a time-out may be the load's doing: the machine's CPU was contended meanwhile (a
+    neighbour notebook's load, or any other), or, where that is unknown, other notebooks were graded
+    beside it."""
     if result.cpu_contention is not None:
         return result.cpu_contention >= CONTENDED
     return jobs != 1 and count > 1
@@ -199,11 +217,13 @@ def _slowed(result: NotebookResult, jobs: int | None, count: int) -> bool:
 
 def _graded(submissions: list[intake.Submission], options: Options, jobs: int | None, logs: Path,
             scheduler: pool.Scheduler | None) -> Iterator[tuple[intake.Submission, NotebookResult]]:
-    """Each submission with its result, as the pool finishes them (a worker's failure: a grader error)."""
+    """Each submission with its result, as the pool finishes them (a worker's failure: a grader
+    error)."""
     by_name = {s.name: s for s in submissions}
     unreadable = []
 
-    def tasks() -> Iterator[Task]:  # each file is read when its turn comes: the class need not fit in memory
+    # each file is read when its turn comes: the class need not fit in memory
+    def tasks() -> Iterator[Task]:
         for submission in submissions:
             content, problem = _read(submission)
             if content is None:
@@ -212,9 +232,11 @@ def _graded(submissions: list[intake.Submission], options: Options, jobs: int | 
             yield Task(submission.student, submission.assignment, submission.notebook,
                        submission.source.read_bytes(), content)
 
-    for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions), scheduler=scheduler):
+    for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions),
+                                        scheduler=scheduler):
         submission = by_name[task.name]
-        if isinstance(outcome, str):  # the grading process, the pool or the result's check failed, not the student
+        # the grading process, the pool or the result's check failed, not the student
+        if isinstance(outcome, str):
             outcome = _blank(submission, options).grader_failed(outcome)
         yield submission, outcome
     for submission, problem in unreadable:  # it changed after intake read it
@@ -230,11 +252,12 @@ def _read(submission: intake.Submission) -> tuple[bytes | None, str | None]:
 
 
 def _blank(submission: intake.Submission, options: Options) -> NotebookResult:
-    return NotebookResult.blank(read_lesson(submission.source), submission.student, submission.assignment,
-                                sandboxed=options.sandbox)
+    return NotebookResult.blank(read_lesson(submission.source), submission.student,
+                                submission.assignment, sandboxed=options.sandbox)
 
 
-def _ungraded(submission: intake.Submission, problem: str | None, options: Options) -> NotebookResult:
+def _ungraded(submission: intake.Submission, problem: str | None,
+              options: Options) -> NotebookResult:
     """The result of a notebook that was not submitted (`problem` None), or that intake refused."""
     if problem is None:
         return _blank(submission, options).not_submitted(submission.source.name)

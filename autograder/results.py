@@ -18,9 +18,11 @@ from typing import Literal
 from mlcourse.lessons import Cell, Lesson, names_read
 
 Status = Literal["passed", "failed", "error", "not-run"]
-MAX_PROBLEMS = 20  # problem lines kept per notebook: one notebook cannot bury the report or its own feedback
+# problem lines kept per notebook: one notebook cannot bury the report or its own feedback
+MAX_PROBLEMS = 20
 MAX_PROBLEM_CHARS = 500  # each of them (a student's grade id quoted in one may be megabytes long)
-NOT_GRADED = "not graded: the grader failed on this notebook (not the student's doing); it will be graded again"
+NOT_GRADED = ("not graded: the grader failed on this notebook (not the student's doing); it will "
+              "be graded again")
 
 
 @dataclass
@@ -32,7 +34,8 @@ class CheckResult:
     max_points: float
     points: float
     status: Status
-    # What the student may read: for a hidden check never its code, inputs' construction or expected value.
+    # What the student may read: for a hidden check never its code, inputs' construction or expected
+    # value.
     message: str = ""
     misconception: str | None = None
     answers: list[str] = field(default_factory=list)  # grade ids of the answer cells the test uses
@@ -46,34 +49,42 @@ class NotebookResult:
     checks: list[CheckResult] = field(default_factory=list)
     # grade_ids of the manually graded cells (written answers), left for a human.
     manual: list[str] = field(default_factory=list)
-    # grade id -> the student's answer as submitted (code and written answers), for feedback and formgrader.
+    # grade id -> the student's answer as submitted (code and written answers), for feedback and
+    # formgrader.
     answers: dict[str, str] = field(default_factory=dict)
-    # Notebook-level records, each a sentence: malformed input, repaired cells, a limit reached, a missing notebook.
+    # Notebook-level records, each a sentence: malformed input, repaired cells, a limit reached, a
+    # missing notebook.
     problems: list[str] = field(default_factory=list)
     # Seconds spent, by phase ("kernel", "setup", "answers", "tests").
     timings: dict[str, float] = field(default_factory=dict)
     sandboxed: bool = True
     submitted: bool = True  # False: the student handed in no file for this notebook
-    # A wall-clock limit was reached: the pipeline grades the notebook again before it counts, unless the
-    # machine's CPU was almost never contended meanwhile (`cpu_contention`).
+    # A wall-clock limit was reached: the pipeline grades the notebook again before it counts,
+    # unless the machine's CPU was almost never contended meanwhile (`cpu_contention`).
     timed_out: bool = False
-    # The share of the notebook's wall time in which some task of the grading machine waited for a CPU (Linux's
-    # pressure stall information; None where the kernel has none): an upper bound on the kernel's own wait.
+    # The share of the notebook's wall time in which some task of the grading machine waited for a
+    # CPU (Linux's pressure stall information; None where the kernel has none): an upper bound on
+    # the kernel's own wait.
     cpu_contention: float | None = None
-    # Why the grader itself failed on this notebook (kernel template, sandbox, grading process, pool, an invalid
-    # result), never the student's doing: the notebook is NOT GRADED, its checks carry no points, the gradebook
-    # records no autograded score for it, and the run says so first (autograder/README.md, "A grader failure").
+    # Why the grader itself failed on this notebook (kernel template, sandbox, grading process,
+    # pool, an invalid result), never the student's doing: the notebook is NOT GRADED, its checks
+    # carry no points, the gradebook records no autograded score for it, and the run says so first
+    # (autograder/README.md, "A grader failure").
     grader_error: str | None = None
-    # Grader failures on earlier tries that a retry (a fresh kernel template, then a cold kernel) got past; for
-    # the instructor's report, not the student's feedback (they did not cost the student anything).
+    # Grader failures on earlier tries that a retry (a fresh kernel template, then a cold kernel)
+    # got past; for the instructor's report, not the student's feedback (they did not cost the
+    # student anything).
     retried: list[str] = field(default_factory=list)
 
     @classmethod
-    def blank(cls, lesson: Lesson, student: str, assignment: str, sandboxed: bool = True) -> NotebookResult:
+    def blank(cls, lesson: Lesson, student: str, assignment: str,
+              sandboxed: bool = True) -> NotebookResult:
         """Every test of `lesson` at 0 points, none run yet."""
-        checks = [CheckResult(t.grade_id, t.objective, t.points, 0.0, "not-run", answers=uses(lesson, t))
+        checks = [CheckResult(t.grade_id, t.objective, t.points, 0.0, "not-run",
+                              answers=uses(lesson, t))
                   for t in lesson.tests]
-        return cls(student, assignment, lesson.name, checks, [w.grade_id for w in lesson.written], sandboxed=sandboxed)
+        return cls(student, assignment, lesson.name, checks, [w.grade_id for w in lesson.written],
+                   sandboxed=sandboxed)
 
     def mark_not_run(self, message: str, status: Status = "not-run") -> None:
         """Give every check that has not run `message` (and `status`)."""
@@ -88,7 +99,8 @@ class NotebookResult:
         return self
 
     def grader_failed(self, reason: str) -> NotebookResult:
-        """This result, recorded as not graded because the grader failed (`reason`): no check keeps a point."""
+        """This result, recorded as not graded because the grader failed (`reason`): no check keeps
+        a point."""
         self.grader_error = reason[:MAX_PROBLEM_CHARS]
         self.problems = bounded([f"not graded (grader error): {self.grader_error}", *self.problems])
         for check in self.checks:
@@ -98,7 +110,8 @@ class NotebookResult:
 
     def not_submitted(self, filename: str) -> NotebookResult:
         self.submitted = False
-        return self.not_graded(f"{filename} was not submitted", "not graded: the notebook was not submitted")
+        return self.not_graded(f"{filename} was not submitted",
+                               "not graded: the notebook was not submitted")
 
     @property
     def score(self) -> float:
@@ -115,28 +128,33 @@ class NotebookResult:
     def from_dict(cls, data: dict) -> NotebookResult:
         error = data.get("grader_error")
         return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]],
-                      "problems": bounded(data.get("problems", [])), "retried": bounded(data.get("retried", [])),
+                      "problems": bounded(data.get("problems", [])),
+                      "retried": bounded(data.get("retried", [])),
                       "grader_error": None if error is None else str(error)[:MAX_PROBLEM_CHARS]})
 
 
 def bounded(problems: list[str]) -> list[str]:
-    """At most MAX_PROBLEMS lines of at most MAX_PROBLEM_CHARS each, the last saying how many more there were
-    (applying it again changes nothing)."""
-    cut = [p if len(p) <= MAX_PROBLEM_CHARS else p[:MAX_PROBLEM_CHARS - 3] + "..." for p in problems[:MAX_PROBLEMS]]
+    """At most MAX_PROBLEMS lines of at most MAX_PROBLEM_CHARS each, the last saying how many more
+    there were (applying it again changes nothing)."""
+    cut = [p if len(p) <= MAX_PROBLEM_CHARS else p[:MAX_PROBLEM_CHARS - 3] + "..."
+           for p in problems[:MAX_PROBLEMS]]
     if len(problems) <= MAX_PROBLEMS:
         return cut
-    return [*cut[:MAX_PROBLEMS - 1], f"... and {len(problems) - MAX_PROBLEMS + 1} more problem(s) of the same "
-                                     "notebook, not listed"]
+    return [*cut[:MAX_PROBLEMS - 1],
+            f"... and {len(problems) - MAX_PROBLEMS + 1} more problem(s) of the same notebook, not "
+            "listed"]
 
 
 def uses(lesson: Lesson, test: Cell) -> list[str]:
-    """The answer cells a test cell reads a name of (its feedback shows the student's code of these)."""
+    """The answer cells a test cell reads a name of (its feedback shows the student's code of
+    these)."""
     read = names_read(test.source)
     return [answer.grade_id for answer in lesson.answers if answer.defines & read]
 
 
 def result_key(source: bytes, submission: bytes | None, student: str, options: dict) -> str:
-    """What a result depends on: the source notebook, the submission, the student and the grading options."""
+    """What a result depends on: the source notebook, the submission, the student and the grading
+    options."""
     digest = hashlib.sha256(source)
     digest.update(submission if submission is not None else b"<missing>")
     digest.update(json.dumps([student, options], sort_keys=True).encode())
@@ -144,11 +162,12 @@ def result_key(source: bytes, submission: bytes | None, student: str, options: d
 
 
 class ResultStore:
-    """OUT/results/<student>/<assignment>/<notebook>.json: each result with the key it was graded under and the
-    fingerprint of the grading code that graded it (pool.code_fingerprint).
+    """OUT/results/<student>/<assignment>/<notebook>.json: each result with the key it was graded
+    under and the fingerprint of the grading code that graded it (pool.code_fingerprint).
 
-    A result graded by other code (a fix in mlcourse.checking, a new limit, another torch) is not reused unless
-    `keep_other_code` says so: `stale` counts those seen, so that the run can say why it grades them again."""
+    A result graded by other code (a fix in mlcourse.checking, a new limit, another torch) is not
+    reused unless `keep_other_code` says so: `stale` counts those seen, so that the run can say why
+    it grades them again."""
 
     def __init__(self, folder: Path, code: str | None = None, keep_other_code: bool = False):
         self.folder, self.code, self.keep_other_code = folder, code, keep_other_code
@@ -158,8 +177,8 @@ class ResultStore:
         return self.folder / f"{name}.json"
 
     def get(self, name: str, key: str) -> NotebookResult | None:
-        """The kept result of `name` ("student/assignment/notebook"), if it was graded under `key` by this code
-        (or by any code, with `keep_other_code`)."""
+        """The kept result of `name` ("student/assignment/notebook"), if it was graded under `key`
+        by this code (or by any code, with `keep_other_code`)."""
         try:
             saved = json.loads(self._path(name).read_text())
             if saved.get("key") != key:
@@ -169,12 +188,14 @@ class ResultStore:
                 if not self.keep_other_code:
                     return None
             return NotebookResult.from_dict(saved["result"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable: as if never graded
+        # unreadable: as if never graded
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def every(self) -> dict[tuple[str, str, str], NotebookResult]:
-        """{(student, assignment, notebook): result} of every kept result, whatever graded it (the exports show
-        what was recorded); an unreadable file is left out, as `get` treats it as never graded."""
+        """{(student, assignment, notebook): result} of every kept result, whatever graded it (the
+        exports show what was recorded); an unreadable file is left out, as `get` treats it as never
+        graded."""
         kept = {}
         for path in sorted(self.folder.glob("*/*/*.json")):
             try:
@@ -187,7 +208,9 @@ class ResultStore:
     def put(self, name: str, key: str, result: NotebookResult) -> None:
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Written under a temporary name, then renamed: a run killed mid-write leaves no half result.
+        # Written under a temporary name, then renamed: a run killed mid-write leaves no half
+        # result.
         partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps({"key": key, "code": self.code, "result": result.to_dict()}, indent=1))
+        partial.write_text(json.dumps({"key": key, "code": self.code, "result": result.to_dict()},
+                                      indent=1))
         os.replace(partial, path)

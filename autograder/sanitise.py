@@ -1,20 +1,21 @@
 """What a student wrote, made safe to show in a browser: nothing in it can run there.
 
-A written answer is Markdown, and Markdown may hold raw HTML (`<img src=x onerror=...>`, `<script>`, a
-`javascript:` link, an `<svg onload>`, an `<iframe srcdoc>`): nbconvert, and so nbgrader's formgrader and
-`nbgrader generate_feedback`, copy it into the page as it is, where it would run with the instructor's
-session. So the notebooks written to OUT/autograded/ hold, in place of a student's Markdown, its rendering
-(nbconvert's own renderer, the one those pages use) cleaned by Ammonia (`nh3`, a maintained sanitiser with
-a fixed list of tags and attributes: no script, style, frame, form, SVG or event handler; links only to
-http, https and mailto). The cleaned HTML is one `<div>` on one line, which a Markdown renderer passes
-through unchanged (an HTML block ends at a blank line, and this one has none), so formgrader shows the
-answer as before, math included (MathJax typesets the `$...$` left in its text).
+A written answer is Markdown, and Markdown may hold raw HTML (`<img src=x onerror=...>`, `<script>`,
+a `javascript:` link, an `<svg onload>`, an `<iframe srcdoc>`): nbconvert, and so nbgrader's
+formgrader and `nbgrader generate_feedback`, copy it into the page as it is, where it would run with
+the instructor's session. So the notebooks written to OUT/autograded/ hold, in place of a student's
+Markdown, its rendering (nbconvert's own renderer, the one those pages use) cleaned by Ammonia
+(`nh3`, a maintained sanitiser with a fixed list of tags and attributes: no script, style, frame,
+form, SVG or event handler; links only to http, https and mailto). The cleaned HTML is one `<div>`
+on one line, which a Markdown renderer passes through unchanged (an HTML block ends at a blank line,
+and this one has none), so formgrader shows the answer as before, math included (MathJax typesets
+the `$...$` left in its text).
 
-Outputs are made safe the same way: HTML cleaned, Markdown rendered then cleaned, images kept only as the
-base64 data they claim to be, and every type that is code or may hold code (JavaScript, SVG, widgets,
-anything unknown) left out with a note. Formgrader and `nbgrader generate_feedback` clean every Markdown
-cell and output again as they render a notebook (`SafeNotebook`): one an older grader wrote, or one of
-plain `nbgrader autograde`, which keeps every cell a student edited.
+Outputs are made safe the same way: HTML cleaned, Markdown rendered then cleaned, images kept only
+as the base64 data they claim to be, and every type that is code or may hold code (JavaScript, SVG,
+widgets, anything unknown) left out with a note. Formgrader and `nbgrader generate_feedback` clean
+every Markdown cell and output again as they render a notebook (`SafeNotebook`): one an older grader
+wrote, or one of plain `nbgrader autograde`, which keeps every cell a student edited.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 
 URL_SCHEMES = {"http", "https", "mailto"}
-IMAGES = ("image/png", "image/jpeg", "image/gif")  # shown by nbconvert as <img src="data:...;base64,...">
+# shown by nbconvert as <img src="data:...;base64,...">
+IMAGES = ("image/png", "image/jpeg", "image/gif")
 TEXTS = ("text/plain", "text/latex")  # shown escaped
 SIZES = ("width", "height")  # the only output metadata nbconvert writes into a tag, unquoted
 
 
 @functools.cache
 def _markdown() -> MarkdownWithMath:
-    """nbconvert's Markdown renderer (its markdown2html filter's), made once: making it costs as much as using it."""
+    """nbconvert's Markdown renderer (its markdown2html filter's), made once: making it costs as
+    much as using it."""
     return MarkdownWithMath(renderer=IPythonRenderer(escape=False))
 
 
@@ -53,7 +56,8 @@ def clean_html(html: str) -> str:
 def safe_markdown(markdown: str) -> str:
     """A student's Markdown as cleaned HTML that Markdown renderers show unchanged."""
     html = clean_html(markdown2html(markdown))
-    # In text and attribute values alike `&#10;` is a line break: one line, no blank one to end the block.
+    # In text and attribute values alike `&#10;` is a line break: one line, no blank one to end the
+    # block.
     return "<div>" + html.replace("\n", "&#10;") + "</div>"
 
 
@@ -66,7 +70,8 @@ def _base64(data) -> bool:
 
 
 def safe_output(output: dict) -> dict:
-    """A code cell's output (nbformat's dict) with nothing left in it that could run in a browser."""
+    """A code cell's output (nbformat's dict) with nothing left in it that could run in a
+    browser."""
     if output.get("output_type") in ("stream", "error"):
         return output  # plain text, which every template escapes
     data, left_out = {}, []
@@ -83,11 +88,14 @@ def safe_output(output: dict) -> dict:
         else:
             left_out.append(mime)
     if left_out:
-        note = f"[output left out by the grader, as it could run in a browser: {', '.join(left_out)}]"
+        note = ("[output left out by the grader, as it could run in a browser: "
+                f"{', '.join(left_out)}]")
         data["text/plain"] = (data.get("text/plain", "") + "\n" + note).strip()
     metadata = {mime: {k: v for k, v in fields.items() if k in SIZES and type(v) in (int, float)}
-                for mime, fields in output.get("metadata", {}).items() if mime in data and isinstance(fields, dict)}
-    return {**output, "data": data, "metadata": {mime: fields for mime, fields in metadata.items() if fields}}
+                for mime, fields in output.get("metadata", {}).items() if mime in data
+                and isinstance(fields, dict)}
+    return {**output, "data": data,
+            "metadata": {mime: fields for mime, fields in metadata.items() if fields}}
 
 
 def is_answer(cell) -> bool:
@@ -96,8 +104,8 @@ def is_answer(cell) -> bool:
 
 
 def safe_notebook(notebook, every_markdown: bool = False):
-    """`notebook` (nbformat's) with the Markdown of its answer cells (of every Markdown cell, with `every_markdown`)
-    and every output made safe; changed in place, and returned."""
+    """`notebook` (nbformat's) with the Markdown of its answer cells (of every Markdown cell, with
+    `every_markdown`) and every output made safe; changed in place, and returned."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and (every_markdown or is_answer(cell)):
             cell.source = safe_markdown(cell.source)
@@ -108,9 +116,9 @@ def safe_notebook(notebook, every_markdown: bool = False):
 
 
 class SafeNotebook(Preprocessor):
-    """`safe_notebook` as nbconvert's preprocessor, for formgrader's and `nbgrader generate_feedback`'s pages. Every
-    Markdown cell: a notebook plain `nbgrader autograde` wrote (formgrader's autograde button) keeps every cell the
-    student edited, not only the answers."""
+    """`safe_notebook` as nbconvert's preprocessor, for formgrader's and `nbgrader
+    generate_feedback`'s pages. Every Markdown cell: a notebook plain `nbgrader autograde` wrote
+    (formgrader's autograde button) keeps every cell the student edited, not only the answers."""
 
     def preprocess(self, nb, resources):
         return safe_notebook(nb, every_markdown=True), resources

@@ -47,7 +47,8 @@ from autograder.gradebook import default_db_url
 from autograder.sanitise import SafeNotebook
 
 COURSE_TEMPLATES = Path(__file__).parent / "templates" / "nbconvert"
-NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+NBGRADER_TEMPLATES = (Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+                      / "templates")
 NBGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
 # nbgrader's formgrader in which nothing a student sends runs
 SAFE_EXTENSION = "autograder.formgrader_server"

@@ -2,14 +2,15 @@
 by the worker pool, then recording in the gradebook, then the outputs.
 
     intake.discover        SUBMISSIONS -> a Submission per (student, notebook), times, problems
-    results.ResultStore    a result kept from an earlier run is reused when nothing it depends on changed
-    pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a notebook
-                           that reached a time limit on a contended CPU is graded again (those
-                           together, up to one per CPU) before it counts; one the grader failed on
-                           is graded again on a fresh kernel template, then on a cold kernel, else
-                           recorded NOT GRADED
-    gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs may
-                           write into the same gradebook at once)
+    results.ResultStore    a result kept from an earlier run is reused when nothing it depends on
+                           changed
+    pool.grade_all         the rest are graded in parallel (engine.grade_task in each worker); a
+                           notebook that reached a time limit on a contended CPU is graded again
+                           (those together, up to one per CPU) before it counts; one the grader
+                           failed on is graded again on a fresh kernel template, then on a cold
+                           kernel, else recorded NOT GRADED
+    gradebook.Recorder     each result as it arrives, in batches, by this process alone (other runs
+                           may write into the same gradebook at once)
     outputs.write_outputs  grades.csv, feedback pages, the class report
 
 A newcomer following one submission reads `grade_class` top to bottom.

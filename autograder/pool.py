@@ -302,7 +302,8 @@ def _grade_on_worker(run: str, code: str, task: dict, options: dict) -> str:
     with _graders_lock:
         grader = _graders.get(key)
         if grader is None or not grader.running():
-            grader = _graders[key] = Grader(Path(get_worker().local_directory) / f"grader-{run}-{key[1]}.log")
+            grader = _graders[key] = Grader(Path(get_worker().local_directory)
+                                            / f"grader-{run}-{key[1]}.log")
     if grader.code != code:
         return json.dumps({"other code": get_worker().address})
     outcome = grader.grade(task, options)

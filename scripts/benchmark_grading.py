@@ -22,8 +22,8 @@ Sleepers mode: two students whose answer sleeps past --timeout SLEEPERS beside t
 the fixture lesson: the run's wall time (notebooks that time out beside others are graded again
 together).
 Huge mode: the fixture lesson's perfect student beside one who added 300,000 cells with grade ids of
-their own (about 64 MB) and one who added 60,000 (13 MB, under the size cap, read within the notebook's
-time): the run's time and the size of each one's result, feedback page and report lines.
+their own (about 64 MB) and one who added 60,000 (13 MB, under the size cap, read within the
+notebook's time): the run's time and the size of each one's result, feedback page and report lines.
 It prints ratios from one run; nothing here is a test.
 """
 

@@ -4,7 +4,8 @@ For every graded function answer (an answer cell defining a function), two famil
 
 - trivial stand-ins (`pass`, `return None`, `return 0`, `return 0.0`, the first argument returned,
   zeros and ones shaped like the solution's output): each must fail every test cell of its
-  exercise (`test_<answer>` and `test_<answer>_*`); for an answer that is a value, `VALUE_STAND_INS`;
+  exercise (`test_<answer>` and `test_<answer>_*`); for an answer that is a value,
+  `VALUE_STAND_INS`;
 - systematic mutants of the solution, one change each, made on its AST (`Mutator`): an axis
   swapped, a reduction changed, one term of a + or - dropped, `+` and `-` swapped (`+=` and `-=`
   too), a call made for its effect left out (`model.zero_grad()`), a unary minus
@@ -478,7 +479,8 @@ class Result:
     answer: Answer
     stand_ins: dict[str, Verdict]
     mutants: dict[str, Verdict]
-    solution_after: Verdict  # the solution again: no answer tried may leave the lesson's state changed
+    # the solution again: no answer tried may leave the lesson's state changed
+    solution_after: Verdict
 
     @property
     def free_points(self) -> list[tuple[str, str]]:

@@ -273,7 +273,8 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
     of a sum. "" when nothing fits. The text never holds the expected value."""
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.all(np.isfinite(want)):
         return ""
-    fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float), atol, rtol)  # noqa: E731
+    fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float),  # noqa: E731
+                                    atol, rtol)
     if np.all(got == 0) and np.any(np.abs(want) > atol):
         return "exactly 0 where a non-zero value belongs: an empty sum, or nothing selected?"
     k = _common_ratio(got, want, atol, rtol)
@@ -344,7 +345,8 @@ def expect_equal(got: Any, want: Any, what: str, *,
     # 1 == True in Python; the course's rule is stricter
     if _all_bools(plain(want)) and not _all_bools(normal):
         raise CheckFailure(what, want, got,
-                           f"expected a sequence of True or False, got {describe(got)}", public=True)
+                           f"expected a sequence of True or False, got {describe(got)}",
+                           public=True)
     if normal == plain(want):
         return
     mistake = _matching(normal, misconceptions, lambda g, v: g == plain(v))

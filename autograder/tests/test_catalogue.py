@@ -135,7 +135,8 @@ def batch(request, tmp_path_factory) -> Batch:
                           target, fill)
             try:
                 result, error = grade(f"attacker-{entry.name}", path).to_dict(), None
-            except BaseException as raised:  # noqa: BLE001 - recorded, and the test of this entry fails
+            # recorded, and the test of this entry fails
+            except BaseException as raised:  # noqa: BLE001
                 result, error = None, repr(raised)
             honest_after = grade_honest(
                 ("honest-perfect", "honest-partial")[len(done) % 2]).to_dict()
@@ -217,10 +218,13 @@ def test_the_catalogue_covers_the_issue_and_its_table_lists_every_entry():
 
 
 def test_every_cluster_entry_names_a_test_that_exists():
-    """The cluster's table is written by hand: each row names the test in test_dask.py that proves it."""
-    section = TABLE.read_text().partition("<!-- cluster -->")[2].partition("<!-- end of cluster -->")[0]
+    """The cluster's table is written by hand: each row names the test in test_dask.py that proves
+    it."""
+    section = (TABLE.read_text().partition("<!-- cluster -->")[2]
+               .partition("<!-- end of cluster -->")[0])
     named = re.findall(r"\| `(test_\w+)` \|", section)
-    defined = set(re.findall(r"^def (test_\w+)", (Path(__file__).parent / "test_dask.py").read_text(), re.M))
+    defined = set(re.findall(r"^def (test_\w+)",
+                             (Path(__file__).parent / "test_dask.py").read_text(), re.M))
     assert len(named) >= 6 and set(named) <= defined, set(named) - defined
 
 def _reason(result: NotebookResult, batch: Batch) -> str:

@@ -51,40 +51,44 @@ from mlcourse.lessons import lesson_names, parse_lesson
 
 DASK = Path(sys.executable).parent / "dask"
 ROGUE = Path(__file__).parent / "rogue_worker.py"
-# Dask's servers, and their HTTP servers (health, metrics: on every interface by default, dashboard or not)
+# Dask's servers, and their HTTP servers (health, metrics: on every interface by default, dashboard
+# or not)
 LOOPBACK = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
 
 
 def _started(command: list[str], log: Path, **environment: str) -> subprocess.Popen:
-    with open(log, "wb") as output:  # each in a session of its own: the test kills it with all it started
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=tool_env(**environment),
-                                start_new_session=True)
+    # each in a session of its own: the test kills it with all it started
+    with open(log, "wb") as output:
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                env=tool_env(**environment), start_new_session=True)
 
 
 def _tls(certs: Path | None, role: str) -> list[str]:
-    """The options of `dask scheduler` or `dask worker` for TLS with the certificates of `role` in `certs`."""
+    """The options of `dask scheduler` or `dask worker` for TLS with the certificates of `role` in
+    `certs`."""
     if certs is None:
         return []
     return ["--tls-ca-file", str(certs / "ca.pem"), "--tls-cert", str(certs / f"{role}.pem"),
             "--tls-key", str(certs / f"{role}-key.pem")]
 
 
-def _worker(scheduler: str, here: Path, name: str, certs: Path | None, *options: str, **environment: str
-            ) -> subprocess.Popen:
+def _worker(scheduler: str, here: Path, name: str, certs: Path | None, *options: str,
+            **environment: str) -> subprocess.Popen:
     """A one-thread `dask worker` named `name` on loopback, joining the scheduler at `scheduler`."""
-    return _started([str(DASK), "worker", scheduler, "--name", name, "--nthreads", "1", "--no-nanny",
-                     *LOOPBACK, "--local-directory", str(here / name),
+    return _started([str(DASK), "worker", scheduler, "--name", name, "--nthreads", "1",
+                     "--no-nanny", *LOOPBACK, "--local-directory", str(here / name),
                      *_tls(certs, "worker"), *options], here / f"worker-{name}.log", **environment)
 
 
 @contextmanager
-def _dask_cluster(here: Path, workers: dict[str, dict[str, str]], certs: Path | None = None, *options: str
-                  ) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
-    """(the scheduler's address, {worker name: its process}) of a scheduler and one-thread workers started
-    here (over TLS with `certs`), each worker with its extra environment variables and `options`."""
+def _dask_cluster(here: Path, workers: dict[str, dict[str, str]], certs: Path | None = None,
+                  *options: str) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    """(the scheduler's address, {worker name: its process}) of a scheduler and one-thread workers
+    started here (over TLS with `certs`), each worker with its extra environment variables and
+    `options`."""
     scheduler_file = here / "scheduler.json"
-    processes = [_started([str(DASK), "scheduler", *LOOPBACK, "--port", "0", "--scheduler-file", str(scheduler_file),
-                           *(["--protocol", "tls"] if certs else []),
+    processes = [_started([str(DASK), "scheduler", *LOOPBACK, "--port", "0", "--scheduler-file",
+                           str(scheduler_file), *(["--protocol", "tls"] if certs else []),
                            *_tls(certs, "scheduler")], here / "scheduler.log")]
     started = {}
     try:
@@ -95,7 +99,8 @@ def _dask_cluster(here: Path, workers: dict[str, dict[str, str]], certs: Path | 
         for name, environment in workers.items():
             started[name] = _worker(address, here, name, certs, *options, **environment)
             processes.append(started[name])
-        # Closed before the test: a client of the test's own, open meanwhile, would unpickle what workers send.
+        # Closed before the test: a client of the test's own, open meanwhile, would unpickle what
+        # workers send.
         with Client(address, timeout=60, security=certs and client_security(certs)) as client:
             client.wait_for_workers(len(workers), timeout=60)
         yield address, started
@@ -118,14 +123,16 @@ def certs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, certs):
-    """(the scheduler's address, {worker name: its process}) of a TLS Dask cluster of two one-thread workers."""
+    """(the scheduler's address, {worker name: its process}) of a TLS Dask cluster of two one-thread
+    workers."""
     with _dask_cluster(tmp_path_factory.mktemp("cluster"), {"a": {}, "b": {}}, certs) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """(course, submitted, the results of grading the class on this machine with two workers, its gradebook URL)."""
+    """(course, submitted, the results of grading the class on this machine with two workers, its
+    gradebook URL)."""
     course = copy_fixture_course(tmp_path_factory.mktemp("fixture") / "course")
     submitted = build_demo_class(course, course / "var" / "submitted").submitted
     results, db_url = _grade(course, submitted, course / "var" / "local", scheduler=None)
@@ -139,20 +146,26 @@ def _grade(course: Path, submitted: Path, out: Path, scheduler: pool.Scheduler |
 
 
 def _grades(results) -> list[tuple]:
-    """What two gradings of a class must agree on, per notebook: every check's verdict and message, the problems."""
+    """What two gradings of a class must agree on, per notebook: every check's verdict and message,
+    the problems."""
     return [(r.student, r.assignment, r.score, r.problems,
-             [(c.grade_id, c.status, c.points, c.message, c.misconception) for c in r.checks]) for r in results]
+             [(c.grade_id, c.status, c.points, c.message, c.misconception) for c in r.checks])
+            for r in results]
 
 
-def test_a_tls_cluster_grades_the_class_as_this_machine_does_and_no_stranger_joins(demo, cluster, certs, tmp_path):
+def test_a_tls_cluster_grades_the_class_as_this_machine_does_and_no_stranger_joins(demo, cluster,
+                                                                                   certs, tmp_path):
     course, submitted, local, local_db = demo
     address, _ = cluster
-    other = make_certificates(tmp_path / "other")[0].parent  # another CA's: a machine the instructor did not trust
-    plain = address.replace("tls://", "tcp://")  # without a certificate, a worker can only try plain tcp://
+    # another CA's: a machine the instructor did not trust
+    other = make_certificates(tmp_path / "other")[0].parent
+    # without a certificate, a worker can only try plain tcp://
+    plain = address.replace("tls://", "tcp://")
     strangers = [_worker(address, tmp_path, "other-ca", other, "--death-timeout", "60"),
                  _worker(plain, tmp_path, "no-certificate", None, "--death-timeout", "60")]
     try:
-        results, db_url = _grade(course, submitted, course / "var" / "cluster", pool.Cluster(address, certs))
+        results, db_url = _grade(course, submitted, course / "var" / "cluster",
+                                 pool.Cluster(address, certs))
         with Client(address, timeout=30, security=client_security(certs)) as client:
             joined = {info["name"] for info in client.scheduler_info()["workers"].values()}
     finally:
@@ -168,7 +181,8 @@ def test_a_tls_cluster_grades_the_class_as_this_machine_does_and_no_stranger_joi
     assert rows(db_url) == rows(local_db)
     assert ((course / "var" / "cluster" / "grades.csv").read_text()
             == (course / "var" / "local" / "grades.csv").read_text())
-    assert {r.student: r.score for r in results}["perfect"] == 3  # real grading happened, not empty results
+    # real grading happened, not empty results
+    assert {r.student: r.score for r in results}["perfect"] == 3
 
 
 def test_a_client_without_the_certificates_cannot_connect(cluster, certs, tmp_path):
@@ -178,7 +192,8 @@ def test_a_client_without_the_certificates_cannot_connect(cluster, certs, tmp_pa
     other = make_certificates(tmp_path / "other")[0].parent
     with pytest.raises(pool.ClusterError, match="cannot reach the Dask scheduler"):
         pool._connect(pool.Cluster(address, other))
-    with pytest.raises(OSError):  # Dask's own client, without certificates, over plain tcp:// to the TLS port
+    # Dask's own client, without certificates, over plain tcp:// to the TLS port
+    with pytest.raises(OSError):
         Client(address.replace("tls://", "tcp://"), timeout=5)
 
 
@@ -198,9 +213,11 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, certs, monke
     killed = {}
 
     def kill_b_while_it_grades() -> None:
-        """Once results arrive, kill worker b (its process, as a lost machine would) while it holds a task."""
+        """Once results arrive, kill worker b (its process, as a lost machine would) while it holds
+        a task."""
         with Client(address, timeout=30, security=client_security(certs)) as client:
-            b = next(w for w, info in client.scheduler_info()["workers"].items() if info["name"] == "b")
+            b = next(w for w, info in client.scheduler_info()["workers"].items()
+                     if info["name"] == "b")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 if yielded and client.processing(workers=[b])[b]:
@@ -220,18 +237,22 @@ def test_a_worker_killed_in_the_middle_loses_nothing(demo, cluster, certs, monke
         results, db_url = _grade(course, submitted, out, client)
     killer.join()
     graded = [r for r in results if r.submitted]
-    assert 0 < killed["results before"] < len(graded)  # it died in the middle of the run, holding work
-    assert killed["graders"] and killed["graders alive after 10 s"] == []  # its grading process died with it
+    # it died in the middle of the run, holding work
+    assert 0 < killed["results before"] < len(graded)
+    # its grading process died with it
+    assert killed["graders"] and killed["graders alive after 10 s"] == []
     assert killed["workers left"] == 1
     assert _grades(results) == _grades(local)
-    assert sorted(yielded) == sorted(f"{r.student}/{r.assignment}/{r.notebook}" for r in graded)  # each once
+    # each once
+    assert sorted(yielded) == sorted(f"{r.student}/{r.assignment}/{r.notebook}" for r in graded)
     assert rows(db_url) == rows(local_db) and count_rows(db_url) == count_rows(local_db)
 
 
 def test_a_worker_with_other_grading_code_is_retired_and_the_run_goes_on(demo, tmp_path, capsys):
     course, submitted, local, _ = demo
     other = tmp_path / "other"  # the grader as a worker left on an older commit would have it
-    shutil.copytree(Path(autograder.__file__).parent, other / "autograder", ignore=shutil.ignore_patterns("tests"))
+    shutil.copytree(Path(autograder.__file__).parent, other / "autograder",
+                    ignore=shutil.ignore_patterns("tests"))
     with open(other / "autograder" / "verdicts.py", "a") as verdicts:
         verdicts.write("\n# another version\n")
     # plain tcp:// on loopback needs no certificates
@@ -241,16 +262,21 @@ def test_a_worker_with_other_grading_code_is_retired_and_the_run_goes_on(demo, t
             left = {info["name"] for info in client.scheduler_info()["workers"].values()}
     assert _grades(results) == _grades(local)
     assert left == {"new"}
-    assert re.search(r"problem: the Dask worker tcp://127\.0\.0\.1:\d+ \(name old\) has other grading code than "
-                     r"this run .* it is retired, and its notebooks go to the other workers", capsys.readouterr().err)
+    assert re.search(r"problem: the Dask worker tcp://127\.0\.0\.1:\d+ \(name old\) has other "
+                     r"grading code than this run .* it is retired, and its notebooks go to the "
+                     r"other workers",
+                     capsys.readouterr().err)
 
 
 def test_a_plain_address_off_this_machine_is_refused_without_insecure():
-    for address in ("tcp://192.0.2.1:8786", "192.0.2.1:8786", "ws://192.0.2.1:8786"):  # refused before connecting
-        with pytest.raises(pool.ClusterError, match=r"refusing .*unencrypted and unauthenticated.*--insecure"):
+    # refused before connecting
+    for address in ("tcp://192.0.2.1:8786", "192.0.2.1:8786", "ws://192.0.2.1:8786"):
+        with pytest.raises(pool.ClusterError,
+                           match=r"refusing .*unencrypted and unauthenticated.*--insecure"):
             pool._connect(pool.Cluster(address))
         assert "WARNING (--insecure)" in pool.Cluster(address, insecure=True).warning
-    for address in ("tcp://127.0.0.1:8786", "tcp://[::1]:8786", "tcp://localhost:8786", "tls://192.0.2.1:8786"):
+    for address in ("tcp://127.0.0.1:8786", "tcp://[::1]:8786", "tcp://localhost:8786",
+                    "tls://192.0.2.1:8786"):
         assert pool.Cluster(address).warning is None
     with pytest.raises(pool.ClusterError, match="--tls needs a tls:// scheduler address"):
         pool._connect(pool.Cluster("tcp://127.0.0.1:8786", Path("certs")))
@@ -259,7 +285,8 @@ def test_a_plain_address_off_this_machine_is_refused_without_insecure():
 def test_grade_refuses_a_plain_address_off_this_machine(tmp_path, capsys):
     course = copy_fixture_course(tmp_path / "course")
     (tmp_path / "submitted").mkdir()
-    grade = ["--root", str(course), "grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out")]
+    grade = ["--root", str(course), "grade", str(tmp_path / "submitted"), "--out",
+             str(tmp_path / "out")]
     assert main([*grade, "--scheduler", "tcp://192.0.2.1:8786"]) == 2
     assert "refusing tcp://192.0.2.1:8786" in capsys.readouterr().err
     assert main([*grade, "--scheduler", "tls://127.0.0.1:8786"]) == 2
@@ -287,30 +314,34 @@ def _tasks(course: Path, submitted: Path, students: list[str]) -> list[Task]:
     return [Task(student, "01_fixture", "01_fixture", source, notebook) for student in students]
 
 
-ATTACKS = ["points", "negative", "infinite", "stranger", "extra-check", "maximum", "not-json", "pickle", "warn",
-           "raise"]
+ATTACKS = ["points", "negative", "infinite", "stranger", "extra-check", "maximum", "not-json",
+           "pickle", "warn", "raise"]
 
 
-def test_a_rogue_worker_with_the_certificate_gets_no_result_out_of_range_recorded_and_runs_no_code_here(
+def test_a_rogue_worker_with_the_certificate_gets_no_result_out_of_range_recorded_and_runs_no_code_here(  # noqa: E501
         demo, certs, tmp_path):
     course, submitted, _, _ = demo
     marker = tmp_path / "bombs"
-    with _dask_cluster(tmp_path, {"rogue": {"ROGUE_MARKER": str(marker)}}, certs, "--preload", str(ROGUE)) as (
-            address, _):
+    with _dask_cluster(tmp_path, {"rogue": {"ROGUE_MARKER": str(marker)}}, certs, "--preload",
+                       str(ROGUE)) as (address, _):
         outcomes = {task.student: outcome for task, outcome in pool.grade_all(
-            _tasks(course, submitted, [*ATTACKS, "honest-shape"]), Options(), None, tmp_path / "logs",
-            scheduler=pool.Cluster(address, certs))}
+            _tasks(course, submitted, [*ATTACKS, "honest-shape"]), Options(), None,
+            tmp_path / "logs", scheduler=pool.Cluster(address, certs))}
     went_off = {int(folder.name) for folder in marker.iterdir()} if marker.exists() else set()
     assert os.getpid() not in went_off
     refused = {attack: outcomes[attack] for attack in ATTACKS}
     assert all(isinstance(reason, str) for reason in refused.values()), refused
-    assert "out of range or malformed" in refused["points"] and "out of range" in refused["negative"]
+    assert ("out of range or malformed" in refused["points"]
+            and "out of range" in refused["negative"])
     assert "is not one of this notebook" in refused["stranger"] and "differ" in refused["maximum"]
-    assert "a Dask peer sent a pickle of posix.system, which this process does not unpickle" in refused["pickle"]
+    assert ("a Dask peer sent a pickle of posix.system, "
+            "which this process does not unpickle" in refused["pickle"])
     assert "not readable here" in refused["raise"]
-    # What a compromised worker can still do (autograder/README.md): in-range full marks are recorded.
+    # What a compromised worker can still do (autograder/README.md): in-range full marks are
+    # recorded.
     assert outcomes["honest-shape"].score == outcomes["honest-shape"].max_score == 3
-    pickle.loads(marker.with_suffix(".pickle").read_bytes())  # the bomb, unpickled as Dask does by default
+    # the bomb, unpickled as Dask does by default
+    pickle.loads(marker.with_suffix(".pickle").read_bytes())
     assert (marker / str(os.getpid())).is_dir()
 
 
@@ -329,19 +360,23 @@ def test_checked_takes_only_a_result_of_the_lesson_in_plain_types_and_range(tiny
         return changed(checks=[{**honest["checks"][0], **fields}, *honest["checks"][1:]])
 
     for data in [first_check(points=True), first_check(points="1"), first_check(points=2.5),
-                 first_check(points=-0.5), first_check(status="excellent"), first_check(message=["x"]),
-                 changed(answers={"a": 1}), changed(timings={"tests": "slow"}), changed(problems="text"),
+                 first_check(points=-0.5), first_check(status="excellent"),
+                 first_check(message=["x"]),
+                 changed(answers={"a": 1}), changed(timings={"tests": "slow"}),
+                 changed(problems="text"),
                  changed(submitted="yes"), changed(manual=["extra"]), changed(sandboxed=False),
-                 changed(assignment="02_other"), changed(checks=honest["checks"][1:]), changed(grade=1),
-                 changed(checks=[{"grade_id": "x"}]), [1, 2]]:
+                 changed(assignment="02_other"), changed(checks=honest["checks"][1:]),
+                 changed(grade=1), changed(checks=[{"grade_id": "x"}]), [1, 2]]:
         assert isinstance(pool.checked(task, data, lesson, Options()), str), data
     known = {"student", "assignment", "notebook", "checks", "manual", "sandboxed", *pool._SHAPES}
-    assert known == {field.name for field in dataclasses.fields(NotebookResult)}  # each field is checked
+    # each field is checked
+    assert known == {field.name for field in dataclasses.fields(NotebookResult)}
 
 
 def test_a_local_run_listens_on_loopback_only(demo, tmp_path):
-    """Dask's scheduler and workers serve HTTP (health, metrics) even without a dashboard: never beyond loopback.
-    Sockets in another network namespace (a sandboxed kernel's, which has no network) are not counted."""
+    """Dask's scheduler and workers serve HTTP (health, metrics) even without a dashboard: never
+    beyond loopback. Sockets in another network namespace (a sandboxed kernel's, which has no
+    network) are not counted."""
     course, submitted, _, _ = demo
     here = psutil.Process()
     network = os.readlink("/proc/self/ns/net")
@@ -351,11 +386,13 @@ def test_a_local_run_listens_on_loopback_only(demo, tmp_path):
     for _ in pool.grade_all(_tasks(course, submitted, ["a", "b"]), Options(), 2, tmp_path / "logs"):
         for process in [here, *here.children(recursive=True)]:
             with suppress(psutil.Error, FileNotFoundError):  # a kernel that ended meanwhile
-                if process.pid not in others and os.readlink(f"/proc/{process.pid}/ns/net") == network:
+                if (process.pid not in others
+                        and os.readlink(f"/proc/{process.pid}/ns/net") == network):
                     opened |= {(process.pid, " ".join(process.cmdline()[:3]), c.laddr)
                                for c in process.net_connections(kind="inet")
                                if c.status == psutil.CONN_LISTEN and c.laddr not in before}
-    assert opened and all(ipaddress.ip_address(address.ip).is_loopback for *_, address in opened), opened
+    assert (opened
+            and all(ipaddress.ip_address(address.ip).is_loopback for *_, address in opened)), opened
 
 
 def _alive(processes: list[psutil.Process], within: float) -> list[psutil.Process]:
@@ -380,7 +417,8 @@ AFFINITY = len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("proc_cgroup, files, cpus", [
-    # v2: cpu.max is "<quota> <period>", or "max <period>" for none; a parent's quota binds its children
+    # v2: cpu.max is "<quota> <period>", or "max <period>" for none; a parent's quota binds its
+    # children
     ("0::/job\n", {"job/cpu.max": "150000 100000\n"}, 2),
     ("0::/job\n", {"job/cpu.max": "50000 100000\n"}, 1),
     ("0::/job\n", {"job/cpu.max": "max 100000\n"}, AFFINITY),
@@ -390,7 +428,8 @@ AFFINITY = len(os.sched_getaffinity(0))
     # v1: cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us, in the cpu controller's hierarchy
     ("4:memory:/x\n2:cpu,cpuacct:/job\n", {"cpu,cpuacct/job/cpu.cfs_quota_us": "100000\n",
                                            "cpu,cpuacct/job/cpu.cfs_period_us": "100000\n"}, 1),
-    ("1:cpu:/job\n", {"cpu/job/cpu.cfs_quota_us": "-1\n", "cpu/job/cpu.cfs_period_us": "100000\n"}, AFFINITY),
+    ("1:cpu:/job\n", {"cpu/job/cpu.cfs_quota_us": "-1\n", "cpu/job/cpu.cfs_period_us": "100000\n"},
+     AFFINITY),
     ("1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "250000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
     # no cgroup CPU controller at all
     ("1:memory:/job\n", {}, AFFINITY),

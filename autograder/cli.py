@@ -8,7 +8,7 @@
     autograder lab                  JupyterLab 4 on notebooks/, with nbgrader's validate
     autograder formgrader OUT       JupyterLab with nbgrader's formgrader on a graded class: written answers
     autograder cluster-certs DIR    the TLS certificates of a Dask cluster only trusted machines can join
-"""
+"""  # noqa: E501 - the command table is printed as --help's epilog, one command a line
 
 from __future__ import annotations
 

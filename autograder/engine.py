@@ -34,7 +34,13 @@ from autograder.intake import IntakeError, parse_notebook
 from autograder.plan import Plan, rebuild
 from autograder.pool import GRACE_SECONDS
 from autograder.results import CheckResult, NotebookResult, bounded
-from autograder.sandbox import KernelDied, Limits, SandboxUnavailable, check_available, warm_available
+from autograder.sandbox import (
+    KernelDied,
+    Limits,
+    SandboxUnavailable,
+    check_available,
+    warm_available,
+)
 from autograder.verdicts import TestRunner, Verdict
 from mlcourse.lessons import Cell, modules_imported, read_lesson
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autograder.sandbox import ForkedKernel, Interrupted, Kernel, KernelDied, Limits, SandboxedKernel, warm_available
+from autograder.sandbox import (
+    ForkedKernel,
+    Interrupted,
+    Kernel,
+    KernelDied,
+    Limits,
+    SandboxedKernel,
+    warm_available,
+)
 from autograder.verdicts import Bridge
 from mlcourse.lessons import Cell
 

@@ -49,10 +49,10 @@ const texts = [...document.querySelectorAll('.jp-RenderedMarkdown, .reader-map')
 const raw = texts.join('\\n').match(/\\$[^$\\n]+\\$|\\\\\\(|\\\\\\[/g) || [];
 return {raw: raw, typeset: document.querySelectorAll('.MathJax, .MathJax_Display').length,
         errors: document.querySelectorAll('.MathJax_Error, .merror, .noError').length};
-"""
+"""  # noqa: E501 - JavaScript the browser runs, kept as written
 BROKEN_IMAGES_JS = """
 return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80));
-"""
+"""  # noqa: E501 - JavaScript the browser runs, kept as written
 FITS_SCREEN_JS = ("return arguments[0].getBoundingClientRect().right <= "
                   "document.documentElement.clientWidth;")
 WAIT_FOR_MATH_JS = """

@@ -26,7 +26,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mlcourse.transformer import TransformerConfig, TransformerLM, load_checkpoint, minibatches, save_checkpoint, train
+from mlcourse.transformer import (
+    TransformerConfig,
+    TransformerLM,
+    load_checkpoint,
+    minibatches,
+    save_checkpoint,
+    train,
+)
 from mlcourse.vocab import IGNORE_INDEX
 from mlcourse.world import World
 

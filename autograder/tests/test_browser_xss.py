@@ -44,7 +44,7 @@ ROSTER = [["id", "first_name", "last_name", "email"],
            f"<script>{xss('last-name')}</script>", ""],
           [HOSTILE_ID, "Eve", "<b>bold</b>", ""]]
 PWNED_JS = """return [window.pwned || [],
-  document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i], [action^="javascript:" i]').length];"""
+  document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i], [action^="javascript:" i]').length];"""  # noqa: E501
 
 
 def _attacker(notebook: dict) -> dict:

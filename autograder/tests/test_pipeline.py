@@ -458,7 +458,7 @@ def test_a_notebook_the_grader_keeps_failing_on_is_not_graded_and_the_run_fails(
     with open(tmp_path / "canvas.csv") as f:
         # Points Possible, the student
         assert [r["01_fixture"] for r in csv.DictReader(f)] == [row["max_score"], ""]
-    autograded = [r for r in rows(gradebook.default_db_url(out)) if r[5] in ("test_total_log_prob",
-                                                                             "test_answer_objective")]
+    autograded = [r for r in rows(gradebook.default_db_url(out))
+                  if r[5] in ("test_total_log_prob", "test_answer_objective")]
     assert autograded and {(r[6], r[8], r[9]) for r in autograded} == {(None, True, True)}
     assert not (out / "results" / "perfect").exists()

@@ -100,9 +100,9 @@ def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
     for assignment in chosen:
         for student in roster:
             row = {"assignment": assignment.name, "duedate": assignment.duedate,
-                   "student_id": student.id,
-                   "last_name": student.last_name, "first_name": student.first_name,
-                   "email": student.email, "max_score": assignment.max_score}
+                   "student_id": student.id, "last_name": student.last_name,
+                   "first_name": student.first_name, "email": student.email,
+                   "max_score": assignment.max_score}
             submission = submitted.get((assignment.id, student.id))
             if submission is None:  # nothing submitted: nbgrader exports a zero
                 row.update(timestamp=None, raw_score=0.0, late_submission_penalty=0.0, score=0.0)
@@ -207,8 +207,8 @@ def export_canvas(gb: Gradebook, path: Path, assignments: list[str]) -> Path:
     students, scores, maxima = _wide(gb, assignments)
     points = {"Student": "Points Possible", **dict.fromkeys(CANVAS_COLUMNS[1:]), **maxima}
     rows = [{"Student": canvas_name(s), "ID": s.lms_user_id, "SIS User ID": None,
-             "SIS Login ID": s.id,
-             "Section": None, **{a: scores[s.id, a] for a in assignments}} for s in students]
+             "SIS Login ID": s.id, "Section": None, **{a: scores[s.id, a] for a in assignments}}
+            for s in students]
     return write_csv([points, *rows], CANVAS_COLUMNS + assignments, path)
 
 
@@ -217,8 +217,8 @@ def export_moodle(gb: Gradebook, path: Path, assignments: list[str]) -> Path:
     assignment."""
     students, scores, _ = _wide(gb, assignments)
     rows = [{"First name": s.first_name, "Last name": s.last_name, "Username": s.id,
-             "User ID": s.lms_user_id,
-             "Email address": s.email, **{a: scores[s.id, a] for a in assignments}}
+             "User ID": s.lms_user_id, "Email address": s.email,
+             **{a: scores[s.id, a] for a in assignments}}
             for s in students]
     return write_csv(rows, MOODLE_COLUMNS + assignments, path)
 
@@ -247,16 +247,16 @@ def gradescope_results(submission, kept: dict) -> dict:
             name = (grade.name if len(submission.notebooks) == 1
                     else f"{notebook.name}: {grade.name}")
             tests.append({"name": name, "score": _points(grade.score),
-                          "max_score": _points(grade.max_score),
-                          "output": output, "output_format": "text", "visibility": "visible"})
+                          "max_score": _points(grade.max_score), "output": output,
+                          "output_format": "text", "visibility": "visible"})
     penalty = submission.late_submission_penalty or 0.0
     score = max(0.0, submission.score - penalty)
     summary = f"{score:g} of {submission.max_score:g} points"
     if penalty:
         summary += f" ({submission.score:g} before a late penalty of {penalty:g})"
     return {"score": _points(score), "output": summary, "output_format": "text",
-            "test_output_format": "text",
-            "test_name_format": "text", "visibility": "visible", "tests": tests}
+            "test_output_format": "text", "test_name_format": "text", "visibility": "visible",
+            "tests": tests}
 
 
 def export_gradescope(gb: Gradebook, folder: Path, assignments: list[str], kept: dict) -> Path:
@@ -326,8 +326,8 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
     for assignment in assignments:
         name = assignment.name
         row = {"name": name, "due": _when(assignment.duedate), "max": assignment.max_score,
-               "score": 0.0,
-               "raw": 0.0, "penalty": 0.0, "late": "", "pending": 0, "submitted": None, "links": []}
+               "score": 0.0, "raw": 0.0, "penalty": 0.0, "late": "", "pending": 0,
+               "submitted": None, "links": []}
         submission = submissions.get((student.id, name))
         if submission is None:
             rows.append(row)
@@ -360,10 +360,8 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
     full_name = " ".join(n for n in (student.first_name, student.last_name) if n)
     return environment().get_template("student.html.j2").render(
         title=f"Grades of {full_name or student.id}", student=student, full_name=full_name,
-        rows=rows,
-        total=sum(r["score"] or 0.0 for r in rows), top=sum(r["max"] for r in rows),
-        misconceptions=misconceptions,
-        more=len(by_phrase) - len(misconceptions),
+        rows=rows, total=sum(r["score"] or 0.0 for r in rows), top=sum(r["max"] for r in rows),
+        misconceptions=misconceptions, more=len(by_phrase) - len(misconceptions),
         failed=any(c.status != "passed" for r in own for c in r.checks), mathjax="../.mathjax")
 
 

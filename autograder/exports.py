@@ -335,8 +335,8 @@ def student_page(student, out: Path, own: list[NotebookResult], assignments: lis
         scored = scores[student.id, name]
         row.update(raw=scored["raw_score"], penalty=scored["late_submission_penalty"],
                    score=scored["score"], submitted=_when(submission.timestamp) or "time unknown",
-                   late=_late(submission.total_seconds_late) if submission.total_seconds_late > 0
-                   else "",
+                   late=(_late(submission.total_seconds_late)
+                         if submission.total_seconds_late > 0 else ""),
                    # not graded: its checks wait for the grader
                    pending=0 if scored["score"] is None
                    else sum(g.needs_manual_grade for n in submission.notebooks for g in n.grades))

@@ -74,11 +74,11 @@ def class_config(root: Path, out: Path, db_url: str) -> str:
                 "db_url": db_url}
     lines = [f"c.CourseDirectory.{name} = {str(value)!r}" for name, value in settings.items()]
     return "\n".join([
-        "# Written by `autograder formgrader` at each start: nbgrader's course directory for the "
-        "class graded here.",
+        "# Written by `autograder formgrader` at each start: "
+        "nbgrader's course directory for the class graded here.",
         "c = get_config()  # noqa: F821 (nbgrader provides it)", *lines,
-        "# Formgrader's Manage Assignments page would show this configuration, the gradebook's "
-        "password included.",
+        "# Formgrader's Manage Assignments page would show this configuration, "
+        "the gradebook's password included.",
         "c.FormgradeExtension.debug = False",
         "c.ExchangeFactory.list = 'autograder.formgrader.ExchangeListWithoutAlarm'", ""])
 

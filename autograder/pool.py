@@ -345,8 +345,7 @@ def _client(scheduler: Scheduler | None, workers: int, logs: Path) -> Iterator[C
         # memory. Dask's scheduler and workers serve HTTP (health checks, metrics) even without a
         # dashboard: on loopback.
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                          dashboard_address=None,
-                          worker_dashboard_address="127.0.0.1:0",
+                          dashboard_address=None, worker_dashboard_address="127.0.0.1:0",
                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                           local_directory=logs) as cluster, Client(cluster) as client:
             yield client

@@ -264,8 +264,7 @@ def test_a_worker_with_other_grading_code_is_retired_and_the_run_goes_on(demo, t
     assert left == {"new"}
     assert re.search(r"problem: the Dask worker tcp://127\.0\.0\.1:\d+ \(name old\) has other "
                      r"grading code than this run .* it is retired, and its notebooks go to the "
-                     r"other workers",
-                     capsys.readouterr().err)
+                     r"other workers", capsys.readouterr().err)
 
 
 def test_a_plain_address_off_this_machine_is_refused_without_insecure():

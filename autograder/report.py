@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from autograder.intake import UNKNOWN  # noqa: E402
-from autograder.results import NotebookResult, bounded  # noqa: E402
+from autograder.results import NotebookResult  # noqa: E402
 
 TOP = 10
 
@@ -269,7 +269,7 @@ def _times_section(results: list[NotebookResult], time_sources: dict) -> list[st
 
 def _problems_section(results: list[NotebookResult], intake_problems: list[str]) -> list[str]:
     problems = [f"- {md(r.student)} / {r.assignment} / {r.notebook}: {md(p)}" for r in results
-                for p in bounded(r.problems)
+                for p in r.problems  # already bounded: every result passes pipeline.keep
                 + [f"graded again after a grader error: {e}" for e in r.retried]]
     problems += [f"- submissions: {md(p)}" for p in intake_problems]
     return ["", "## Missing notebooks and problems", ""] + (

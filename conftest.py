@@ -17,7 +17,8 @@ SLOW = {"test_catalogue.py", "test_catalogue_class.py", "test_semester.py", "tes
         "test_course_site.py", "test_exchange.py", "test_postgres.py", "test_lessons.py",
         "test_browser_xss.py", "test_mutations.py"}
 SANDBOX_MODULES = ("autograder.engine", "autograder.pipeline", "autograder.pool",
-                   "autograder.sandbox", "autograder.execution", "autograder.kernel_template")
+                   "autograder.sandbox.kernels", "autograder.execution",
+                   "autograder.sandbox.inside.kernel_template")
 BROWSER_MODULES = ("selenium", "reader.browser")
 
 

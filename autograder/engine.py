@@ -3,7 +3,7 @@
 1. Plan (autograder/plan.py): the graded notebook is rebuilt from the source (solutions/), its
    setup and test cells with only the answer cells' code taken from the submission.
 2. Execution (autograder/execution.py): the setup and answer cells run, in order, in the
-   student's kernel: a separate, sandboxed, limited process (autograder/sandbox.py).
+   student's kernel: a separate, sandboxed, limited process (autograder/sandbox/kernels.py).
 3. Verdicts (autograder/verdicts.py): each test cell runs here, in the grader's process, on plain
    data fetched from the kernel. Its verdict is what `mlcourse.checking` decides; feedback on a
    failed hidden check leaves out the expected value.
@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import sandbox as sandboxes
 from autograder.execution import GraderFault, KernelSession, NotebookLimit, TimeLimit
 from autograder.intake import IntakeError, parse_notebook
 from autograder.plan import Plan, rebuild
 from autograder.pool import GRACE_SECONDS
 from autograder.results import CheckResult, NotebookResult, bounded
-from autograder.sandbox import (
+from autograder.sandbox import kernels as sandboxes
+from autograder.sandbox.kernels import (
     KernelDied,
     Limits,
     SandboxUnavailable,

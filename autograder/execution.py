@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autograder.sandbox import (
+from autograder.sandbox.kernels import (
     ForkedKernel,
     Interrupted,
     Kernel,

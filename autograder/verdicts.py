@@ -5,10 +5,11 @@ A test cell is instructor code: it builds inputs, calls the student's functions,
 student's variables and hands what came back to `mlcourse.checking`. It runs in a namespace made
 by the source notebook's `setup` cell, with the grader's own numpy, torch and builtins; each name
 it reads that the setup does not define is looked up in the student's kernel and bound to a
-`Remote` (a function or object that stays there) or to plain data (autograder/codec.py). Calling
-a `Remote` sends copies of the arguments, runs the student's code in the kernel and brings back
-plain data only; a test that needs the arguments as the call left them (an in-place update, a
-model after a training step) gets them as new objects through `after_call` (`call_with_state`).
+`Remote` (a function or object that stays there) or to plain data
+(autograder/sandbox/inside/codec.py). Calling a `Remote` sends copies of the arguments, runs the
+student's code in the kernel and brings back plain data only; a test that needs the arguments as
+the call left them (an in-place update, a model after a training step) gets them as new objects
+through `after_call` (`call_with_state`).
 
 So the verdict is computed by trusted code from plain values, and the student's code can change
 nothing the checks run on: not the test's own objects (a call only ever sees copies), not numpy,
@@ -30,8 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autograder.codec import decode, encode
-from autograder.sandbox import SandboxedKernel
+from autograder.sandbox.inside.codec import decode, encode
+from autograder.sandbox.kernels import SandboxedKernel
 from mlcourse import checking
 from mlcourse.checking import CheckFailure
 from mlcourse.lessons import Cell, Lesson, names_read

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from autograder.engine import grade_notebook
-from autograder.sandbox import Limits, SandboxedKernel
+from autograder.sandbox.kernels import Limits, SandboxedKernel
 from mlcourse.lessons import lesson_names as lessons
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import nbformat
 import pytest
 
 from autograder.results import NotebookResult
-from autograder.sandbox import Limits, warm_available
+from autograder.sandbox.kernels import Limits, warm_available
 from autograder.tests.catalogue.entries import ENTRIES, INTAKE_ENTRIES, Entry
 from autograder.tests.catalogue.kit import (
     TABLE,

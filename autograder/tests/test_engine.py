@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder.results import NotebookResult, bounded
-from autograder.sandbox import Limits
+from autograder.sandbox.kernels import Limits
 from autograder.tests.catalogue.kit import FIXTURE, grade_file, student_copy, write
 
 WRONG = {

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sandbox  # noqa: I001
-from autograder.sandbox import Limits
+from autograder.sandbox import kernels as sandbox  # noqa: I001
+from autograder.sandbox.kernels import Limits
 from autograder.tests.catalogue.kit import grade_file, in_processes, student_copy, write
 
 TINY = Path(__file__).parent / "fixtures" / "engine" / "solutions" / "00_tiny" / "00_tiny.ipynb"
@@ -75,8 +75,13 @@ def test_without_bubblewrap_grading_says_what_to_do(tmp_path, monkeypatch):
 def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     command = sandbox.bwrap_command(1 << 20, privileged)
     root = Path(__file__).resolve().parents[2]
+    # Every file of the grader's the kernel can see; compiled modules are named by their source, so
+    # that a stale one (of a module no longer there) shows up too.
     probe = ("import os, socket\n"
-             f"print(sorted(os.listdir('{root}')), sorted(os.listdir('{root / 'autograder'}')))\n"
+             f"print(sorted(os.listdir('{root}')))\n"
+             f"print(sorted({{os.path.relpath(os.path.join(d.removesuffix('/__pycache__'),\n"
+             f"                                              f.split('.')[0] + '.py'), '{root}')\n"
+             f"              for d, _, fs in os.walk('{root / 'autograder'}') for f in fs}}))\n"
              "print(os.access('/usr', os.W_OK), os.access('/scratch', os.W_OK))\n"
              "try:\n    open('/tmp/big', 'wb').write(bytes(2 << 20))\n"
              "except OSError as e:\n    print(e.strerror)\n"
@@ -85,9 +90,11 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     command[command.index("-m"):] = ["-c", probe]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    inside = [f"autograder/sandbox/inside/{name}.py"
+              for name in ("__init__", "codec", "kernel_template", "student_kernel", "syscalls")]
     assert done.stdout.splitlines() == [
-        "['.venv', 'autograder', 'shared'] "
-        "['__init__.py', 'codec.py', 'kernel_template.py', 'student_kernel.py', 'syscalls.py']",
+        "['.venv', 'autograder', 'shared']",
+        str(["autograder/__init__.py", "autograder/sandbox/__init__.py", *inside]),
         "False True", "No space left on device", "ConnectionRefusedError"]
 
 

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.codec import CodecError, decode, encode
 from autograder.course import Course
 from autograder.engine import Options
 from autograder.intake import IntakeError, discover, parse_notebook
 from autograder.pipeline import grade_class
 from autograder.plan import rebuild
+from autograder.sandbox.inside.codec import CodecError, decode, encode
 from autograder.tests.catalogue.kit import student_copy
 from autograder.tests.conftest import FIXTURE_COURSE
 from autograder.tests.strategies import SLOW, arrays, plain_values, replies, submission_trees

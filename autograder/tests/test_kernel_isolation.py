@@ -1,6 +1,6 @@
 """What a kernel may not reach, cold (sandbox.SandboxedKernel) and warm (sandbox.ForkedKernel): the
-system calls of autograder/syscalls.py, the keyrings of its user, more than its own few
-pseudo-terminals."""
+system calls of autograder/sandbox/inside/syscalls.py, the keyrings of its user, more than its own
+few pseudo-terminals."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import pyseccomp
 import pytest
 
-from autograder import sandbox, syscalls
-from autograder.sandbox import ForkedKernel, Limits, SandboxedKernel, warm_available
+from autograder.sandbox import kernels as sandbox
+from autograder.sandbox.inside import syscalls
+from autograder.sandbox.kernels import ForkedKernel, Limits, SandboxedKernel, warm_available
 
 pytestmark = pytest.mark.skipif(not warm_available(True),
                                 reason="the privileged sandbox needs root")

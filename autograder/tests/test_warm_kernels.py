@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
 from autograder.environment import ROOT
-from autograder.sandbox import ForkedKernel, Limits, warm_available
+from autograder.sandbox import kernels as sandbox
+from autograder.sandbox.kernels import ForkedKernel, Limits, warm_available
 
 pytestmark = pytest.mark.skipif(not warm_available(True),
                                 reason="warm kernels need the privileged sandbox (root)")

@@ -1,24 +1,23 @@
 """The student's kernel as a sandboxed, size-limited process (bubblewrap + resource limits).
 
-The kernel (autograder/student_kernel.py) runs under bubblewrap with: no network (its own empty
-network namespace); its own process namespace (the grader and other students' kernels are
+The kernel (autograder/sandbox/inside/student_kernel.py) runs under bubblewrap with: no network (its
+own empty network namespace); its own process namespace (the grader and other students' kernels are
 invisible, so they cannot be signalled); a read-only root holding only Python, the virtual
 environment, the course library and system libraries; write access only to its scratch folder
 /scratch and its /tmp, both in memory and of a fixed size (`Limits.disk_bytes`), so no disk can be
-filled. `solutions/`, the gradebook and other submissions are simply not in its file system. As
-root the grader sets the mounts up privileged (a devpts of the kernel's own among them, of
-`Limits.ptys` pseudo-terminals) and the kernel then drops to an unprivileged user of its own
-(`new_uid()`), so process limits apply and count per kernel; as any other user bubblewrap uses a
-user namespace. Before any student code, every kernel installs a seccomp filter that denies the
-system calls it never needs (autograder/syscalls.py: keyrings, namespaces, mounts, ptrace,
-bpf, ...).
+filled. `solutions/`, the gradebook and other submissions are simply not in its file system. As root
+the grader sets the mounts up privileged (a devpts of the kernel's own among them, of `Limits.ptys`
+pseudo-terminals) and the kernel then drops to an unprivileged user of its own (`new_uid()`), so
+process limits apply and count per kernel; as any other user bubblewrap uses a user namespace.
+Before any student code, every kernel installs a seccomp filter that denies the system calls it
+never needs (autograder/sandbox/inside/syscalls.py: keyrings, namespaces, mounts, ptrace, bpf, ...).
 
 Memory: where the machine allows it, the sandbox runs in a cgroup of its own
-(autograder/cgroups.py) that caps the memory of all its processes together, shared and System V
-memory included, its processes, and its CPU to one core. Every process also has an address-space
-limit (RLIMIT_AS, which counts shared mappings), and as root the sandbox gets an IPC namespace of
-its own whose System V shared memory is capped at `memory_bytes` in all (a segment dies with the
-namespace).
+(autograder/sandbox/cgroups.py) that caps the memory of all its processes together, shared and
+System V memory included, its processes, and its CPU to one core. Every process also has an
+address-space limit (RLIMIT_AS, which counts shared mappings), and as root the sandbox gets an IPC
+namespace of its own whose System V shared memory is capped at `memory_bytes` in all (a segment dies
+with the namespace).
 Other limits (setrlimit): CPU seconds, processes (threads count), bytes of output (stdout and
 stderr go to one file whose size RLIMIT_FSIZE caps, so one huge line is cut like many small
 ones). Wall time is enforced by the grader, which kills the whole sandbox.
@@ -47,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlcourse
-from autograder.cgroups import Cgroup
-from autograder.codec import dumps, loads
+from autograder.sandbox.cgroups import Cgroup
+from autograder.sandbox.inside.codec import dumps, loads
 
 # As root, each kernel runs as a user of its own (new_uid): the process limit counts per user, so
 # one student's fork flood cannot starve a kernel graded beside it.  Far above any real user's uid,
@@ -94,7 +93,7 @@ class KernelDied(Interrupted):
 def _python_command() -> list[str]:
     # -I: no PYTHON* variables, no user site-packages and no script folder on sys.path, so a
     # numpy.py or sitecustomize.py the student shipped cannot load first (shadowing-files).
-    return [sys.executable, "-I", "-m", "autograder.student_kernel"]
+    return [sys.executable, "-I", "-m", "autograder.sandbox.inside.student_kernel"]
 
 
 def _readonly_paths() -> list[Path]:
@@ -103,17 +102,18 @@ def _readonly_paths() -> list[Path]:
     # A list of what is there, not of what is hidden: whatever is not named (solutions/, the
     # gradebook, the course folder, every submission) does not exist in the sandbox, which stops
     # read-solutions, read-gradebook-and-course and the write and delete entries of the catalogue.
-    package = Path(__file__).parent
+    wall = Path(__file__).parent
     # Not /etc as a whole: it would show the machine's users, hosts and configuration.
     paths = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
                                "/etc/ld.so.cache", "/etc/alternatives", "/etc/fonts",
                                "/etc/localtime")]
     paths += [Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve(),
               Path(mlcourse.__file__).parent]
-    # Only the kernel's own modules of the grader: its tests and fixtures (the catalogue's
-    # expected scores, the demo solutions) stay invisible.
-    paths += [package / "__init__.py", package / "codec.py", package / "student_kernel.py",
-              package / "kernel_template.py", package / "syscalls.py"]
+    # Of the grader only the folder of code that runs inside, and the two package files that
+    # importing it runs: its tests and fixtures (the catalogue's expected scores, the demo
+    # solutions) stay invisible. A folder, not a list of names, so that a module moved or renamed
+    # in it is still there, and nothing outside it can appear by accident.
+    paths += [wall.parent / "__init__.py", wall / "__init__.py", wall / "inside"]
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
@@ -189,7 +189,7 @@ def new_uid() -> int:
     """A user for one kernel that no earlier kernel of this process had (until it has started
     `_uid_block()` kernels: 547 at the largest pid_max, 70,036 at Linux's default of 32768). Nothing
     of a user outlives its kernel (keyrings, the one thing that would, are denied:
-    autograder/syscalls.py)."""
+    autograder/sandbox/inside/syscalls.py)."""
     return SANDBOX_UID_BASE + os.getpid() * _uid_block() + next(_uids) % _uid_block()
 
 
@@ -477,8 +477,9 @@ def warm_available(sandbox: bool) -> bool:
 
 
 class KernelTemplate:
-    """The template process (autograder/kernel_template.py) in a sandbox of its own, one per worker
-    process and set of modules; it has imported them and never runs student code.
+    """The template process (autograder/sandbox/inside/kernel_template.py) in a sandbox of its
+    own, one per worker process and set of modules; it has imported them and never runs student
+    code.
 
     Each kernel has a number, named in every message about it both ways: a reply this process
     stopped waiting for (a start or stop interrupted by the notebook's alarm) is skipped, never
@@ -491,8 +492,8 @@ class KernelTemplate:
         info_read, info_write = os.pipe()
         command = bwrap_command(limits.disk_bytes, privileged=True, template=True,
                                 info_fd=info_write)
-        command[command.index("-m") + 1:] = ["autograder.kernel_template", str(theirs.fileno()),
-                                             *modules]
+        command[command.index("-m") + 1:] = ["autograder.sandbox.inside.kernel_template",
+                                             str(theirs.fileno()), *modules]
         # Only the control socket and the info pipe are passed: the template (and so every kernel
         # forked from it) holds no other descriptor of the grader's.
         self.process = subprocess.Popen(

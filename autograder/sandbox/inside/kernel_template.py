@@ -1,7 +1,7 @@
 """The template that warm kernels are forked from; it runs inside the sandbox, as root with the
 capabilities to make namespaces, and never runs any student's code.
 
-    python -I -m autograder.kernel_template CONTROL_FD MODULE...
+    python -I -m autograder.sandbox.inside.kernel_template CONTROL_FD MODULE...
 
 It imports the modules of the course's setup cells once (torch, numpy, matplotlib, mlcourse: most
 of a notebook's grading time when every kernel imports them afresh), then answers the grader on
@@ -14,7 +14,7 @@ into the notebook's cgroup), then gives itself what a cold kernel gets from bubb
   devpts of its own, of a few pseudo-terminals;
 - its own user, one per notebook (so process limits count its processes only), its resource
   limits, System V shared memory capped in its IPC namespace, no capabilities left, and the
-  seccomp filter of autograder/syscalls.py;
+  seccomp filter of autograder/sandbox/inside/syscalls.py;
 
 then serves the notebook as the kernel, below a PID 1 of its own, so that every process it starts
 dies with it. No state of one notebook can reach another: each kernel is a fork of a process that
@@ -89,7 +89,7 @@ def _fresh_writable_folders(disk_bytes: int, readonly_below_tmp: list[str]) -> N
     for folder in ("/scratch", "/tmp"):
         _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
     # Every mount point first, on the new (writable) /tmp: a folder for a folder, an empty file for
-    # a file (the grader's own modules are bound one file at a time); then the binds, a parent
+    # a file (the grader's package files are bound one at a time); then the binds, a parent
     # before its children.
     for path, fd in kept:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
@@ -175,8 +175,8 @@ def _init(spec: dict, fds: list[int]) -> None:
 
 def _kernel(spec: dict, request_fd: int, reply_fd: int, output_fd: int) -> None:
     """The kernel: confine itself, then serve the grader like a cold kernel."""
-    from autograder import syscalls
-    from autograder.student_kernel import Channel, serve
+    from autograder.sandbox.inside import syscalls
+    from autograder.sandbox.inside.student_kernel import Channel, serve
 
     _confine(spec)
     # After the drop to its own user, before any student code: keyrings, ptrace, namespaces, ...
@@ -308,7 +308,7 @@ def main() -> None:
         except Exception:  # noqa: BLE001
             pass
     # And the kernel's own code, for the children.
-    from autograder import student_kernel  # noqa: F401
+    from autograder.sandbox.inside import student_kernel  # noqa: F401
 
     _send(control, {"ready": os.getpid()})
     _serve(control)

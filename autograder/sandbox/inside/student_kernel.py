@@ -1,8 +1,9 @@
 """The student's kernel: runs inside the sandbox and answers the grader over a pipe.
 
-    python -I -m autograder.student_kernel [--ptys COUNT] [--drop-to UID]
+    python -I -m autograder.sandbox.inside.student_kernel [--ptys COUNT] [--drop-to UID]
 
-Frames on the inherited stdin/stdout are an 8-byte length and a JSON message (autograder.codec).
+Frames on the inherited stdin/stdout are an 8-byte length and a JSON message
+(autograder/sandbox/inside/codec.py).
 Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
 variable; {"op": "call", "ref", "args", "kwargs", "state"} calls a function; {"op": "attr", "ref",
 "name"} reads an attribute. Values go back as plain data or handles (`ref`s); with `"state": true`
@@ -18,8 +19,8 @@ import os
 import sys
 import traceback
 
-from autograder import syscalls
-from autograder.codec import decode, dumps, encode, loads
+from autograder.sandbox.inside import syscalls
+from autograder.sandbox.inside.codec import decode, dumps, encode, loads
 
 MAX_FRAME = 1 << 30
 
@@ -126,7 +127,7 @@ def main() -> None:
     # As root in the sandbox (privileged): its own, capped, pseudo-terminals (pty-flood). Mounted
     # before the drop, which takes the capability to mount away.
     if "--ptys" in sys.argv:
-        from autograder.kernel_template import private_ptys
+        from autograder.sandbox.inside.kernel_template import private_ptys
 
         private_ptys(int(sys.argv[sys.argv.index("--ptys") + 1]))
     if "--drop-to" in sys.argv:

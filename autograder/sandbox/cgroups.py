@@ -9,7 +9,7 @@ quota means a kernel spinning many processes slows only itself, not the kernel g
 Works with cgroup v1 (a hierarchy per controller, as on this project's machines) and v2 (one unified
 hierarchy, where the memory, pids and cpu controllers must be enabled for the grader's cgroup),
 when the grader may create cgroups (as root, or in a delegated subtree). `Cgroup.create` returns
-None where it cannot; the sandbox then falls back to per-process limits (sandbox.py says which).
+None where it cannot; the sandbox then falls back to per-process limits (kernels.py says which).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The system calls a student's kernel never needs, denied with EPERM by a seccomp filter that
-every kernel (cold and warm, sandbox.py and kernel_template.py) installs on itself before any
+every kernel (cold and warm, kernels.py and kernel_template.py) installs on itself before any
 student code.
 
 The filter is libseccomp's, built through pyseccomp (its ctypes binding). It allows every other

@@ -87,7 +87,12 @@ class Interrupted(BaseException):
 
 
 class KernelDied(Interrupted):
-    """The kernel stopped answering; the message says why (timeout, crash, a limit)."""
+    """The kernel stopped answering; the message says why, `kind` which of "timeout" (a wall-clock
+    limit), "output_limit" or "died" (a crash, the CPU limit, any other end) it was."""
+
+    def __init__(self, message: str, kind: str = "died"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def _python_command() -> list[str]:
@@ -367,12 +372,14 @@ class Kernel:
         # killed the kernel inside it, the shell's convention. Both mean "killed by that signal".
         signal_number = (-code if code is not None and code < 0
                          else code - 128 if code and code > 128 else None)
+        kind = "died"
         if self.timed_out:  # we killed it: its exit code is ours, not its own
-            reason = self.timed_out
+            reason, kind = self.timed_out, "timeout"
         # A write past RLIMIT_FSIZE raises SIGXFSZ, or fails with EFBIG when the signal is ignored;
         # the file's size catches the second case.
         elif signal_number == signal.SIGXFSZ or printed >= self.limits.output_bytes:
             reason = f"its output reached the limit of {self.limits.output_bytes} bytes"
+            kind = "output_limit"
         elif signal_number == signal.SIGXCPU:
             reason = f"it used more than {self.limits.cpu_seconds} s of CPU time"
         elif signal_number is not None:
@@ -381,7 +388,7 @@ class Kernel:
             reason = f"it exited (code {code})"
         else:
             reason = what
-        return KernelDied(f"the kernel stopped: {reason}")
+        return KernelDied(f"the kernel stopped: {reason}", kind)
 
     def stop(self, wait: float = 0) -> int | None:
         """Stop the kernel and everything it started, after waiting up to `wait` seconds for it to

@@ -41,7 +41,7 @@ from autograder.sandbox.kernels import (
     check_available,
     warm_available,
 )
-from autograder.verdicts import TestRunner, Verdict
+from autograder.verdicts import KERNEL_LOST, AnswerError, TestRunner, Verdict
 from mlcourse.lessons import Cell, modules_imported, read_lesson
 
 UNSANDBOXED = ("graded WITHOUT the sandbox (--no-sandbox): the student's code could read and "
@@ -237,10 +237,10 @@ def _steps(plan: Plan, result: NotebookResult, session: KernelSession, runner: T
             error = session.run(step)
             if error is not None:
                 failed_answers[step.grade_id] = (step, error)
-                if "the kernel stopped" in error:
+                if error.kind in KERNEL_LOST:
                     result.problems.append(f"the answer cell `{step.grade_id}` was stopped "
-                                           f"({error}); the checks that use it score 0, the others "
-                                           "go on")
+                                           f"({error.text}); the checks that use it score 0, the "
+                                           "others go on")
         else:
             _score(checks[step.grade_id], _test(step, runner, session), failed_answers)
 
@@ -251,29 +251,54 @@ def _test(step: Cell, runner: TestRunner, session: KernelSession) -> Verdict:
         return runner.run(step, session.bridge())
     except KernelDied as error:
         session.lost()
-        return Verdict("error", f"the student's code did not finish: {error}")
+        return Verdict("error", f"the student's code did not finish: {error}",
+                       student_names=frozenset(runner.read))
     finally:
         session.tick("tests", start)
 
 
 def _score(check: CheckResult, verdict: Verdict,
-           failed_answers: dict[str, tuple[Cell, str]]) -> None:
-    """Record a verdict; a test that missed a name says which answer cell should have defined it and
-    why it did not."""
-    message = verdict.message
-    if verdict.missing_name:
-        message += "".join(f"\n{_answer_failure(grade_id, error)}"
-                           for grade_id, (cell, error) in failed_answers.items()
-                           if verdict.missing_name == grade_id
-                           or verdict.missing_name in cell.defines)
-    check.status, check.message, check.misconception = (verdict.status, message,
-                                                        verdict.misconception)
+           failed_answers: dict[str, tuple[Cell, AnswerError]]) -> None:
+    """Record a verdict. A test that missed a name says which answer cell should have defined it
+    and why it did not; a test that read names of an answer cell that raised after defining them
+    says so first, and names no misconception: the error may be what the check saw."""
+    message, misconception = verdict.message, verdict.misconception
+    missing = [grade_id for grade_id, (cell, _) in failed_answers.items()
+               if verdict.missing_name and (verdict.missing_name == grade_id
+                                            or verdict.missing_name in cell.defines)]
+    message += "".join(f"\n{_answer_failure(grade_id, failed_answers[grade_id][1])}"
+                       for grade_id in missing)
+    # A lost kernel took the cell's names with it: only a cell that raised left some behind.
+    crashed = [_crash_note(grade_id, sorted(cell.defines & verdict.student_names), error,
+                           verdict.status)
+               for grade_id, (cell, error) in failed_answers.items()
+               if grade_id not in missing and error.kind not in KERNEL_LOST
+               and cell.defines & verdict.student_names]
+    if crashed:
+        message = "\n".join([*crashed, message]).rstrip()
+        misconception = None
+    check.status, check.message, check.misconception = verdict.status, message, misconception
     check.points = check.max_points if verdict.status == "passed" else 0.0
 
 
-def _answer_failure(grade_id: str, error: str) -> str:
-    if error.startswith("NotImplementedError"):
+def _answer_failure(grade_id: str, error: AnswerError) -> str:
+    if error.kind == "not_implemented":
         return f"`{grade_id}` is not answered yet (its cell raises NotImplementedError)."
-    if error.startswith("the kernel stopped"):
-        return f"The answer cell `{grade_id}` did not finish: {error}."
-    return f"The answer cell `{grade_id}` raised {error}"
+    if error.kind in KERNEL_LOST:
+        return f"The answer cell `{grade_id}` did not finish: {error.text}."
+    return f"The answer cell `{grade_id}` raised {error.text}"
+
+
+def _crash_note(grade_id: str, names: list[str], error: AnswerError, status: str) -> str:
+    """The error of an answer cell that raised after defining `names`, which a check read."""
+    defined = ", ".join(f"`{name}`" for name in names)
+    fix = ("delete the `raise NotImplementedError()` line left from the template"
+           if error.kind == "not_implemented"
+           else "define or import that name before the line that uses it (a missing import?)"
+           if error.exception == "NameError"
+           else "the lines after the error did not run")
+    outcome = ("this check passed on what it had defined" if status == "passed"
+               else "this check ran on what it had defined, so what follows may come from the "
+                    "error rather than from your method")
+    return (f"The answer cell `{grade_id}` raised {error.text} after defining {defined}; "
+            f"{outcome}. Fix it: {fix}.")

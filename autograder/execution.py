@@ -22,7 +22,7 @@ from autograder.sandbox.kernels import (
     SandboxedKernel,
     warm_available,
 )
-from autograder.verdicts import Bridge
+from autograder.verdicts import AnswerError, Bridge
 from mlcourse.lessons import Cell
 
 
@@ -106,8 +106,9 @@ class KernelSession:
                 break
             self.run(step, replay=True)
 
-    def run(self, step: Cell, replay: bool = False) -> str | None:
-        """Run a setup or answer cell in the kernel; the error it raised, or None."""
+    def run(self, step: Cell, replay: bool = False) -> AnswerError | None:
+        """Run a setup or answer cell in the kernel; its error (it raised, or its kernel was lost),
+        or None."""
         bridge = self.bridge()  # a kernel started here counts as "kernel" time, not the step's
         start = time.monotonic()
         try:
@@ -126,14 +127,14 @@ class KernelSession:
                 raise GraderFault(f"the setup cell did not finish ({error})") from None
             if replay:
                 self.done.remove(step)
-            return str(error)
+            return AnswerError(error.kind, str(error))
         finally:
             self.tick("setup" if step.kind == "setup" else "answers", start)
         if step.kind == "setup" and not reply["ok"]:
             raise GraderFault(f"the setup cell raised {str(reply.get('error'))[:300]}")
         if not replay:
             self.done.append(step)
-        return None if reply["ok"] else str(reply.get("error"))[:500]
+        return None if reply["ok"] else AnswerError.from_reply(reply)
 
     def lost(self) -> None:
         """The kernel died: the next step starts a new one."""

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import io
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +39,92 @@ from mlcourse import checking
 from mlcourse.checking import CheckFailure
 from mlcourse.lessons import Cell, Lesson, names_read
 
+# What the student's code did instead of answering, as the grader branches on it. The kernel names
+# the first three (autograder/sandbox/inside/student_kernel.py); the grader adds the kernel's end
+# (sandbox.kernels.KernelDied.kind) and a reply it cannot read.
+ErrorKind = Literal["raised", "not_implemented", "name_missing", "died", "timeout", "output_limit",
+                    "unreadable"]
+KERNEL_KINDS = ("raised", "not_implemented", "name_missing")
+# the kernel was lost: whatever the cell had defined is gone with it
+KERNEL_LOST = ("died", "timeout", "output_limit")
+
+
+@dataclass(frozen=True)
+class AnswerError:
+    """An error of the student's code: its kind, the text the student reads (display only, never
+    parsed), and the type name of the exception it raised, when it raised one."""
+
+    kind: ErrorKind
+    text: str
+    exception: str | None = None
+
+    @classmethod
+    def from_reply(cls, reply: dict) -> AnswerError:
+        """The error of a kernel's failed reply. The kernel is the student's: a kind it may not
+        claim counts as "raised", and every field is bounded."""
+        kind, exception = reply.get("kind"), reply.get("exception")
+        return cls(kind if kind in KERNEL_KINDS else "raised", str(reply.get("error"))[:500],
+                   exception[:100] if isinstance(exception, str) else None)
+
 
 class StudentError(Exception):
-    """The student's code raised, or sent back something that is not plain data; the text says
-    which."""
+    """The student's code raised, or sent back something that is not plain data: `error` says
+    which, the exception's text is what the student reads."""
+
+    def __init__(self, message: str, error: AnswerError):
+        super().__init__(message)
+        self.error = error
+
+
+# Common torch and numpy errors in the course's words: (exception type, what torch or numpy says,
+# what it means, filled from the pattern's groups). Matching their text is only ever a translation
+# for the student, never a verdict.
+TRANSLATIONS: tuple[tuple[str, re.Pattern, str], ...] = tuple(
+    (exception, re.compile(pattern), meaning) for exception, pattern, meaning in (
+        ("RuntimeError", r"mat1 and mat2 shapes cannot be multiplied \((?P<a>\d+x\d+) and "
+                         r"(?P<b>\d+x\d+)\)",
+         "a matrix product of a {a} matrix by a {b} matrix: the columns of the first must be as "
+         "many as the rows of the second. Check the shapes your code multiplies (a transpose "
+         "missing or the wrong axis?)."),
+        ("RuntimeError", r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b "
+                         r"\((?P<b>\d+)\) at non-singleton dimension (?P<axis>\d+)",
+         "an element-wise operation on two tensors of sizes {a} and {b} along axis {axis}: sizes "
+         "combine only when they are equal or one of them is 1 (broadcasting). Check the shape of "
+         "each tensor your code adds, multiplies or compares there."),
+        ("ValueError", r"operands could not be broadcast together with shapes (?P<a>\([\d, ]*\)) "
+                       r"(?P<b>\([\d, ]*\))",
+         "an element-wise operation on arrays of shapes {a} and {b}: sizes combine only when they "
+         "are equal or one of them is 1 (broadcasting). Check the shape of each array your code "
+         "combines there."),
+        ("RuntimeError", r"expected scalar type (?P<a>\w+) but found (?P<b>\w+)"
+                         r"|to have the same dtype, but got:? (?P<c>\w+) (?:!=|and) (?P<d>\w+)",
+         "one operation on tensors of two different types (float32, float64, int64, ...): torch "
+         "does not convert them for you. Make them one type, as the exercise's inputs are "
+         "(`.float()`, `.double()`, `.long()`), rather than building a tensor of another."),
+        ("RuntimeError", r"expected target dtype to be Long or Byte, but got (?P<a>\w+)",
+         "class indices (the targets) of type {a}: torch's losses take them as integers of type "
+         "long (int64). Keep the targets as the exercise gives them, or convert with `.long()`."),
+        ("RuntimeError", r"a leaf Variable that requires grad is being used in an in-place "
+                         r"operation",
+         "an in-place change (`+=`, `-=`, `.zero_()`, `x[i] = ...`) of a tensor that requires "
+         "grad, such as a model's parameter, outside `with torch.no_grad():`. Change parameters "
+         "inside `with torch.no_grad():`, or build a new tensor instead of changing this one."),
+        ("RuntimeError", r"a Tensor with (?P<n>\d+) elements cannot be converted to Scalar",
+         "`.item()` (or `float()`) on a tensor of {n} numbers: only a tensor of one number becomes "
+         "a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a tensor."),
+        ("ValueError", r"only one element tensors can be converted to Python scalars",
+         "`float()` (or `int()`) on a tensor of more than one number: only a tensor of one number "
+         "becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a tensor."),
+    ))
+
+
+def meaning(error: AnswerError) -> str | None:
+    """What a common torch or numpy error means, in the course's words (None: not one of them)."""
+    for exception, pattern, text in TRANSLATIONS:
+        if error.exception == exception and (found := pattern.search(error.text)):
+            return "Your code made " + text.format_map(
+                {k: v for k, v in found.groupdict().items() if v is not None})
+    return None
 
 
 class Remote:
@@ -97,14 +181,17 @@ class Bridge:
     def request(self, message: dict, label: str) -> Any:
         reply = self.kernel.request(message, self.timeout())
         if not reply["ok"]:
-            raise StudentError(f"`{label}` raised {str(reply.get('error'))[:500]}")
+            error = AnswerError.from_reply(reply)
+            translated = meaning(error)
+            raise StudentError(f"`{label}` raised {error.text}"
+                               + (f"\n{translated}" if translated else ""), error)
         try:
             return decode(reply.get("value"),
                           ref=lambda r: Remote(self, int(r["id"]), f"{label}(...)"))
         # anything unreadable is the student's problem, never ours
         except Exception as error:  # noqa: BLE001
-            raise StudentError(f"`{label}` sent back a value the grader cannot read "
-                               f"({error})") from None
+            raise _unreadable(f"`{label}` sent back a value the grader cannot read "
+                              f"({error})") from None
 
     def get(self, name: str) -> Any:
         value = self.request({"op": "get", "name": name}, name)
@@ -121,15 +208,19 @@ class Bridge:
                    "kwargs": encode(dict(kwargs), refs=refs, pickle_ok=True)}
         reply = self.request(message, describe_call(function._label, args, kwargs))
         if not isinstance(reply, dict) or set(reply) != {"result", "state"}:
-            raise StudentError(f"`{function._label}` sent back a malformed reply")
+            raise _unreadable(f"`{function._label}` sent back a malformed reply")
         if not state:
             return reply["result"], ()
         try:
             return (reply["result"],
                     tuple(_after(a, s) for a, s in zip(args, reply["state"], strict=True)))
         except Exception as error:  # noqa: BLE001 - whatever shape the kernel's data has
-            raise StudentError(f"`{function._label}` left its arguments in a state the grader "
-                               f"cannot read ({error})") from None
+            raise _unreadable(f"`{function._label}` left its arguments in a state the grader "
+                              f"cannot read ({error})") from None
+
+
+def _unreadable(message: str) -> StudentError:
+    return StudentError(message, AnswerError("unreadable", message))
 
 
 def _after(original: Any, state: Any) -> Any:
@@ -165,13 +256,14 @@ def _tensor_like(original, data, grad):
 @dataclass(frozen=True)
 class Verdict:
     """What one test cell decided: its status, the message the student reads, the misconception it
-    named, and, when the test could not find a name, that name (an answer cell that failed or was
-    left out)."""
+    named, when the test could not find a name, that name (an answer cell that failed or was left
+    out), and the names of the student's it read."""
 
     status: Literal["passed", "failed", "error"]
     message: str = ""
     misconception: str | None = None
     missing_name: str | None = None
+    student_names: frozenset[str] = frozenset()
 
 
 class TestRunner:
@@ -188,9 +280,16 @@ class TestRunner:
         # Looked up in the kernel for every test: what the answer cells define (even where the setup
         # defines the same name) and whatever else the namespace lacks.
         self.student_names: set[str] = lesson.answer_names
+        # the names the test being run read from the kernel, so far
+        self.read: set[str] = set()
 
     def run(self, test: Cell, bridge: Bridge) -> Verdict:
         """The verdict of one test cell; raises KernelDied when the kernel is lost."""
+        self.read = set()
+        verdict = self._verdict(test, bridge)
+        return dataclasses.replace(verdict, student_names=frozenset(self.read))
+
+    def _verdict(self, test: Cell, bridge: Bridge) -> Verdict:
         for part, hidden in ((test.visible, False), (test.hidden, True)):
             if not part.strip():
                 continue
@@ -222,7 +321,8 @@ class TestRunner:
             try:
                 self.namespace[name] = bridge.get(name)
                 self.student_names.add(name)
+                self.read.add(name)
             except StudentError as error:
-                if "NameError" not in str(error):
+                if error.error.kind != "name_missing":
                     raise
                 # not defined in the kernel: the test's NameError says so

@@ -116,10 +116,13 @@ class KernelServer:
         raise ValueError(f"unknown request {op!r}")
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, KeyError) and not str(error):
-        return "KeyError"
-    return f"{type(error).__name__}: {error}"[:2000]
+def _describe(error: BaseException) -> dict:
+    """A failed reply: the error's kind and type as fields for the grader to branch on, and its
+    text for the student to read."""
+    text = ("KeyError" if isinstance(error, KeyError) and not str(error)
+            else f"{type(error).__name__}: {error}"[:2000])
+    return {"ok": False, "kind": "not_implemented" if isinstance(error, NotImplementedError)
+            else "raised", "exception": type(error).__name__, "error": text}
 
 
 def main() -> None:
@@ -156,14 +159,15 @@ def serve(channel: Channel) -> None:
             return
         try:
             reply = {"ok": True, "value": kernel.handle(request)}
-        # Whatever the student's code raised goes back as text.
+        # Whatever the student's code raised goes back as its kind, type and text.
         except BaseException as error:  # noqa: BLE001
-            if isinstance(error, KeyError) and request.get("op") == "get":
-                reply = {"ok": False,
+            if (isinstance(error, KeyError) and request.get("op") == "get"
+                    and request.get("name") not in kernel.shell.user_ns):
+                reply = {"ok": False, "kind": "name_missing", "exception": "NameError",
                          "error": f"NameError: name {request['name']!r} is not defined"}
             else:
                 traceback.print_exc()
-                reply = {"ok": False, "error": _describe(error)}
+                reply = _describe(error)
         sys.stdout.flush()
         sys.stderr.flush()
         channel.send(reply)

@@ -282,3 +282,62 @@ def test_a_result_says_how_contended_the_cpu_was_while_it_was_graded(tmp_path):
             spinner.kill()
             spinner.wait()
     assert result.cpu_contention is not None and 0.5 < result.cpu_contention <= 1.0
+
+
+# Each cell raises after defining its names (issue 22, "honest about crashes").
+CRASHING = {
+    # a misconception the check would name, confounded by a crash on the next line
+    "log_likelihood": "def log_likelihood(probs):\n    return float(np.prod(probs))\n"
+                      "print(math.log(2))",
+    "answer_estimator": 'answer_estimator = "b"\nconfidence = math.sqrt(0.25)',
+    "sgd_step": "def sgd_step(model, lr):\n    with torch.no_grad():\n"
+                "        for p in model.parameters():\n            p -= lr * p.grad\n"
+                "raise NotImplementedError()",
+    # right on the visible 2x2 logits only: the hidden check's 3x5 logits cannot be multiplied
+    "log_softmax": "def log_softmax(logits):\n"
+                   "    return logits @ torch.eye(2) - torch.logsumexp(logits, -1, keepdim=True)",
+}
+
+
+def test_an_answer_cell_that_raised_after_defining_its_names_is_named_in_its_checks(tmp_path):
+    result = grade(tmp_path, student_copy(FIXTURE, CRASHING), "crashing")
+    checks = {c.grade_id: c for c in result.checks}
+    likelihood = checks["test_log_likelihood"]
+    # graded on what the cell defined, the crash first and no misconception named as if certain
+    assert (likelihood.status, likelihood.misconception) == ("failed", None)
+    crash, verdict = likelihood.message.split("\n", 1)
+    assert crash == ("The answer cell `log_likelihood` raised NameError: name 'math' is not "
+                     "defined after defining `log_likelihood`; this check ran on what it had "
+                     "defined, so what follows may come from the error rather than from your "
+                     "method. Fix it: define or import that name before the line that uses it (a "
+                     "missing import?).")
+    assert verdict == ("log-likelihood of [0.5, 0.25]: expected -2.07944, got 0.125\nLikely "
+                       "misconception: the product of probabilities, not the sum of "
+                       "log-probabilities")
+    # a value set before the error still counts, with the error said
+    estimator = checks["test_answer_estimator"]
+    assert (estimator.status, estimator.points) == ("passed", 1.0)
+    assert estimator.message == (
+        "The answer cell `answer_estimator` raised NameError: name 'math' is not defined after "
+        "defining `answer_estimator`; this check passed on what it had defined. Fix it: define "
+        "or import that name before the line that uses it (a missing import?).")
+    step = checks["test_sgd_step"]
+    assert (step.status, step.points) == ("passed", 2.0)
+    assert step.message.startswith("The answer cell `sgd_step` raised NotImplementedError") and (
+        step.message.endswith("Fix it: delete the `raise NotImplementedError()` line left from "
+                              "the template."))
+    # a check that reads no name of a cell that raised says nothing of it
+    assert "answer cell" not in checks["test_log_softmax"].message
+    assert result.problems == []
+
+
+def test_a_torch_error_in_a_hidden_check_is_translated_with_the_call(tmp_path):
+    result = grade(tmp_path, student_copy(FIXTURE, {"log_softmax": CRASHING["log_softmax"]}),
+                   "hidden-shapes")
+    check = result.checks[-1]
+    assert (check.status, check.points) == ("error", 0.0)
+    assert check.message == (
+        "`log_softmax(Tensor (3, 5) float32)` raised RuntimeError: mat1 and mat2 shapes cannot be "
+        "multiplied (3x5 and 2x2)\nThat is, your code multiplied a 3x5 matrix by a 2x2 matrix: "
+        "the columns of the first must be as many as the rows of the second. Check the shapes "
+        "your code multiplies (a transpose missing, or the wrong axis?).")

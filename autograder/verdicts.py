@@ -145,6 +145,12 @@ class Remote:
         test's own arguments stay as they were."""
         return self._bridge.call(self, args, kwargs, state=True)
 
+    def call_with_gradients(self, args: tuple, kwargs: dict) -> tuple[Any, tuple]:
+        """`call_with_state`, the kernel backpropagating from the result first, for
+        `mlcourse.checking.gradients_after`: the arguments come back with the gradients that reached
+        them."""
+        return self._bridge.call(self, args, kwargs, state=True, backward=True)
+
     def __getattr__(self, name: str):
         # no dunder protocol (__array_interface__, __eq__, ...) reaches the student
         if name.startswith("_"):
@@ -202,12 +208,15 @@ class Bridge:
         return value
 
     def call(self, function: Remote, args: tuple, kwargs: dict,
-             state: bool = False) -> tuple[Any, tuple]:
-        """(the call's result, the arguments after it when `state`, else ())."""
+             state: bool = False, backward: bool = False) -> tuple[Any, tuple]:
+        """(the call's result, the arguments after it when `state`, else ()); `backward`: the kernel
+        backpropagates from the result before sending the arguments back."""
         refs = lambda obj: obj._ref if isinstance(obj, Remote) else None  # noqa: E731
         message = {"op": "call", "ref": function._ref, "state": state,
                    "args": encode(list(args), refs=refs, pickle_ok=True),
                    "kwargs": encode(dict(kwargs), refs=refs, pickle_ok=True)}
+        if backward:
+            message["backward"] = True
         reply = self.request(message, describe_call(function._label, args, kwargs))
         if not isinstance(reply, dict) or set(reply) != {"result", "state"}:
             raise _unreadable(f"`{function._label}` sent back a malformed reply")

@@ -195,6 +195,32 @@ def test_the_state_after_a_call_comes_back_as_new_objects(tmp_path):
     assert points(result)["test_log_softmax"] == 3.0, result.checks[-1].message
 
 
+def test_gradients_come_back_from_the_kernel_only_where_they_flow(tmp_path):
+    # gradients_after: the kernel backpropagates from the result, and the logits' gradient returns;
+    # a result rebuilt as a new leaf tensor carries the same value and no gradient to the logits
+    def check_gradients(cells):
+        cells["test_log_softmax"].source = (
+            "from mlcourse.checking import gradients_after\n"
+            "logits = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)\n"
+            "result, (after,) = gradients_after(log_softmax, logits)\n"
+            "expect_equal(after.grad is None, False, 'a gradient reached the logits')\n"
+            "expect_close(after.grad, 1 - 3 * torch.softmax(logits, -1).detach(), 'the gradient')\n"
+            "expect_equal(logits.grad is None, True, 'the test own logits keep no gradient')")
+    source = edited_source(tmp_path, check_gradients)
+    answers = {"right": "def log_softmax(logits):\n    return torch.log_softmax(logits, -1)",
+               "rebuilt": "def log_softmax(logits):\n"
+                          "    value = torch.log_softmax(logits, -1).detach()\n"
+                          "    return value.clone().requires_grad_(True)"}
+    for name, answer in answers.items():
+        path = write(student_copy(source, {"log_softmax": answer}),
+                     tmp_path / name / "00_fixture.ipynb")
+        result = grade_file(source, path, student=name, scratch=tmp_path / f"scratch-{name}")
+        check = result.checks[-1]
+        assert check.points == (3.0 if name == "right" else 0.0), check.message
+        if name == "rebuilt":
+            assert check.message.startswith("a gradient reached the logits"), check.message
+
+
 def test_an_error_names_the_call_and_the_types_of_its_arguments(tmp_path):
     # softmax() needs a dim
     raises = {"log_softmax": "def log_softmax(logits):\n    return logits.softmax()"}

@@ -417,6 +417,203 @@ def _keep_gradients(given: Any, twin: Any) -> None:
             parameter.grad = grads[name].detach().clone()
 
 
+# --- why an answer differs: sensitivity probes, target diffs, errors, gradients -------------------
+
+@contextmanager
+def explained(*finders):
+    """Run checks; when one fails without a named misconception or kind of difference, the first
+    finder (a function of no arguments, called only then) that returns a text names the kind of
+    difference.
+
+        with explained(lambda: probe(student_fn, reference_fn, base, variants)):
+            expect_close(student_fn(*base), want, "the example")"""
+    try:
+        yield
+    except CheckFailure as failure:
+        if failure.misconception or failure.difference:
+            raise
+        for finder in finders:
+            try:
+                found = finder()
+            except CheckFailure:
+                raise
+            except Exception:  # noqa: BLE001 - a finder that cannot run explains nothing
+                found = ""
+            if found:
+                failure.difference = found
+                failure.args = (f"{failure.args[0]}\n{DIFFERENCE_PREFIX}{found}",)
+                break
+        raise
+
+
+def _moves(after: np.ndarray | None, before: np.ndarray | None, atol: float,
+           rtol: float) -> np.ndarray | None:
+    """Where `after` differs from `before` (a boolean array), or None when they cannot be
+    compared."""
+    if after is None or before is None or after.shape != before.shape:
+        return None
+    return ~np.isclose(after, before, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def probe(student, solution, base: tuple, variants: Mapping[str, tuple], *,
+          entries: list[str] | None = None, atol: float = 1e-6, rtol: float = 1e-6) -> str:
+    """How the student's function responds to one ingredient of its input, against how the
+    solution responds: "" when every variant moves both alike (or nothing can be said).
+
+    `base` is a tuple of arguments; each variant ({"the log-probability of <eos>": args}) differs
+    from it in that one ingredient. The first variant on which the two disagree is reported: an
+    ingredient the answer ignores, counts where it does not belong, counts k times, or lets move
+    entries of the result that it should not reach. `entries` names the result's entries (for a
+    pair, say), else they are named by index. Nothing here holds an expected value."""
+    def outcome(function, args):
+        return as_array(function(*copy.deepcopy(args)))
+
+    try:
+        s_base, r_base = outcome(student, base), outcome(solution, base)
+    except Exception:  # noqa: BLE001 - the value check reports a call that fails
+        return ""
+    for ingredient, args in variants.items():
+        try:
+            s_after, r_after = outcome(student, args), outcome(solution, args)
+        except Exception:  # noqa: BLE001 - one variant the answer cannot take says nothing
+            continue
+        s_moves, r_moves = _moves(s_after, s_base, atol, rtol), _moves(r_after, r_base, atol, rtol)
+        if s_moves is None or r_moves is None or s_moves.shape != r_moves.shape:
+            continue
+        if r_moves.any() and not s_moves.any():
+            return (f"your result does not change when {ingredient} changes: {ingredient} is "
+                    "not counted")
+        if s_moves.any() and not r_moves.any():
+            return (f"your result changes when {ingredient} changes, though it should not: "
+                    f"{ingredient} is counted where it does not belong")
+        if not s_moves.any():
+            continue
+        leaked = np.argwhere(s_moves & ~r_moves)
+        if len(leaked):
+            index = tuple(int(i) for i in leaked[0])
+            name = (entries[index[0]] if entries and len(index) == 1
+                    else f"index {list(index)}" if index else "")
+            return (f"when {ingredient} changes, your result changes at {name} too, which it "
+                    f"should not reach: the ingredient is mixed into another entry (a wrong axis "
+                    "or index?)")
+        if (s_moves != r_moves).any():
+            index = tuple(int(i) for i in np.argwhere(r_moves & ~s_moves)[0])
+            name = entries[index[0]] if entries and len(index) == 1 else f"index {list(index)}"
+            return (f"when {ingredient} changes, your result does not change at {name}, where "
+                    "it should: the ingredient is left out of that entry")
+        k = _common_ratio(s_after - s_base, r_after - r_base, atol, rtol)
+        if k is not None and not math.isclose(k, 1, rel_tol=1e-3):
+            way = " and the opposite way" if k < 0 else ""
+            return (f"your result moves {abs(k):.3g} times as much as it should{way} when "
+                    f"{ingredient} changes")
+    return ""
+
+
+def _token_name(value: int, vocab: Any) -> str:
+    if vocab is not None and hasattr(vocab, "tokens") and value >= 0:
+        try:
+            return f"`{vocab.tokens([value])[0]}`"
+        except (IndexError, KeyError, TypeError, ValueError):
+            pass
+    return f"id {value}"
+
+
+def target_differences(got: Any, want: Any, ids: Any = None, *, vocab: Any = None,
+                       roles: Any = None, ignore: int = -100, limit: int = 2) -> str:
+    """Where the targets `got` differ from `want`, in the course's words: the first `limit`
+    wrong positions, each named by its row, its position and the token it predicts
+    (`ids[b, t+1]`, when `ids` is given; `vocab` turns ids into words), and, with `roles` (an
+    array of texts shaped like the targets: "the prompt", "padding", ...), the part of the
+    sequence it belongs to; a shift of every wrong position is named as one. "" when the shapes
+    differ or nothing differs.
+
+    A target is *scored* when it is not `ignore` (IGNORE_INDEX)."""
+    got, want = as_array(got), as_array(want)
+    if got is None or want is None or got.shape != want.shape or got.ndim != 2:
+        return ""
+    bad = got != want
+    if not bad.any():
+        return ""
+    ids_array = as_array(ids)
+    ids_array = (ids_array if ids_array is not None and ids_array.ndim == 2
+                 and ids_array.shape[0] == got.shape[0] and ids_array.shape[1] > got.shape[1]
+                 else None)
+    roles = None if roles is None else np.asarray(roles, dtype=object)
+    wrong = np.argwhere(bad)
+    count = f" ({len(wrong)} of {got.size} targets differ)"
+    scored = got[bad] != ignore
+    if ids_array is not None and scored.all():
+        for offset, text in ((0, "the token each position reads, not the next one: no shift"),
+                             (2, "the token two ahead: shifted one position too far")):
+            source = ids_array[:, offset:offset + got.shape[1]]
+            if source.shape == got.shape and np.all(got[bad] == source[bad]):
+                return f"the wrong targets hold {text}{count}"
+    lines = []
+    for b, t in wrong[:limit]:
+        b, t = int(b), int(t)
+        token = (_token_name(int(ids_array[b, t + 1]), vocab) if ids_array is not None
+                 else "")
+        role = f", {roles[b, t]}" if roles is not None and roles.shape == got.shape else ""
+        place = f"row {b}, target {t}" + (f" (predicting {token}{role})" if token or role else "")
+        if got[b, t] == ignore:
+            lines.append(f"{place} is ignored but should be scored")
+        elif want[b, t] == ignore:
+            lines.append(f"{place} is scored but should be ignored")
+        else:
+            lines.append(f"{place} holds {_token_name(int(got[b, t]), vocab)}, not the token "
+                         "it should predict")
+    return "; ".join(lines) + count
+
+
+# torch's words -> the course's for the slips of targets, shifts and masks (the grader translates
+# the general ones, autograder.verdicts.TRANSLATIONS); each applies when its pattern is in the text
+TORCH_ERRORS = {
+    "index -100 is out of bounds": "IGNORE_INDEX (-100) used as an index: give the ignored "
+    "positions any valid index before picking, and set their result to 0 after",
+    "is out of bounds": "an index past the end of a dimension: an off-by-one slice or shift?",
+    "must match the existing size": "a slice assigned from another of a different length: "
+    "its start and end must be shifted alike",
+    "shape mismatch": "two tensors whose shapes do not fit: a slice one position too long or "
+    "too short, or the wrong dimension?",
+    "Expected input batch_size": "logits and targets with different numbers of positions: the "
+    "shift must drop one position from each",
+    "Dimension out of range": "a dimension the tensor does not have: count its dimensions "
+    "(dim=-1 is the last)",
+}
+
+
+def calling(what: str, function, *args, **kwargs) -> Any:
+    """`function(*args, **kwargs)`, where an error torch raises for a common slip becomes a
+    failed check that says in the course's words what it usually means (TORCH_ERRORS); any other
+    error propagates unchanged."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:
+        text = str(error)
+        meaning = next((m for pattern, m in TORCH_ERRORS.items() if pattern in text), None)
+        if meaning is None:
+            raise
+        problem = f"the call raised {text.splitlines()[0][:300]}"
+        raise CheckFailure(what, None, None, problem, difference=meaning, public=True) from None
+
+
+def gradients_after(function, *args, **kwargs) -> tuple[Any, tuple]:
+    """`after_call`, then backpropagate from the result: (the result, copies of the positional
+    arguments holding the gradients of the sum of its entries).
+
+    A tensor argument with `requires_grad` comes back with `.grad` None when no gradient reached
+    it: a result cut off from that input (rebuilt with torch.tensor(...), .item() or .detach()).
+    The grader's handles to a student's functions provide `call_with_gradients`, which
+    backpropagates in the student's process."""
+    through = getattr(type(function), "call_with_gradients", None)
+    if through is not None:
+        return through(function, args, kwargs)
+    result, copies = after_call(function, *args, **kwargs)
+    if _is_tensor(result) and result.requires_grad:
+        result.sum().backward()
+    return result, copies
+
+
 # --- narrative cells that use the student's answers -----------------------------------------------
 
 @contextmanager

@@ -341,3 +341,240 @@ def test_a_hidden_check_shows_a_wrong_form_or_shape_in_full():
     assert "expected shape (2,), got shape (3,)" in hidden and "0.75" not in hidden
     hidden = failure(expect_equal, 1, True, "flag").hidden_message()
     assert "expected True or False, got int 1" in hidden
+
+
+# --- sensitivity probes, target diffs, translated errors, gradients -------------------------------
+
+def _sequence_scores(log_probs, keep_last=True):
+    """A per-sequence sum of log-probabilities (rows of a 2-d array); with keep_last False the last
+    position (the <eos> of every row) is left out, as a wrong answer would."""
+    log_probs = np.asarray(log_probs, dtype=float)
+    return log_probs.sum(-1) if keep_last else log_probs[:, :-1].sum(-1)
+
+
+def test_probe_names_an_ingredient_the_answer_ignores():
+    from mlcourse.checking import probe
+
+    base = (np.array([[-1.0, -2.0, -0.5], [-0.3, -0.4, -0.2]]),)
+    eos = (base[0] + np.array([[0, 0, -1.0], [0, 0, 0]]),)
+    found = probe(lambda lp: _sequence_scores(lp, keep_last=False), _sequence_scores, base,
+                  {"the log-probability of <eos>": eos})
+    assert found.startswith("your result does not change when the log-probability of <eos> "
+                            "changes")
+    assert probe(_sequence_scores, _sequence_scores, base, {"<eos>": eos}) == ""
+
+
+def test_probe_names_an_ingredient_counted_where_it_does_not_belong():
+    from mlcourse.checking import probe
+
+    scores = np.array([[-1.0, -2.0, 0.0]])
+    pad = (np.array([[-1.0, -2.0, -3.0]]),)  # a pad position's value changes: it must not count
+    masked = lambda lp: np.asarray(lp)[:, :2].sum(-1)  # noqa: E731 - the solution ignores it
+    found = probe(_sequence_scores, masked, (scores,), {"a padding position's value": pad})
+    assert "changes when a padding position's value changes, though it should not" in found
+
+
+def test_probe_names_a_leak_into_another_entry_and_a_factor():
+    from mlcourse.checking import probe
+
+    base = (np.array([[-1.0, -2.0], [-0.5, -0.5]]),)
+    second_row = (base[0] + np.array([[0, 0], [-1.0, 0]]),)
+    over_batch = lambda lp: np.asarray(lp).sum(0)  # noqa: E731 - sums the wrong axis
+    found = probe(over_batch, _sequence_scores, base, {"sequence 1": second_row},
+                  entries=["sequence 0", "sequence 1"])
+    assert "your result changes at sequence 0 too" in found
+    twice = lambda lp: 2 * _sequence_scores(lp)  # noqa: E731
+    found = probe(twice, _sequence_scores, base, {"sequence 1": second_row})
+    assert found == "your result moves 2 times as much as it should when sequence 1 changes"
+    flipped = lambda lp: -_sequence_scores(lp)  # noqa: E731
+    assert "the opposite way" in probe(flipped, _sequence_scores, base, {"x": second_row})
+
+
+def test_probe_says_nothing_when_the_answer_cannot_be_compared():
+    from mlcourse.checking import probe
+
+    def broken(lp):
+        raise ValueError("no")
+
+    base = (np.zeros((1, 2)),)
+    assert probe(broken, _sequence_scores, base, {"x": (np.ones((1, 2)),)}) == ""
+    assert probe(lambda lp: "text", _sequence_scores, base, {"x": (np.ones((1, 2)),)}) == ""
+
+
+def test_target_differences_name_positions_tokens_and_roles():
+    from mlcourse import Vocab
+    from mlcourse.checking import target_differences
+
+    vocab = Vocab(["i", "study", "deep", "learning"])
+    ids = [vocab.encode("i study deep learning", bos=True, eos=True)]  # <s> i study deep ...
+    want = np.array([[-100, -100, ids[0][3], ids[0][4], ids[0][5]]])
+    got = want.copy()
+    got[0, 1] = ids[0][2]  # `study`, the prompt's last token, scored
+    roles = [["the prompt"] * 2 + ["the response"] * 3]
+    found = target_differences(got, want, ids, vocab=vocab, roles=roles)
+    assert found == ("row 0, target 1 (predicting `study`, the prompt) is scored but should be "
+                     "ignored (1 of 5 targets differ)")
+    got = want.copy()
+    got[0, 4] = -100
+    assert "target 4 (predicting `<eos>`) is ignored but should be scored" in target_differences(
+        got, want, ids, vocab=vocab)
+    assert target_differences(want, want, ids) == "" and target_differences(want[:, 1:], want) == ""
+
+
+def test_target_differences_name_a_missing_shift():
+    from mlcourse.checking import target_differences
+
+    ids = np.array([[1, 5, 6, 2], [1, 7, 2, 0]])
+    want = np.array([[5, 6, 2], [7, 2, -100]])
+    unshifted = np.array([[1, 5, 6], [1, 7, -100]])
+    assert target_differences(unshifted, want, ids).startswith(
+        "the wrong targets hold the token each position reads, not the next one: no shift")
+    assert "holds id 9" in target_differences(np.array([[5, 9, 2], [7, 2, -100]]), want)
+
+
+def test_calling_translates_common_torch_errors_and_passes_others_through():
+    from mlcourse.checking import calling
+
+    logits, targets = torch.zeros(2, 3), torch.tensor([0, -100])
+    pick = lambda z, t: z.gather(-1, t[:, None])  # noqa: E731 - IGNORE_INDEX used as an index
+    error = failure(calling, "log-probabilities", pick, logits, targets)
+    assert "IGNORE_INDEX (-100) used as an index" in error.hidden_message()
+    assert error.hidden_message().startswith("log-probabilities: the call raised")
+    assert torch.equal(calling("ok", pick, logits, torch.tensor([0, 1])), torch.zeros(2, 1))
+    with pytest.raises(NotImplementedError):
+        calling("unsolved", lambda: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_gradients_after_finds_a_loss_cut_off_from_its_input():
+    from mlcourse.checking import gradients_after
+
+    logits = torch.randn(2, 3, dtype=torch.float64).requires_grad_(True)
+    loss, (after,) = gradients_after(lambda z: torch.logsumexp(z, -1).sum(), logits)
+    assert torch.allclose(after.grad, torch.softmax(logits.detach(), -1))
+    assert logits.grad is None  # the test's own tensor is untouched
+
+    def rebuilt(z):  # the value of the loss, as a new leaf: no gradient reaches z
+        return torch.tensor(torch.logsumexp(z, -1).sum().item(), requires_grad=True)
+
+    loss, (after,) = gradients_after(rebuilt, logits)
+    assert loss.requires_grad and after.grad is None
+    loss, (after,) = gradients_after(lambda z: float(z.sum()), logits)
+    assert after.grad is None
+
+
+def test_explained_adds_a_kind_of_difference_only_where_none_was_named():
+    from mlcourse.checking import explained
+
+    with pytest.raises(CheckFailure) as caught, explained(lambda: "", lambda: "a leak"):
+        expect_equal([1, 2, 3], [1, 2, 4], "targets")
+    assert caught.value.difference == "a leak"
+    assert str(caught.value).endswith(DIFFERENCE_PREFIX + "a leak")
+    assert caught.value.hidden_message().endswith(DIFFERENCE_PREFIX + "a leak")
+    with pytest.raises(CheckFailure) as caught, explained(lambda: "never used"):
+        expect_equal([1, 2], [1, 3], "targets", misconceptions={"a slip": [1, 2]})
+    assert caught.value.difference == "" and caught.value.misconception == "a slip"
+    with explained(lambda: 1 / 0):  # a passing check never asks its finders
+        expect_equal([1], [1], "targets")
+
+
+# --- more generic detectors, close answers, error carried forward, probes by case ----------------
+
+MORE_DETECTED = [  # (got, want, keyword arguments, a phrase the kind of difference holds)
+    (-0.8123 * LN(10), -0.8123, {}, "natural log where log base 10 belongs"),
+    (6.0 / 11, 6.0 / 12, {"sizes": {"N": 12}}, "divided by N - 1 (11) where N (12) belongs"),
+    (6.0 / 12, 6.0 / 11, {"sizes": {"N": 12}}, "divided by N (12) where N - 1 (11) belongs"),
+    (-2.1 + LN(math.comb(7, 3)), -2.1, {"sizes": {"N, the number of flips": 7}},
+     "binomial coefficient"),
+    (0.02 * math.comb(9, 4), 0.02, {"sizes": {"N": 9}}, "binomial coefficient"),
+    (-3.0, -2.25, {}, "integer division"),
+    (-2.0, -2.75, {}, "cut off (toward 0)"),
+    (LN((math.exp(-0.5) + math.exp(-0.3123)) / 2), -0.8123, {"terms": [-0.5, -0.3123]},
+     "the log of a mean of probabilities"),
+    (-0.9, -2.7, {"terms": [-0.5, -0.9, -1.3]}, "the mean of the 3 terms"),
+    (0.3 + 0.45, 0.3, {"related": {"KL(p_theta || p_data), the other direction": 0.45}},
+     "the sum of the quantity asked for and KL(p_theta || p_data)"),
+    ((0.3 + 0.45) / 2, 0.3, {"related": {"the other direction": 0.45}}, "the mean of"),
+    ([[1.0, 3.0], [2.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]], {}, "transposed"),
+    ([4.0, 3.0, 1.5], [1.5, 3.0, 4.0], {}, "reverse order"),
+    ([2.0, 3.0, 4.0, 9.0], [1.0, 2.0, 3.0, 4.0], {}, "shifted by one position"),
+    ([3.0, 1.0, 4.0, 2.0], [1.0, 2.0, 3.0, 4.0], {}, "another order"),
+    ([1.7, 2.2, 3.9], [1.0, 1.5, 3.2], {}, "off by the same amount"),
+    (3.1416 * 2.345, math.pi * 2.345, {}, "close to the expected value"),
+]
+
+
+@pytest.mark.parametrize(("got", "want", "kwargs", "phrase"), MORE_DETECTED,
+                         ids=[d[3] for d in MORE_DETECTED])
+def test_more_generic_detectors_name_the_kind_of_difference(got, want, kwargs, phrase):
+    test_a_generic_detector_names_the_kind_of_difference(got, want, kwargs, phrase)
+
+
+def test_the_new_detectors_stay_silent_on_unrelated_values():
+    rng = np.random.default_rng(1)
+    fired = []
+    for _ in range(1000):
+        want = rng.normal() * 10.0 ** rng.uniform(-3, 3)
+        got = want * rng.uniform(-3, 3) if rng.random() < 0.5 else rng.normal() * abs(want) * 5
+        if not np.isclose(got, want, rtol=1e-6, atol=1e-6):
+            kind = differences(np.asarray(got), np.asarray(want), sizes={"N": 40},
+                               related={"the other direction": rng.normal()})
+            fired += [(got, want, kind)] if kind else []
+    assert len(fired) <= 5, fired
+    constant = np.full(4, 2.5)  # no order or shift can be told apart in a constant array
+    assert differences(constant + 1.0, constant) == ""
+
+
+def test_a_text_that_allows_rounding_accepts_the_rounded_value(capsys):
+    expect_close(5.13, 5.125, "the cost in dollars", decimals=2)
+    assert "accepted, rounded to 2 decimals" in capsys.readouterr().out
+    hidden = failure(expect_close, 5.1, 5.125, "the cost", decimals=2).hidden_message()
+    assert "did you round?" in hidden and "5.125" not in hidden
+
+
+def test_an_answer_right_given_the_students_own_helper_passes_with_a_note(capsys):
+    from mlcourse.checking import with_helpers
+
+    def double(x):
+        return 2 * x
+
+    def total(xs):  # "the solution": calls the helper by its global name
+        return sum(double(x) for x in xs)
+
+    def wrong_double(x):  # the student's helper: a slip
+        return 3 * x
+
+    own = with_helpers(total, double=wrong_double)
+    assert own([1, 2]) == 9 and total([1, 2]) == 6
+    expect_close(9, total([1, 2]), "total", given=lambda: own([1, 2]), helper="`double`")
+    assert "right given your `double`, which is not right yet" in capsys.readouterr().out
+    error = failure(expect_close, 8, total([1, 2]), "total", given=lambda: own([1, 2]))
+    assert "right given" not in str(error)
+
+    def broken(x):
+        raise NotImplementedError
+
+    failure(expect_close, 0, 6, "total", given=lambda: with_helpers(total, double=broken)([1]))
+
+
+def test_probe_cases_names_the_case_the_answer_gets_wrong():
+    from mlcourse.checking import probe_cases
+
+    def log_lik(x, theta):
+        x = np.asarray(x)
+        return float(np.sum(x * np.log(theta) + (1 - x) * np.log(1 - theta)))
+
+    def tails_in_base_2(x, theta):
+        x = np.asarray(x)
+        return float(np.sum(x * np.log(theta) + (1 - x) * np.log2(1 - theta)))
+
+    cases = {"flips that are all Heads": ([1, 1, 1], 0.3),
+             "flips that are all Tails": ([0, 0], 0.3)}
+    found = probe_cases(tails_in_base_2, log_lik, cases)
+    assert found.startswith("wrong on flips that are all Tails: log base 2"), found
+    assert probe_cases(log_lik, log_lik, cases) == ""
+
+    def raises(x, theta):
+        raise IndexError("index 3 is out of bounds")
+
+    assert probe_cases(raises, log_lik, cases) == (
+        "on flips that are all Heads, your function raises IndexError: index 3 is out of bounds")

@@ -5,9 +5,11 @@
 Frames on the inherited stdin/stdout are an 8-byte length and a JSON message
 (autograder/sandbox/inside/codec.py).
 Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
-variable; {"op": "call", "ref", "args", "kwargs", "state"} calls a function; {"op": "attr", "ref",
-"name"} reads an attribute. Values go back as plain data or handles (`ref`s); with `"state": true`
-the arguments go back too, as the call left them, for a check of what it did to them.
+variable; {"op": "call", "ref", "args", "kwargs", "state", "backward"} calls a function; {"op":
+"attr", "ref", "name"} reads an attribute. Values go back as plain data or handles (`ref`s); with
+`"state": true` the arguments go back too, as the call left them, for a check of what it did to
+them; with `"backward": true` the kernel first backpropagates from the result, so that the
+arguments' gradients say whether the result is connected to them.
 
 Nothing here is trusted: the student's code shares this process and may rewrite all of it. The
 grader only ever reads plain data from it (see autograder/verdicts.py).
@@ -77,6 +79,14 @@ def _state(obj):
     return obj
 
 
+def _backward(result) -> None:
+    """Backpropagate from the sum of a call's result (mlcourse.checking.gradients_after); a result
+    that is not a tensor, or holds no gradient, is left alone: no gradient reaches the arguments."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(result, torch.Tensor) and result.requires_grad:
+        result.sum().backward()
+
+
 class KernelServer:
     """The student's IPython shell and the handles to its objects that the grader holds."""
 
@@ -111,6 +121,8 @@ class KernelServer:
         if op == "call":
             args, kwargs = self.arg(request["args"]), self.arg(request["kwargs"])
             result = self.handles[int(request["ref"])](*args, **kwargs)
+            if request.get("backward"):
+                _backward(result)
             state = [_state(a) for a in args] if request.get("state") else None
             return self.value({"result": result, "state": state})
         raise ValueError(f"unknown request {op!r}")

@@ -67,6 +67,7 @@ from tqdm.auto import tqdm
 from autograder.cluster import client_security
 from autograder.environment import tool_env
 from autograder.results import NotebookResult, Status
+from autograder.sandbox.inside import framing
 from mlcourse.lessons import Lesson, parse_lesson
 
 # the engine (and torch) is imported by grading processes only, never by a Dask worker itself
@@ -192,27 +193,17 @@ def _v1_quota(folder: Path) -> float | None:
 # --- a grading process ----------------------------------------------------------------------------
 
 def _send(fd: int, message: dict) -> None:
-    raw = json.dumps(message).encode()
-    data = len(raw).to_bytes(8, "big") + raw
-    while data:
-        data = data[os.write(fd, data):]
+    """One message on a grading process's pipe, in the sandbox's framing (one framing for every
+    channel)."""
+    framing.send(fd, message)
 
 
 def _receive(fd: int) -> dict | None:
-    """The next frame on `fd`, or None at end of file (the other side is gone)."""
-    def exactly(n: int) -> bytes | None:
-        chunks = []
-        while n:
-            chunk = os.read(fd, min(n, 1 << 20))
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
-
-    header = exactly(8)
-    body = exactly(int.from_bytes(header, "big")) if header else None
-    return json.loads(body) if body is not None else None
+    """The next message on `fd`, or None at end of file (the other side is gone)."""
+    try:
+        return framing.receive(fd)
+    except EOFError:
+        return None
 
 
 def serve(parent: int) -> None:

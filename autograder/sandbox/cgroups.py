@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from autograder.sandbox.inside.limits import Limits
+
 ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
 _counter = itertools.count()
@@ -54,12 +56,13 @@ class Cgroup:
     folders: dict[str, Path]
 
     @classmethod
-    def create(cls, memory_bytes: int, processes: int) -> Cgroup | None:
-        """A new cgroup with these caps, or None when this machine does not let the grader make
-        one."""
+    def create(cls, limits: Limits) -> Cgroup | None:
+        """A new cgroup capping the memory and processes of `limits` (the kernel's own table), or
+        None when this machine does not let the grader make one."""
         parents = _hierarchies()
         if parents is None:
             return None
+        memory_bytes, processes = limits.memory_bytes, limits.processes
         name = f"autograder-{os.getpid()}-{next(_counter)}"
         folders = {controller: parent / name for controller, parent in parents.items()}
         try:

@@ -20,7 +20,9 @@ namespace of its own whose System V shared memory is capped at `memory_bytes` in
 with the namespace).
 Other limits (setrlimit): CPU seconds, processes (threads count), bytes of output (stdout and
 stderr go to one file whose size RLIMIT_FSIZE caps, so one huge line is cut like many small
-ones). Wall time is enforced by the grader, which kills the whole sandbox.
+ones). Wall time is enforced by the grader, which kills the whole sandbox. Every one of these
+numbers is read from one table, `Limits` (inside/limits.py, which also sets the rlimits and the
+System V cap), by cold and warm kernels alike.
 
 `sandbox=False` (the CLI's `--no-sandbox`) runs the same kernel as a plain process with the same
 limits, for machines where bubblewrap cannot run; every grade made so is marked unsandboxed.
@@ -28,13 +30,11 @@ limits, for machines where bubblewrap cannot run; every grade made so is marked 
 
 from __future__ import annotations
 
-import array
 import ctypes
 import functools
 import itertools
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -42,12 +42,12 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlcourse
 from autograder.sandbox.cgroups import Cgroup
-from autograder.sandbox.inside.codec import dumps, loads
+from autograder.sandbox.inside import framing
+from autograder.sandbox.inside.limits import Limits, apply, cap_system_v_memory
 
 # As root, each kernel runs as a user of its own (new_uid): the process limit counts per user, so
 # one student's fork flood cannot starve a kernel graded beside it.  Far above any real user's uid,
@@ -55,26 +55,6 @@ from autograder.sandbox.inside.codec import dumps, loads
 SANDBOX_UID_BASE = 2_000_000_000
 UID_END = 4_294_967_294  # (uid_t) -1 and -2 mean "no user"
 OUTPUT_FILE = "output.txt"
-
-
-@dataclass
-class Limits:
-    """What one student's notebook may use. Seconds are wall time unless named CPU."""
-
-    cell_seconds: float = 60.0  # one answer cell, or one call of the student's code from a test
-    notebook_seconds: float = 300.0  # the whole notebook, kernel starts included
-    cpu_seconds: int = 120  # CPU time of each kernel process
-    # all of the kernel's memory (cgroup), and each process's address space
-    memory_bytes: int = 3 << 30
-    # processes and threads of the student's user (and of the sandbox's cgroup)
-    processes: int = 64
-    output_bytes: int = 1 << 20  # everything the student's code prints, in bytes
-    result_bytes: int = 64 << 20  # one value sent back to the grader, encoded
-    # files the student's code writes (its /scratch and /tmp, in memory)
-    disk_bytes: int = 256 << 20
-    ptys: int = 8  # pseudo-terminals open at once (a devpts of the kernel's own, as root)
-    restarts: int = 3  # kernel restarts after a crash or a timeout, per notebook
-    startup_seconds: float = 60.0  # starting the kernel, and running the setup cell (the imports)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -213,39 +193,17 @@ def _own_processes() -> int:
 CLONE_NEWIPC = 0x08000000
 
 
-def _own_ipc(memory_bytes: int) -> None:
+def _own_ipc(limits: Limits) -> None:
     """A new IPC namespace for this (root) process, its System V shared memory capped at
-    `memory_bytes`.
+    `limits.memory_bytes`.
 
     Its segments die with the namespace, that is when the sandbox's last process ends."""
-    # A detached segment is counted by no process's RLIMIT_AS and outlives its creator: in the
-    # host's namespace a kernel could leave gigabytes behind for good (sysv-shared-memory).
+    # In the host's namespace a kernel's detached segments would outlive it, counted by nothing
+    # (sysv-shared-memory).
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWIPC) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
-    page = os.sysconf("SC_PAGE_SIZE")
-    # Written as root before bubblewrap starts: the kernel, once it dropped root, cannot raise them.
-    for name, value in (("shmmax", memory_bytes), ("shmall", memory_bytes // page),
-                        ("shmmni", 64)):
-        Path(f"/proc/sys/kernel/{name}").write_text(str(value))
-
-
-def _set_limits(limits: Limits, processes: int) -> None:
-    # Every hard limit is set too, so the student's code cannot raise a soft one back.
-    # CPU: SIGXCPU at the soft limit, SIGKILL 5 s later for a process that ignores it; a backstop
-    # to the grader's wall clock for processes the kernel left running (spinning-processes).
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    # Address space, shared mappings included: memory-bomb and shared-memory-mmap, where no cgroup
-    # caps the kernel as a whole.
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    # Counts the user's processes and threads (fork-flood, thread-flood): per kernel as root, where
-    # each kernel has a user of its own; otherwise `processes` includes the grader's own.
-    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    # stdout and stderr share one file: millions of short lines or one 20 MB line end alike
-    # (output-lines, output-one-line) instead of filling the grader's memory or disk.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
-    # A crash (segfault) writes no core file: it would be as big as the kernel's memory.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cap_system_v_memory(limits)
 
 
 @functools.cache
@@ -308,9 +266,8 @@ class Kernel:
         """The kernel's reply ({"ok": True, "value": ...} or {"ok": False, "error": "..."})."""
         if self.request_fd is None or not self.running():
             raise KernelDied("the kernel is not running")
-        raw = dumps(message)
         deadline = time.monotonic() + timeout
-        self._write(len(raw).to_bytes(8, "big") + raw, deadline)
+        self._write(framing.pack(message), deadline)
         reply = self._receive(deadline)
         if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
             raise self._died("it sent a malformed reply")
@@ -350,13 +307,12 @@ class Kernel:
         return data
 
     def _receive(self, deadline: float):
-        size = int.from_bytes(self._read(8, deadline), "big")
-        # The length is the kernel's word: checked before anything is read or allocated, so a
-        # forged length cannot make the grader hold gigabytes.
-        if size > self.limits.result_bytes:
-            raise self._died(f"it sent back more than {self.limits.result_bytes} bytes")
+        # The kernel's reply is at most `result_bytes` long (framing checks the length it announces
+        # before reading any of it); reading it stops at `deadline`.
         try:
-            return loads(self._read(size, deadline))
+            return framing.read(lambda n: self._read(n, deadline), self.limits.result_bytes)
+        except framing.FrameError:
+            raise self._died(f"it sent back more than {self.limits.result_bytes} bytes") from None
         except (ValueError, RecursionError):
             raise self._died("it sent a malformed reply") from None
 
@@ -427,7 +383,7 @@ class SandboxedKernel(Kernel):
             command, processes = _python_command(), self.limits.processes + _own_processes()
             env["TMPDIR"] = str(self.scratch / "tmp")
         self.timed_out = None
-        self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+        self.cgroup = Cgroup.create(self.limits)
         # A session of its own: stop() kills the whole process group at once, and the kernel has no
         # terminal of the grader's. Only the two pipes and the output file are inherited (Popen
         # closes every other descriptor): no socket or file of the grader's reaches the sandbox.
@@ -450,8 +406,9 @@ class SandboxedKernel(Kernel):
         if self.cgroup is not None:
             self.cgroup.join()
         if os.geteuid() == 0:
-            _own_ipc(self.limits.memory_bytes)
-        _set_limits(self.limits, processes)
+            _own_ipc(self.limits)
+        # The same function and table as a warm kernel's (kernel_template._confine).
+        apply(self.limits, processes)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -528,30 +485,28 @@ class KernelTemplate:
         while True:
             self.control.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
-                data = self.control.recv(1 << 16)
-            except (TimeoutError, OSError):
-                data = b""
+                message, _ = framing.receive_packet(self.control)
+            except (TimeoutError, OSError, ValueError):
+                message = None
             finally:
                 self.control.settimeout(None)
-            if not data:
+            if not isinstance(message, dict):
                 raise KernelDied("the kernel template did not answer")
-            message = json.loads(data)
             if message.get("kernel") == kernel:
                 return message
 
     def start(self, number: int, spec: dict, fds: list[int]) -> int:
         """Fork kernel `number` for one notebook, stopped before its namespaces; the host PID of its
         first process."""
-        self.control.sendmsg([json.dumps({"op": "start", "kernel": number, **spec}).encode()],
-                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        framing.send_packet(self.control, {"op": "start", "kernel": number, **spec}, fds)
         reply = self._receive(number, 30)  # the child exists, stopped at its gate
         return _host_pid(self.pid, reply["pid"])
 
     def go(self, number: int) -> None:
-        self.control.send(json.dumps({"op": "go", "kernel": number}).encode())
+        framing.send_packet(self.control, {"op": "go", "kernel": number})
 
     def stop_kernel(self, number: int) -> None:
-        self.control.send(json.dumps({"op": "stop", "kernel": number}).encode())
+        framing.send_packet(self.control, {"op": "stop", "kernel": number})
 
     def exit_code(self, number: int, timeout: float) -> int | None:
         """Kernel `number`'s exit code as it ends (within `timeout` seconds), or None."""
@@ -633,10 +588,8 @@ class ForkedKernel(Kernel):
         output = os.open(self.scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         below_tmp = [str(p) for p in _readonly_paths() if Path("/tmp") in p.parents]
         # A user no earlier kernel had, as for a cold kernel (fork-flood, keyring-leave).
-        spec = {"uid": new_uid(), "memory": self.limits.memory_bytes,
-                "cpu": self.limits.cpu_seconds, "processes": self.limits.processes,
-                "output": self.limits.output_bytes, "disk": self.limits.disk_bytes,
-                "ptys": self.limits.ptys, "readonly_below_tmp": below_tmp}
+        # The kernel's limits are the cold kernel's table itself, not a copy of some of its fields.
+        spec = {"uid": new_uid(), "limits": self.limits.to_dict(), "readonly_below_tmp": below_tmp}
         # Whatever interrupts the start (the notebook's alarm, a cgroup that cannot be made) stops
         # the kernel: none is left to the template.
         try:
@@ -646,7 +599,7 @@ class ForkedKernel(Kernel):
             finally:
                 for fd in (kernel_request, kernel_reply, output):
                     os.close(fd)
-            self.cgroup = Cgroup.create(self.limits.memory_bytes, self.limits.processes)
+            self.cgroup = Cgroup.create(self.limits)
             if self.cgroup is not None:
                 # Before it runs anything: every process it starts is counted.
                 self.cgroup.add(host_pid)

@@ -91,7 +91,8 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     inside = [f"autograder/sandbox/inside/{name}.py"
-              for name in ("__init__", "codec", "kernel_template", "student_kernel", "syscalls")]
+              for name in ("__init__", "codec", "framing", "kernel_template", "limits",
+                           "student_kernel", "syscalls")]
     assert done.stdout.splitlines() == [
         "['.venv', 'autograder', 'shared']",
         str(["autograder/__init__.py", "autograder/sandbox/__init__.py", *inside]),
@@ -139,7 +140,7 @@ def test_a_kernel_that_stops_reading_cannot_hold_the_grader(tmp_path):
     kernel.stop()
 
 
-@pytest.mark.skipif(sandbox.Cgroup.create(1 << 20, 8) is None,
+@pytest.mark.skipif(sandbox.Cgroup.create(Limits(memory_bytes=1 << 20, processes=8)) is None,
                     reason="this machine gives the grader no cgroups")
 def test_shared_and_system_v_memory_count_against_the_kernels_cap(tmp_path):
     limits = Limits(memory_bytes=512 << 20)

@@ -24,17 +24,17 @@ segments die with its namespaces and cgroup).
 
 from __future__ import annotations
 
-import array
 import ctypes
 import importlib
-import json
 import os
-import resource
 import select
 import signal
 import socket
 import stat
 import sys
+
+from autograder.sandbox.inside import framing
+from autograder.sandbox.inside.limits import Limits, apply, cap_system_v_memory
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -58,21 +58,6 @@ def _mount(source: str | None, target: str, kind: str | None, flags: int,
     encode = lambda text: None if text is None else text.encode()  # noqa: E731
     _check(_libc.mount(encode(source), encode(target), encode(kind), flags, encode(data)),
            f"mount {target}")
-
-
-def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
-    """A message from the grader and the file descriptors passed with it; None when the grader is
-    gone."""
-    fds = array.array("i")
-    data, ancillary, _, _ = control.recvmsg(1 << 16, socket.CMSG_LEN(MAX_FDS * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    return (json.loads(data) if data else None), list(fds)
-
-
-def _send(control: socket.socket, message: dict) -> None:
-    control.sendall(json.dumps(message).encode())
 
 
 def _fresh_writable_folders(disk_bytes: int, readonly_below_tmp: list[str]) -> None:
@@ -119,23 +104,13 @@ def private_ptys(count: int) -> None:
 def _confine(spec: dict) -> None:
     """In the kernel, before any student code: its IPC namespace's limits, resource limits, its
     own user."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    # Detached System V segments are counted by no RLIMIT_AS: capped in all here, and they die
-    # with this IPC namespace (sysv-shared-memory). Written while still root: the student cannot
-    # raise them.
-    for name, value in (("shmmax", spec["memory"]), ("shmall", spec["memory"] // page),
-                        ("shmmni", 64)):
-        with open(f"/proc/sys/kernel/{name}", "w") as file:  # this IPC namespace's own
-            file.write(str(value))
-    # The cold kernel's limits (sandbox._set_limits says what each one stops), hard limits
+    limits = Limits(**spec["limits"])
+    # Detached System V segments are counted by no RLIMIT_AS: capped in all in this IPC namespace,
+    # while still root, so the student cannot raise the cap (sysv-shared-memory).
+    cap_system_v_memory(limits)
+    # The cold kernel's table and function (limits.apply says what each limit stops), hard limits
     # included, so that the student cannot raise them again.
-    limits = {resource.RLIMIT_CPU: (spec["cpu"], spec["cpu"] + 5),
-              resource.RLIMIT_AS: (spec["memory"],) * 2,
-              resource.RLIMIT_NPROC: (spec["processes"],) * 2,
-              resource.RLIMIT_FSIZE: (spec["output"],) * 2,
-              resource.RLIMIT_CORE: (0, 0)}
-    for limit, value in limits.items():
-        resource.setrlimit(limit, value)
+    apply(limits)
     os.chdir("/scratch")
     # Supplementary groups first (root's would still open group-readable files), the group while
     # root may still change it, the user last.
@@ -215,8 +190,9 @@ def _child(spec: dict, gate: int, fds: list[int]) -> None:
     # (sysv-shared-memory). UTS: a changed host name stays inside.
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
            "unshare")
-    _fresh_writable_folders(spec["disk"], spec["readonly_below_tmp"])
-    private_ptys(spec["ptys"])
+    limits = Limits(**spec["limits"])
+    _fresh_writable_folders(limits.disk_bytes, spec["readonly_below_tmp"])
+    private_ptys(limits.ptys)
     init = os.fork()
     if init == 0:
         try:
@@ -261,11 +237,12 @@ def _serve(control: socket.socket) -> None:
             if pid == 0:
                 break
             if pid == child:
-                _send(control, {"kernel": kernel, "exit": os.waitstatus_to_exitcode(status)})
+                framing.send_packet(control, {"kernel": kernel,
+                                              "exit": os.waitstatus_to_exitcode(status)})
                 child = None
         if not select.select([control], [], [], 0.05 if child else None)[0]:
             continue
-        message, fds = _receive(control)
+        message, fds = framing.receive_packet(control, MAX_FDS)
         if message is None:
             return
         if message["op"] == "start":
@@ -287,7 +264,7 @@ def _serve(control: socket.socket) -> None:
             os.close(read_gate)
             for fd in fds:
                 os.close(fd)
-            _send(control, {"kernel": kernel, "pid": child})
+            framing.send_packet(control, {"kernel": kernel, "pid": child})
         elif message.get("kernel") != kernel or child is None:
             continue  # about a kernel that has already ended
         elif message["op"] == "go" and gate is not None:
@@ -295,7 +272,7 @@ def _serve(control: socket.socket) -> None:
             os.close(gate)
             gate = None
         elif message["op"] == "stop":
-            _send(control, {"kernel": kernel, "exit": _stop(child)})
+            framing.send_packet(control, {"kernel": kernel, "exit": _stop(child)})
             child = None
 
 
@@ -310,7 +287,7 @@ def main() -> None:
     # And the kernel's own code, for the children.
     from autograder.sandbox.inside import student_kernel  # noqa: F401
 
-    _send(control, {"ready": os.getpid()})
+    framing.send_packet(control, {"ready": os.getpid()})
     _serve(control)
 
 

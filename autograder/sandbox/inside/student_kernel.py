@@ -2,8 +2,8 @@
 
     python -I -m autograder.sandbox.inside.student_kernel [--ptys COUNT] [--drop-to UID]
 
-Frames on the inherited stdin/stdout are an 8-byte length and a JSON message
-(autograder/sandbox/inside/codec.py).
+Messages on the inherited stdin/stdout are frames of autograder/sandbox/inside/framing.py, their
+values encoded by codec.py.
 Requests: {"op": "run", "source"} runs a cell in an IPython shell; {"op": "get", "name"} sends a
 variable; {"op": "call", "ref", "args", "kwargs", "state", "backward"} calls a function; {"op":
 "attr", "ref", "name"} reads an attribute. Values go back as plain data or handles (`ref`s); with
@@ -21,10 +21,8 @@ import os
 import sys
 import traceback
 
-from autograder.sandbox.inside import syscalls
-from autograder.sandbox.inside.codec import decode, dumps, encode, loads
-
-MAX_FRAME = 1 << 30
+from autograder.sandbox.inside import framing, syscalls
+from autograder.sandbox.inside.codec import decode, encode
 
 
 def _drop_privileges(uid: int) -> None:
@@ -39,32 +37,19 @@ def _drop_privileges(uid: int) -> None:
 
 
 class Channel:
-    """Length-prefixed frames on two file descriptors."""
+    """The kernel's end of its pipes to the grader: one frame (autograder/sandbox/inside/framing.py)
+    per message."""
 
     def __init__(self, read_fd: int, write_fd: int):
         self.read_fd, self.write_fd = read_fd, write_fd
 
-    def _read_exactly(self, n: int) -> bytes:
-        chunks = []
-        while n:
-            chunk = os.read(self.read_fd, min(n, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
-
     def receive(self):
-        size = int.from_bytes(self._read_exactly(8), "big")
-        if size > MAX_FRAME:
-            raise EOFError
-        return loads(self._read_exactly(size))
+        """The grader's next request; EOFError when the grader closed the pipe."""
+        # The grader is trusted: its arguments may be as large as the framing allows.
+        return framing.receive(self.read_fd)
 
     def send(self, message) -> None:
-        raw = dumps(message)
-        data = len(raw).to_bytes(8, "big") + raw
-        while data:
-            data = data[os.write(self.write_fd, data):]
+        framing.send(self.write_fd, message)
 
 
 def _state(obj):

@@ -155,6 +155,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ExportFormats:
+    """The names in autograder.exports.FORMATS, as --format's choices: read when `export` checks its
+    arguments or shows its help, not when the parser is built, since importing exports imports
+    nbgrader, seconds that every other command (`autograder check` included) would pay."""
+
+    def __iter__(self):
+        from autograder.exports import FORMATS
+
+        return iter(FORMATS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in list(self)
+
+
+class _ExportHelp(argparse.HelpFormatter):
+    """`autograder export --help`: --format's help is each format's name and description."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if not isinstance(action.choices, _ExportFormats):
+            return super()._get_help_string(action)
+        from autograder.exports import FORMATS
+
+        # the help is a %-format string
+        return "; ".join(f"{name}: {form.description}"
+                         for name, form in FORMATS.items()).replace("%", "%%")
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from autograder.lab import Exchange, run_lab
 
@@ -320,21 +347,20 @@ def parser() -> argparse.ArgumentParser:
     crt.set_defaults(func=cmd_cluster_certs)
 
     exp = sub.add_parser("export",
-                         help="the gradebook's grades for an LMS: nbgrader, Canvas, Moodle or "
-                              "Gradescope",
+                         help="the gradebook's grades as files an LMS imports (Canvas, Moodle, "
+                              "Gradescope, ...)",
                          description="Write the grades of the gradebook of OUT (every graded "
-                                     "assignment, earlier runs included) in the format another "
-                                     "system imports: nbgrader's CSV (one row per student and "
-                                     "assignment), Canvas's or Moodle's gradebook import CSV (one "
-                                     "row per student, a column per assignment), or Gradescope's "
-                                     "results.json per submission "
-                                     "(TO/<student>/<assignment>/results.json). Names, emails and "
-                                     "LMS user ids come from the gradebook's roster (`nbgrader db "
-                                     "student import`; autograder/README.md, 'Exports').")
+                                     "assignment, earlier runs included) in a format another "
+                                     "system imports (--format). Names, emails and LMS user ids "
+                                     "come from the gradebook's roster (`nbgrader db student "
+                                     "import`; autograder/README.md, 'Exports'). nbgrader's own "
+                                     "`nbgrader export --exporter=autograder.exports."
+                                     "CanvasExporter` (and the others) writes the same files.",
+                         formatter_class=_ExportHelp)
     exp.add_argument("out", type=Path,
                      help="the folder graded into (holds gradebook.db and results/)")
-    exp.add_argument("--format", required=True,
-                     choices=["nbgrader", "canvas", "moodle", "gradescope"])
+    exp.add_argument("--format", required=True, choices=_ExportFormats(), metavar="FORMAT",
+                     help="one of %(choices)s")
     exp.add_argument("--to", type=Path, required=True, metavar="FILE",
                      help="the file to write (for gradescope: a folder)")
     exp.add_argument("--db",

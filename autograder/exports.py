@@ -1,8 +1,11 @@
-"""Exports: the gradebook's grades as files another system imports, and a page per student.
+"""Exports: the gradebook's grades as files another system imports.
 
 Every export reads the gradebook (scores, late penalties, the roster's names) and, where it shows
 feedback, the results kept in OUT/results/ (the messages the grader wrote, which never hold a
-hidden check's expected value). `autograder export OUT --format F --to FILE` writes one of:
+hidden check's expected value). The formats are the table FORMATS, which `autograder export OUT
+--format F --to FILE` offers, and nbgrader's own `nbgrader export --db URL --to FILE
+--exporter=autograder.exports.<Name>Exporter` reaches too (NbgraderExporter, CanvasExporter,
+MoodleExporter, GradescopeExporter: the same file). They are:
 
 - `nbgrader`: nbgrader's own CSV (`nbgrader export`'s columns, one row per student and assignment).
 - `canvas`: Canvas's gradebook import (a row per student, a column per graded assignment), in the
@@ -25,43 +28,29 @@ a comma would shift every later column), each cell on one line, and every text c
 spreadsheets: one starting with `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a
 formula by Excel, LibreOffice or Google Sheets, so it gets a leading apostrophe. Gradescope renders
 a test's output as HTML unless told otherwise, so every results.json says its texts are plain text.
-
-`write_student_pages` writes OUT/feedback/<student>/index.html for each student graded into OUT:
-every graded assignment with its score, maximum and late penalty, links to the feedback pages, and
-the misconceptions named most often in the student's failed checks (templates/student.html.j2).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from typing import NoReturn
 
-from nbgrader.api import (
-    Assignment,
-    Grade,
-    Gradebook,
-    GradeCell,
-    SolutionCell,
-    Student,
-    SubmittedAssignment,
-    SubmittedNotebook,
-)
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from nbgrader.api import Gradebook
+from nbgrader.plugins import ExportPlugin
+from traitlets import Unicode
 
-from autograder.feedback import copy_mathjax, environment
-from autograder.report import misconception_counts
-from autograder.results import NotebookResult, ResultStore
+from autograder.gradebook import graded_assignments, nbgrader_rows
+from autograder.results import ResultStore
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                     "email", "raw_score", "late_submission_penalty", "score", "max_score"]
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["First name", "Last name", "Username", "User ID", "Email address"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TOP_MISCONCEPTIONS = 5
 
 
 def cell(value) -> str:
@@ -79,79 +68,6 @@ def cell(value) -> str:
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
-def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
-                  students: list[str] | None = None) -> list[dict]:
-    """One row per (assignment, student) of the gradebook (of `assignments` and `students` only,
-    when given), as `nbgrader export` computes it, in its order on SQLite (assignments by due date,
-    none first, then name; students by last and first name, then id). Three queries whatever the
-    size of the class, where nbgrader's export makes three per row."""
-    scope = None if students is None else set(students)
-    chosen = [a for a in gb.db.execute(select(Assignment.id, Assignment.name, Assignment.duedate,
-                                              Assignment.max_score))
-              if assignments is None or a.name in assignments]
-    chosen.sort(key=lambda a: (a.duedate is not None, a.duedate or datetime.min, a.name))
-    roster = [s for s in gb.db.execute(select(Student.id, Student.last_name, Student.first_name,
-                                              Student.email))
-              if scope is None or s.id in scope]
-    roster.sort(key=lambda s: (s.last_name or "", s.first_name or "", s.id))
-    submitted = {(s.assignment_id, s.student_id): s
-                 for s in gb.db.execute(_submission_scores([a.id for a in chosen]))}
-    rows = []
-    for assignment in chosen:
-        for student in roster:
-            row = {"assignment": assignment.name, "duedate": assignment.duedate,
-                   "student_id": student.id, "last_name": student.last_name,
-                   "first_name": student.first_name, "email": student.email,
-                   "max_score": assignment.max_score}
-            submission = submitted.get((assignment.id, student.id))
-            if submission is None:  # nothing submitted: nbgrader exports a zero
-                row.update(timestamp=None, raw_score=0.0, late_submission_penalty=0.0, score=0.0)
-            # the grader failed on it: an empty score, never a 0 that reads as a grade
-            elif submission.not_graded:
-                row.update(timestamp=submission.timestamp, raw_score=None,
-                           late_submission_penalty=submission.penalty, score=None)
-            else:
-                row.update(timestamp=submission.timestamp, raw_score=submission.score,
-                           late_submission_penalty=submission.penalty,
-                           score=max(0.0, submission.score - submission.penalty))
-            rows.append(row)
-    return rows
-
-
-def _submission_scores(assignment_ids: list[str]):
-    """Each submission of these assignments with nbgrader's SubmittedAssignment.score (the sum of
-    its grades' scores) and late_submission_penalty (the sum of its notebooks'), summed per
-    submission in grouped queries rather than nbgrader's correlated subquery per row; and
-    `not_graded`, its autograded cells (grade cells that are no answer's) that have no score at all,
-    which only a notebook the grader failed on leaves (gradebook._scores)."""
-    # both are rows of nbgrader's base_cell table: one needs its own alias
-    solution = aliased(SolutionCell)
-    answers = select(solution.id).where(solution.name == GradeCell.name,
-                                        solution.notebook_id == GradeCell.notebook_id).exists()
-    ungraded = (select(SubmittedNotebook.assignment_id.label("submission"),
-                       func.count().label("cells"))
-                .join(Grade, Grade.notebook_id == SubmittedNotebook.id)
-                .join(GradeCell, GradeCell.id == Grade.cell_id)
-                .where(Grade.auto_score.is_(None), Grade.manual_score.is_(None), ~answers)
-                .group_by(SubmittedNotebook.assignment_id).subquery())
-    scores = (select(SubmittedNotebook.assignment_id.label("submission"),
-                     func.sum(Grade.score).label("score"))
-              .join(Grade, Grade.notebook_id == SubmittedNotebook.id)
-              .group_by(SubmittedNotebook.assignment_id)
-              .subquery())
-    penalties = (select(SubmittedNotebook.assignment_id.label("submission"),
-                        func.sum(SubmittedNotebook.late_submission_penalty).label("penalty"))
-                 .group_by(SubmittedNotebook.assignment_id).subquery())
-    return (select(SubmittedAssignment.assignment_id, SubmittedAssignment.student_id,
-                   SubmittedAssignment.timestamp, func.coalesce(scores.c.score, 0.0).label("score"),
-                   func.coalesce(penalties.c.penalty, 0.0).label("penalty"),
-                   (func.coalesce(ungraded.c.cells, 0) > 0).label("not_graded"))
-            .outerjoin(scores, scores.c.submission == SubmittedAssignment.id)
-            .outerjoin(penalties, penalties.c.submission == SubmittedAssignment.id)
-            .outerjoin(ungraded, ungraded.c.submission == SubmittedAssignment.id)
-            .where(SubmittedAssignment.assignment_id.in_(assignment_ids)))
-
-
 def write_csv(rows: list[dict], columns: list[str], path: Path) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file, lineterminator="\n")
@@ -164,21 +80,6 @@ def export_nbgrader(gb: Gradebook, path: Path, assignments: list[str] | None = N
                     students: list[str] | None = None) -> Path:
     """nbgrader's CSV export of the gradebook (of `assignments` and `students` only, when given)."""
     return write_csv(nbgrader_rows(gb, assignments, students), NBGRADER_COLUMNS, path)
-
-
-def graded_assignments(gb: Gradebook, assignments: list[str] | None = None) -> list[str]:
-    """The gradebook's assignments with a recorded submission (of `assignments` only, when given),
-    in its order.
-
-    Raises ValueError naming the gradebook's assignments when one of `assignments` is not among
-    them."""
-    known = [a.name for a in gb.assignments]
-    unknown = sorted(set(assignments or ()) - set(known))
-    if unknown:
-        raise ValueError(f"no assignment {', '.join(unknown)} in the gradebook "
-                         f"(there are: {', '.join(known) or 'none'})")
-    return [a.name for a in gb.assignments if a.num_submissions
-            and (assignments is None or a.name in assignments)]
 
 
 def _wide(gb: Gradebook, assignments: list[str]) -> tuple[list, dict, dict]:
@@ -275,120 +176,104 @@ def export_gradescope(gb: Gradebook, folder: Path, assignments: list[str], kept:
     return folder
 
 
+@dataclass(frozen=True)
+class Format:
+    """An export format: `write(gb, to, assignments, out)` writes the export of `assignments` to
+    `to` (a file, or a folder), `out` being the folder graded into (it holds results/)."""
+
+    description: str  # one line: `autograder export --help` lists it
+    write: Callable[[Gradebook, Path, list[str], Path], object]
+    # nbgrader's CSV covers every assignment of the gradebook, graded or not, as `nbgrader export`
+    # does; the others only the graded ones
+    every_assignment: bool = False
+
+
+# The export formats, which `autograder export --format` offers and `nbgrader export
+# --exporter=autograder.exports.<Name>Exporter` reaches: a new format is an entry here and its
+# Exporter class below.
+FORMATS = {
+    "nbgrader": Format("nbgrader's CSV: a row per student and assignment, `nbgrader export`'s "
+                       "columns",
+                       lambda gb, to, assignments, out: export_nbgrader(gb, to, assignments),
+                       every_assignment=True),
+    "canvas": Format("Canvas's gradebook import CSV: a row per student, a column per assignment",
+                     lambda gb, to, assignments, out: export_canvas(gb, to, assignments)),
+    "moodle": Format("Moodle's CSV grade import: a row per student, a column per assignment",
+                     lambda gb, to, assignments, out: export_moodle(gb, to, assignments)),
+    "gradescope": Format("Gradescope's results.json per submission: TO/<student>/<assignment>/"
+                         "results.json",
+                         lambda gb, to, assignments, out: export_gradescope(
+                             gb, to, assignments, ResultStore(out / "results").every())),
+}
+
+
 def export(gb: Gradebook, fmt: str, to: Path, out: Path,
            assignments: list[str] | None = None) -> list[str]:
-    """Write the `fmt` export ("nbgrader", "canvas", "moodle" or "gradescope") of the gradebook to
-    `to`; the assignments it covers.
+    """Write the `fmt` export (a name in FORMATS) of the gradebook to `to`; the assignments it
+    covers.
 
-    nbgrader's covers the gradebook's assignments as `nbgrader export` does; the others those
-    graded. Raises ValueError for an unknown assignment or when nothing is graded."""
+    Raises ValueError for an unknown assignment or when nothing is graded."""
     graded = graded_assignments(gb, assignments)
     if not graded:
         raise ValueError("nothing is graded in this gradebook"
                          + (f" for {', '.join(assignments)}" if assignments else "")
                          + ": run `autograder grade` first")
-    if fmt == "gradescope":
-        export_gradescope(gb, to, graded, ResultStore(out / "results").every())
-        return graded
+    form = FORMATS[fmt]
+    covered = ([a.name for a in gb.assignments if assignments is None or a.name in assignments]
+               if form.every_assignment else graded)
     to.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "nbgrader":
-        export_nbgrader(gb, to, assignments)
-        return [a.name for a in gb.assignments if assignments is None or a.name in assignments]
-    {"canvas": export_canvas, "moodle": export_moodle}[fmt](gb, to, graded)
-    return graded
+    form.write(gb, to, covered, out)
+    return covered
 
 
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
+class AutograderExporter(ExportPlugin):
+    """An export of FORMATS as nbgrader's export plugin: `nbgrader export
+    --exporter=autograder.exports.CanvasExporter --to FILE` (with --db, --assignment) writes what
+    `autograder export OUT --format canvas --to FILE` writes."""
+
+    format = ""  # its name in FORMATS, set by each subclass
+    out = Unicode("", help="the folder graded into, whose results/ hold the grader's messages (the "
+                  "Gradescope export shows them); default: the folder of a SQLite gradebook"
+                  ).tag(config=True)
+
+    def export(self, gradebook: Gradebook) -> None:
+        # nbgrader's own CSV exporter writes grades.csv when no --to is given: none of ours guesses
+        # a name
+        if not self.to:
+            self._fail(f"give the file to write: --to FILE ({self.format})")
+        if self.student:
+            self._fail("--student: autograder's exporters write the whole class")
+        url = gradebook.engine.url
+        if self.out:
+            out = Path(self.out)
+        elif url.get_backend_name() == "sqlite" and url.database:
+            out = Path(url.database).parent
+        else:
+            self._fail("give the folder graded into: --AutograderExporter.out=OUT")
+        try:
+            covered = export(gradebook, self.format, Path(self.to).resolve(), out.resolve(),
+                             [str(a) for a in self.assignment] or None)
+        except ValueError as error:
+            self._fail(str(error))
+        self.log.info("%s: %s (%s)", self.format, self.to, ", ".join(covered))
+
+    def _fail(self, message: str) -> NoReturn:
+        """As nbgrader's apps fail: the message logged, exit status 1, no traceback."""
+        self.log.error("%s", message)
+        raise SystemExit(1)
 
 
-def _late(seconds: float) -> str:
-    days, hours = int(seconds // 86400), round(seconds % 86400 / 3600)
-    return " ".join(part for part in (f"{days} day{'s' * (days != 1)}" if days else "",
-                                      f"{hours} h" if hours or not days else "") if part) + " late"
+class NbgraderExporter(AutograderExporter):
+    format = "nbgrader"
 
 
-def _feedback_link(out: Path, student: str, assignment: str, notebook: str) -> str | None:
-    """The link from OUT/feedback/<student>/index.html to a notebook's feedback page, if it was
-    written."""
-    if (out / "feedback" / student / assignment / f"{notebook}.html").is_file():
-        return f"{quote(assignment)}/{quote(notebook)}.html"
-    return None
+class CanvasExporter(AutograderExporter):
+    format = "canvas"
 
 
-def student_page(student, out: Path, own: list[NotebookResult], assignments: list[Assignment],
-                 submissions: dict[tuple[str, str], SubmittedAssignment],
-                 scores: dict[tuple[str, str], dict]) -> str:
-    """A student's grades across `assignments` (graded ones) as HTML, from the gradebook's
-    `submissions` and `scores` (rows of `nbgrader_rows`), both by (student id, assignment), and the
-    student's `own` kept results."""
-    rows, kept = [], {(r.assignment, r.notebook): r for r in own}
-    for assignment in assignments:
-        name = assignment.name
-        row = {"name": name, "due": _when(assignment.duedate), "max": assignment.max_score,
-               "score": 0.0, "raw": 0.0, "penalty": 0.0, "late": "", "pending": 0,
-               "submitted": None, "links": []}
-        submission = submissions.get((student.id, name))
-        if submission is None:
-            rows.append(row)
-            continue
-        scored = scores[student.id, name]
-        row.update(raw=scored["raw_score"], penalty=scored["late_submission_penalty"],
-                   score=scored["score"], submitted=_when(submission.timestamp) or "time unknown",
-                   late=(_late(submission.total_seconds_late)
-                         if submission.total_seconds_late > 0 else ""),
-                   # not graded: its checks wait for the grader
-                   pending=0 if scored["score"] is None
-                   else sum(g.needs_manual_grade for n in submission.notebooks for g in n.grades))
-        for notebook in submission.notebooks:
-            result = kept.get((name, notebook.name))
-            if result is not None and not result.submitted:
-                row["submitted"] = "not submitted"
-            link = _feedback_link(out, student.id, name, notebook.name)
-            if link:
-                row["links"].append({"href": link, "text": notebook.name})
-        rows.append(row)
-    pages = {(r.assignment, c.grade_id): _feedback_link(out, student.id, r.assignment, r.notebook)
-             for r in own for c in r.checks}
-    by_phrase: dict[str, list] = {}
-    for (assignment, check, phrase), count in misconception_counts(own).items():
-        by_phrase.setdefault(phrase, []).append({"text": f"{assignment}, {check}", "count": count,
-                                                 "href": pages[assignment, check]})
-    misconceptions = sorted(({"phrase": p, "count": sum(w["count"] for w in where), "where": where}
-                             for p, where in by_phrase.items()),
-                            key=lambda m: -m["count"])[:TOP_MISCONCEPTIONS]
-    full_name = " ".join(n for n in (student.first_name, student.last_name) if n)
-    return environment().get_template("student.html.j2").render(
-        title=f"Grades of {full_name or student.id}", student=student, full_name=full_name,
-        rows=rows, total=sum(r["score"] or 0.0 for r in rows), top=sum(r["max"] for r in rows),
-        misconceptions=misconceptions, more=len(by_phrase) - len(misconceptions),
-        failed=any(c.status != "passed" for r in own for c in r.checks), mathjax="../.mathjax")
+class MoodleExporter(AutograderExporter):
+    format = "moodle"
 
 
-def write_student_pages(gb: Gradebook, out: Path) -> list[Path]:
-    """OUT/feedback/<student>/index.html for every student with results in OUT, over every graded
-    assignment."""
-    own: dict[str, list[NotebookResult]] = {}
-    for (student, _, _), result in ResultStore(out / "results").every().items():
-        own.setdefault(student, []).append(result)
-    graded = set(graded_assignments(gb))
-    assignments = [a for a in gb.assignments if a.name in graded]
-    # The whole gradebook in a few queries, not a few per student: a class of thousands has
-    # thousands of pages (nbgrader's scores are correlated subqueries, one query each per submission
-    # when read from the objects).
-    query = gb.db.query(SubmittedAssignment).options(
-        joinedload(SubmittedAssignment.assignment), joinedload(SubmittedAssignment.student),
-        selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades))
-    submissions = {(s.student.id, s.assignment.name): s for s in query}
-    scores = {(row["student_id"], row["assignment"]): row
-              for row in nbgrader_rows(gb, sorted(graded))}
-    copy_mathjax(out / "feedback")
-    written = []
-    for student in gb.students:
-        if student.id in own:
-            path = out / "feedback" / student.id / "index.html"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(student_page(student, out, own[student.id], assignments, submissions,
-                                         scores))
-            written.append(path)
-    return written
+class GradescopeExporter(AutograderExporter):
+    format = "gradescope"

@@ -9,6 +9,11 @@ assignment, notebook, cell), so grading the same submissions again replaces scor
 hand-entered manual scores are kept; late penalties are those of nbgrader's plugin, computed on
 nbgrader's notebook score.
 
+Reading: every query of nbgrader's tables is here too, each a function named for what it returns
+(`nbgrader_rows`, `due_dates`, `submission_times`, `late_penalties`, `submissions_with_grades`), and
+each a few queries whatever the size of the class: through nbgrader's objects, every submission
+loads its student, assignment and scores a query at a time.
+
 Several runs may write into one gradebook at once (two assignments, or two halves of a class, graded
 on two machines into one PostgreSQL database). nbgrader's update-or-create is find-then-add, which
 two runs can both take for add, so every write here is a transaction that first takes the
@@ -47,8 +52,9 @@ from nbgrader.api import (
 from nbgrader.api import Comment as CommentRow
 from nbgrader.api import Course as CourseRow
 from nbgrader.api import Grade as GradeRow
-from sqlalchemy import bindparam, create_engine, insert, inspect, select, text, update
+from sqlalchemy import bindparam, create_engine, func, insert, inspect, select, text, update
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.pool import NullPool
 
 from autograder.results import NotebookResult
@@ -413,3 +419,126 @@ def _update(db, table, rows: list[dict]) -> None:
         columns = table.__table__.c
         db.execute(update(table.__table__).where(columns.id == bindparam("b_id"))
                    .values({name[2:]: bindparam(name) for name in rows[0] if name != "b_id"}), rows)
+
+
+def nbgrader_rows(gb: Gradebook, assignments: list[str] | None = None,
+                  students: list[str] | None = None) -> list[dict]:
+    """One row per (assignment, student) of the gradebook (of `assignments` and `students` only,
+    when given), as `nbgrader export` computes it, in its order on SQLite (assignments by due date,
+    none first, then name; students by last and first name, then id). Three queries whatever the
+    size of the class, where nbgrader's export makes three per row."""
+    scope = None if students is None else set(students)
+    chosen = [a for a in gb.db.execute(select(Assignment.id, Assignment.name, Assignment.duedate,
+                                              Assignment.max_score))
+              if assignments is None or a.name in assignments]
+    chosen.sort(key=lambda a: (a.duedate is not None, a.duedate or datetime.min, a.name))
+    roster = [s for s in gb.db.execute(select(Student.id, Student.last_name, Student.first_name,
+                                              Student.email))
+              if scope is None or s.id in scope]
+    roster.sort(key=lambda s: (s.last_name or "", s.first_name or "", s.id))
+    submitted = {(s.assignment_id, s.student_id): s
+                 for s in gb.db.execute(_submission_scores([a.id for a in chosen]))}
+    rows = []
+    for assignment in chosen:
+        for student in roster:
+            row = {"assignment": assignment.name, "duedate": assignment.duedate,
+                   "student_id": student.id, "last_name": student.last_name,
+                   "first_name": student.first_name, "email": student.email,
+                   "max_score": assignment.max_score}
+            submission = submitted.get((assignment.id, student.id))
+            if submission is None:  # nothing submitted: nbgrader exports a zero
+                row.update(timestamp=None, raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+            # the grader failed on it: an empty score, never a 0 that reads as a grade
+            elif submission.not_graded:
+                row.update(timestamp=submission.timestamp, raw_score=None,
+                           late_submission_penalty=submission.penalty, score=None)
+            else:
+                row.update(timestamp=submission.timestamp, raw_score=submission.score,
+                           late_submission_penalty=submission.penalty,
+                           score=max(0.0, submission.score - submission.penalty))
+            rows.append(row)
+    return rows
+
+
+def _submission_scores(assignment_ids: list[str]):
+    """Each submission of these assignments with nbgrader's SubmittedAssignment.score (the sum of
+    its grades' scores) and late_submission_penalty (the sum of its notebooks'), summed per
+    submission in grouped queries rather than nbgrader's correlated subquery per row; and
+    `not_graded`, its autograded cells (grade cells that are no answer's) that have no score at all,
+    which only a notebook the grader failed on leaves (`_scores`)."""
+    # both are rows of nbgrader's base_cell table: one needs its own alias
+    solution = aliased(SolutionCell)
+    answers = select(solution.id).where(solution.name == GradeCell.name,
+                                        solution.notebook_id == GradeCell.notebook_id).exists()
+    ungraded = (select(SubmittedNotebook.assignment_id.label("submission"),
+                       func.count().label("cells"))
+                .join(GradeRow, GradeRow.notebook_id == SubmittedNotebook.id)
+                .join(GradeCell, GradeCell.id == GradeRow.cell_id)
+                .where(GradeRow.auto_score.is_(None), GradeRow.manual_score.is_(None), ~answers)
+                .group_by(SubmittedNotebook.assignment_id).subquery())
+    scores = (select(SubmittedNotebook.assignment_id.label("submission"),
+                     func.sum(GradeRow.score).label("score"))
+              .join(GradeRow, GradeRow.notebook_id == SubmittedNotebook.id)
+              .group_by(SubmittedNotebook.assignment_id)
+              .subquery())
+    penalties = (select(SubmittedNotebook.assignment_id.label("submission"),
+                        func.sum(SubmittedNotebook.late_submission_penalty).label("penalty"))
+                 .group_by(SubmittedNotebook.assignment_id).subquery())
+    return (select(SubmittedAssignment.assignment_id, SubmittedAssignment.student_id,
+                   SubmittedAssignment.timestamp, func.coalesce(scores.c.score, 0.0).label("score"),
+                   func.coalesce(penalties.c.penalty, 0.0).label("penalty"),
+                   (func.coalesce(ungraded.c.cells, 0) > 0).label("not_graded"))
+            .outerjoin(scores, scores.c.submission == SubmittedAssignment.id)
+            .outerjoin(penalties, penalties.c.submission == SubmittedAssignment.id)
+            .outerjoin(ungraded, ungraded.c.submission == SubmittedAssignment.id)
+            .where(SubmittedAssignment.assignment_id.in_(assignment_ids)))
+
+
+def graded_assignments(gb: Gradebook, assignments: list[str] | None = None) -> list[str]:
+    """The gradebook's assignments with a recorded submission (of `assignments` only, when given),
+    in its order.
+
+    Raises ValueError naming the gradebook's assignments when one of `assignments` is not among
+    them."""
+    known = [a.name for a in gb.assignments]
+    unknown = sorted(set(assignments or ()) - set(known))
+    if unknown:
+        raise ValueError(f"no assignment {', '.join(unknown)} in the gradebook "
+                         f"(there are: {', '.join(known) or 'none'})")
+    return [a.name for a in gb.assignments if a.num_submissions
+            and (assignments is None or a.name in assignments)]
+
+
+def due_dates(gb: Gradebook) -> dict[str, datetime | None]:
+    """{assignment: its due date} of every assignment."""
+    return dict(gb.db.execute(select(Assignment.name, Assignment.duedate)).all())
+
+
+def submission_times(gb: Gradebook) -> dict[tuple[str, str], datetime | None]:
+    """{(student, assignment): when it was submitted} of every submission."""
+    return {(row.student_id, row.name): row.timestamp for row in gb.db.execute(
+        select(SubmittedAssignment.student_id, Assignment.name, SubmittedAssignment.timestamp)
+        .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id))}
+
+
+def late_penalties(gb: Gradebook) -> dict[tuple[str, str, str], float]:
+    """{(student, assignment, notebook): its late penalty in points} of every notebook that has
+    one."""
+    return {(row.student_id, row.assignment, row.notebook): row.penalty for row in gb.db.execute(
+        select(SubmittedAssignment.student_id, Assignment.name.label("assignment"),
+               Notebook.name.label("notebook"),
+               SubmittedNotebook.late_submission_penalty.label("penalty"))
+        .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+        .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+        .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+        .where(SubmittedNotebook.late_submission_penalty > 0))}
+
+
+def submissions_with_grades(gb: Gradebook) -> dict[tuple[str, str], SubmittedAssignment]:
+    """{(student, assignment): its submission} of every submission, each with its student,
+    assignment, notebooks and their grades loaded, in three queries. Their scores are nbgrader's
+    correlated subqueries, a query each: `nbgrader_rows` has them in three for the class."""
+    query = gb.db.query(SubmittedAssignment).options(
+        joinedload(SubmittedAssignment.assignment), joinedload(SubmittedAssignment.student),
+        selectinload(SubmittedAssignment.notebooks).selectinload(SubmittedNotebook.grades))
+    return {(s.student.id, s.assignment.name): s for s in query}

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Assignment, Gradebook, Notebook, SubmittedAssignment, SubmittedNotebook
-from sqlalchemy import select
+from nbgrader.api import Gradebook
 
 from autograder.course import Course
-from autograder.exports import NBGRADER_COLUMNS, nbgrader_rows, write_csv, write_student_pages
-from autograder.feedback import write_feedback
+from autograder.exports import NBGRADER_COLUMNS, write_csv
+from autograder.feedback import write_feedback, write_student_pages
+from autograder.gradebook import due_dates, late_penalties, nbgrader_rows, submission_times
 from autograder.intake import Intake
 from autograder.report import write_report
 from autograder.results import NotebookResult
@@ -37,21 +37,8 @@ def write_outputs(results: list[NotebookResult], out: Path, course: Course, db_u
         # (nbgrader_rows).
         write_csv(nbgrader_rows(gb, course.assignments, found.students), NBGRADER_COLUMNS,
                   out / "grades.csv")
-        # Read as plain rows in three queries: through nbgrader's objects, each submission loads its
-        # student and assignment one query at a time.
-        duedates = dict(gb.db.execute(select(Assignment.name, Assignment.duedate)).all())
-        timestamps = {(row.student_id, row.name): row.timestamp for row in gb.db.execute(
-            select(SubmittedAssignment.student_id, Assignment.name, SubmittedAssignment.timestamp)
-            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id))}
-        penalties = {(row.student_id, row.assignment, row.notebook): row.penalty
-                     for row in gb.db.execute(
-            select(SubmittedAssignment.student_id, Assignment.name.label("assignment"),
-                   Notebook.name.label("notebook"),
-                   SubmittedNotebook.late_submission_penalty.label("penalty"))
-            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-            .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
-            .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
-            .where(SubmittedNotebook.late_submission_penalty > 0))}
+        duedates, timestamps = due_dates(gb), submission_times(gb)
+        penalties = late_penalties(gb)
     done("grades.csv")
     objectives = {a: lesson.objectives for a in course.assignments for lesson in course.lessons(a)}
     write_feedback(results, out, timestamps, duedates, objectives, penalties)

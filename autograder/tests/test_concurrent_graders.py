@@ -22,7 +22,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import gradebook
-from autograder.exports import nbgrader_rows
+from autograder.gradebook import nbgrader_rows
 from autograder.tests import synthetic_class
 from autograder.tests.gradebook_rows import count_rows, rows
 

@@ -25,7 +25,8 @@ from autograder.course import Course
 from autograder.demo_class import build_demo_class
 from autograder.engine import Options
 from autograder.environment import tool_env
-from autograder.exports import cell, export_nbgrader, student_page
+from autograder.exports import FORMATS, AutograderExporter, cell, export_nbgrader
+from autograder.feedback import student_page
 from autograder.pipeline import grade_class
 from autograder.release import generate
 from autograder.tests.conftest import copy_fixture_course
@@ -203,6 +204,40 @@ def test_gradescope_results_follow_gradescopes_schema_and_hide_expected_values(s
     missing = json.loads((folder / "partial" / WEEKS[1] / "results.json").read_text())
     assert missing["score"] == 0.0 and {t["output"] for t in missing["tests"]} == {
         "not graded: the notebook was not submitted"}
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    """An export's contents: {path inside it: bytes} of a folder, {"": bytes} of a file."""
+    if path.is_file():
+        return {"": path.read_bytes()}
+    return {str(f.relative_to(path)): f.read_bytes()
+            for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def _nbgrader_export(out: Path, exporter: str, *args: str) -> subprocess.CompletedProcess:
+    """nbgrader's own `nbgrader export` of OUT's gradebook, in the course folder, with `exporter`
+    (a class of autograder.exports)."""
+    return subprocess.run(["nbgrader", "export", f"--exporter=autograder.exports.{exporter}",
+                           "--db", f"sqlite:///{out / 'gradebook.db'}", *args],
+                          cwd=out.parent.parent, env=tool_env(), capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("fmt", "weeks"), [(fmt, []) for fmt in FORMATS] + [("canvas", WEEKS[1:])])
+def test_plain_nbgrader_export_with_our_exporter_writes_what_autograder_export_writes(
+        semester, tmp_path, fmt, weeks):
+    """Every format of the registry, through nbgrader's own command and its exporter plugin."""
+    chosen = [arg for week in weeks for arg in ("--assignment", week)]
+    ours = _export(semester, fmt, tmp_path / "ours", *chosen)
+    exporter = next(c for c in AutograderExporter.__subclasses__() if c.format == fmt)
+    done = _nbgrader_export(semester, exporter.__name__, "--to", str(tmp_path / "theirs"), *chosen)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(tmp_path / "theirs") == _files(ours) and _files(ours)
+
+
+def test_nbgrader_export_with_our_exporter_names_what_is_missing(semester):
+    done = _nbgrader_export(semester, "MoodleExporter")
+    assert done.returncode == 1 and "give the file to write: --to FILE (moodle)" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 class _Page(HTMLParser):

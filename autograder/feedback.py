@@ -59,7 +59,24 @@ def page(result: NotebookResult, objectives: dict[str, str], timestamp: datetime
                 "penalty": penalty}
     return environment().get_template("feedback.html.j2").render(
         title=f"{result.assignment}: feedback for {result.student}", result=result,
-        objectives=objectives, late=late, mathjax=mathjax)
+        objectives=objectives, late=late, mathjax=mathjax, code=code_shown(result))
+
+
+def code_shown(result: NotebookResult) -> dict[str, dict[str, str | None]]:
+    """Where the page shows the student's code of each answer a failed check used: {check: {answer:
+    None where that check shows it, else the earlier check that does}}. Code is shown once a page:
+    several failed checks of one function would otherwise each reprint it."""
+    first: dict[str, str] = {}
+    shown: dict[str, dict[str, str | None]] = {}
+    for check in result.checks:
+        if check.status == "passed":
+            continue
+        shown[check.grade_id] = {}
+        for answer in check.answers:
+            if result.answers.get(answer):
+                earlier = first.setdefault(answer, check.grade_id)
+                shown[check.grade_id][answer] = None if earlier == check.grade_id else earlier
+    return shown
 
 
 def write_feedback(results: list[NotebookResult], out: Path, timestamps: dict, duedates: dict,

@@ -6,8 +6,8 @@ feedback/<student>/<assignment>/<notebook>.html), made from the templates in aut
 objective's text, points and the message the engine wrote for it (a failed hidden check's message
 names what was checked, what came back and the likely misconception, never the test's code, its
 inputs' construction or the expected value), and beside a failed check the student's own code of the
-answers it used. Math is typeset offline by the MathJax copied into feedback/.mathjax (hand it back
-with a student's pages).
+answers it used, once a page (a later failed check of the same answer links to it). Math is typeset
+offline by the MathJax copied into feedback/.mathjax (hand it back with a student's pages).
 
 `write_student_pages` writes OUT/feedback/<student>/index.html for each student graded into OUT:
 every graded assignment with its score, maximum and late penalty, links to the feedback pages, and
@@ -27,8 +27,7 @@ import jupyter_server_mathjax
 from nbgrader.api import Assignment, Gradebook, SubmittedAssignment
 
 from autograder.gradebook import graded_assignments, nbgrader_rows, submissions_with_grades
-from autograder.report import misconception_counts
-from autograder.results import NotebookResult, ResultStore
+from autograder.results import NotebookResult, ResultStore, misconception_counts
 
 TEMPLATES = Path(__file__).parent / "templates"
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"

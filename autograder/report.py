@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from autograder.intake import UNKNOWN  # noqa: E402
-from autograder.results import NotebookResult  # noqa: E402
+from autograder.results import NotebookResult, misconception_counts  # noqa: E402
 
 TOP = 10
 
@@ -47,12 +47,6 @@ def _exercises(results: list[NotebookResult]) -> dict[tuple[str, str], list]:
 
 def _pass_rate(checks: list) -> float:
     return sum(c.status == "passed" for c in checks) / len(checks)
-
-
-def misconception_counts(results: list[NotebookResult]) -> Counter:
-    """How many failed checks named each (assignment, check, misconception) across the class."""
-    return Counter((r.assignment, c.grade_id, c.misconception) for r in results for c in r.checks
-                   if c.misconception and c.status != "passed")
 
 
 def _figure_scores(scores: dict, path: Path) -> None:

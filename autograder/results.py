@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -131,6 +132,12 @@ class NotebookResult:
                       "problems": bounded(data.get("problems", [])),
                       "retried": bounded(data.get("retried", [])),
                       "grader_error": None if error is None else str(error)[:MAX_PROBLEM_CHARS]})
+
+
+def misconception_counts(results: list[NotebookResult]) -> Counter:
+    """How many failed checks named each (assignment, check, misconception) across `results`."""
+    return Counter((r.assignment, c.grade_id, c.misconception) for r in results for c in r.checks
+                   if c.misconception and c.status != "passed")
 
 
 def bounded(problems: list[str]) -> list[str]:

@@ -1,5 +1,5 @@
-"""Recording: nbgrader's gradebook, written by the orchestrator alone, in batches, beside other
-runs.
+"""nbgrader's gradebook: recorded by the orchestrator alone, in batches, beside other runs, and
+read back in plain rows.
 
 Workers never open the gradebook: they hand their `NotebookResult` back to the orchestrator, which
 records results in batches (`Recorder`): a few bulk statements and one transaction per batch, where
@@ -9,11 +9,6 @@ assignment, notebook, cell), so grading the same submissions again replaces scor
 hand-entered manual scores are kept; late penalties are those of nbgrader's plugin, computed on
 nbgrader's notebook score.
 
-Reading: every query of nbgrader's tables is here too, each a function named for what it returns
-(`nbgrader_rows`, `due_dates`, `submission_times`, `late_penalties`, `submissions_with_grades`), and
-each a few queries whatever the size of the class: through nbgrader's objects, every submission
-loads its student, assignment and scores a query at a time.
-
 Several runs may write into one gradebook at once (two assignments, or two halves of a class, graded
 on two machines into one PostgreSQL database). nbgrader's update-or-create is find-then-add, which
 two runs can both take for add, so every write here is a transaction that first takes the
@@ -21,6 +16,11 @@ gradebook's write lock: PostgreSQL's advisory lock, or SQLite's own (BEGIN IMMED
 waits for nbgrader's own commands, formgrader included). nbgrader creates its tables on first use;
 here that too happens under the lock. On another database (MySQL, ...) runs must not write into one
 gradebook at once.
+
+Reading: every query of nbgrader's tables is here too, each a function named for what it returns
+(`nbgrader_rows`, `due_dates`, `submission_times`, `late_penalties`, `submissions_with_grades`), and
+each a few queries whatever the size of the class: through nbgrader's objects, every submission
+loads its student, assignment and scores a query at a time.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.environment import ROOT, use_tool_env
+from autograder.sandbox.inside.limits import Limits
 
 
 def cmd_run_solutions(args: argparse.Namespace) -> int:
@@ -89,7 +90,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         submissions, out = args.submissions.resolve(), args.out.resolve()
     try:
-        options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels)
+        options = Options(args.timeout, sandbox=not args.no_sandbox, warm=not args.cold_kernels,
+                          cell_seconds=args.cell_timeout, memory_bytes=args.memory,
+                          processes=args.processes)
         if (args.tls or args.insecure) and not args.scheduler:
             raise ValueError("--tls and --insecure go with --scheduler")
         cluster = (Cluster(args.scheduler, args.tls and args.tls.resolve(), args.insecure)
@@ -233,6 +236,53 @@ def positive(text: str) -> int:
     return number
 
 
+SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+# A kernel imports torch in its setup cell, which needs between 0.5 and 1 GiB of address space
+# (measured under `ulimit -v`): less would fail every notebook, so it is refused at the start.
+MIN_MEMORY_BYTES = 1 << 30
+# The kernel itself, IPython and torch start a few threads, which the process limit counts.
+MIN_PROCESSES = 8
+
+
+def memory_size(text: str) -> int:
+    """An argparse type: a size in bytes, or with a unit K, M, G or T (powers of 1024), at least
+    MIN_MEMORY_BYTES (argparse names the option when it is not)."""
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in SIZE_UNITS else ""
+    try:
+        size = int(float(number.removesuffix(unit)) * SIZE_UNITS.get(unit, 1))
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (a number of bytes, or with K, M, G or T: 3G)") from None
+    if size < MIN_MEMORY_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{text} is less than the 1G a kernel needs to import torch")
+    return size
+
+
+def processes_limit(text: str) -> int:
+    """An argparse type: a whole number of processes and threads, at least MIN_PROCESSES."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < MIN_PROCESSES:
+        raise argparse.ArgumentTypeError(
+            f"{text} is less than the {MIN_PROCESSES} processes and threads a kernel starts with")
+    return number
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, more than 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not number > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0 seconds")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n\n")[0],
                                   formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -305,9 +355,20 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--scheduler", metavar="tls://HOST:PORT",
                      help="grade on this running Dask cluster (autograder/README.md, 'Grading on a "
                           "cluster'); default: workers on this machine")
-    grd.add_argument("--timeout", type=float, default=300.0,
+    grd.add_argument("--timeout", type=seconds, default=300.0,
                      help="seconds allowed per notebook before it is stopped and its remaining "
                           "tests score 0 (default %(default)g)")
+    grd.add_argument("--cell-timeout", type=seconds, default=Limits.cell_seconds,
+                     metavar="SECONDS",
+                     help="seconds allowed per answer cell, and per call of the student's code "
+                          "from a test, before the kernel is stopped and that check scores 0 "
+                          "(default %(default)g)")
+    grd.add_argument("--memory", type=memory_size, default=Limits.memory_bytes, metavar="SIZE",
+                     help="memory of each student's kernel, all its processes together, e.g. "
+                          f"2G or 1536M (default {Limits.memory_bytes >> 30}G; at least 1G)")
+    grd.add_argument("--processes", type=processes_limit, default=Limits.processes, metavar="N",
+                     help="processes and threads each student's kernel may run at once "
+                          f"(default %(default)s; at least {MIN_PROCESSES})")
     grd.add_argument("--db",
                      help="the gradebook's SQLAlchemy URL (default: sqlite:///OUT/gradebook.db)")
     grd.add_argument("--cold-kernels", action="store_true",

@@ -61,6 +61,18 @@ class Options:
     warm: bool = True
     # a retry after a grader error: the grading process starts a new template first
     fresh_template: bool = False
+    # The student's kernel's own limits (`autograder grade --cell-timeout`, `--memory`,
+    # `--processes`); the rest of its Limits keep their defaults.
+    cell_seconds: float = Limits.cell_seconds
+    memory_bytes: int = Limits.memory_bytes
+    processes: int = Limits.processes
+
+    @property
+    def limits(self) -> Limits:
+        """The limits every kernel of the run gets, cold or warm: the one table the sandbox
+        reads."""
+        return Limits(notebook_seconds=self.timeout, cell_seconds=self.cell_seconds,
+                      memory_bytes=self.memory_bytes, processes=self.processes)
 
     def key(self) -> dict:
         """What a kept result depends on: how a retry starts its kernels changes no grade."""
@@ -117,7 +129,7 @@ def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:
     if options.fresh_template:
         sandboxes.discard_template()
     return grade_notebook(source, task.submission, student=task.student, scratch=scratch,
-                          limits=Limits(notebook_seconds=options.timeout), sandbox=options.sandbox,
+                          limits=options.limits, sandbox=options.sandbox,
                           warm=options.warm, began=began)
 
 

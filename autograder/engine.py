@@ -9,11 +9,11 @@
    failed hidden check leaves out the expected value.
 
 Reading and planning the submission count against the notebook's own time limit (and a file larger
-than MAX_NOTEBOOK_BYTES is not read at all). When a notebook-wide limit is reached (total time, or
-too many restarts), the remaining tests score 0 with the reason. When the grader itself fails (the
-kernel cannot be started, the setup cell fails), the result says so in `grader_error` and carries no
-points: it is not a grade, and the pipeline grades the notebook again. Nothing in a submission makes
-this function raise.
+than MAX_PARSED_NOTEBOOK_BYTES is not read at all). When a notebook-wide limit is reached (total
+time, or too many restarts), the remaining tests score 0 with the reason. When the grader itself
+fails (the kernel cannot be started, the setup cell fails), the result says so in `grader_error` and
+carries no points: it is not a grade, and the pipeline grades the notebook again. Nothing in a
+submission makes this function raise.
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ from mlcourse.lessons import Cell, modules_imported, read_lesson
 
 UNSANDBOXED = ("graded WITHOUT the sandbox (--no-sandbox): the student's code could read and "
                "change this machine's files")
-# The lessons' notebooks weigh about 0.1 MB, a few MB with every figure's output: a submission of
-# more is not read (parsing JSON costs about 35 times its size in memory, in the grading process).
-MAX_NOTEBOOK_BYTES = 16 << 20
+# The largest submitted notebook that is parsed and graded. The lessons' notebooks weigh about
+# 0.1 MB, a few MB with every figure's output: a submission of more is not parsed (parsing JSON
+# costs about 35 times its size in memory, in the grading process). intake.MAX_READ_FILE_BYTES,
+# larger, caps what is read from the submissions folder at all.
+MAX_PARSED_NOTEBOOK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,10 @@ class Task:
 
 def too_large(name: str, size: int) -> str | None:
     """Why a submitted file of `size` bytes is not read (None: it is read)."""
-    if size <= MAX_NOTEBOOK_BYTES:
+    if size <= MAX_PARSED_NOTEBOOK_BYTES:
         return None
-    return (f"{name} is {size / 2**20:.1f} MB, more than the {MAX_NOTEBOOK_BYTES >> 20} MB a "
-            "notebook may be; it was not read")
+    return (f"{name} is {size / 2**20:.1f} MB, more than the "
+            f"{MAX_PARSED_NOTEBOOK_BYTES >> 20} MB a notebook may be; it was not read")
 
 
 def grade_task(task: Task, options: Options, workdir: Path) -> NotebookResult:

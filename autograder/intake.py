@@ -46,7 +46,9 @@ from nbgrader.utils import parse_utc
 
 from autograder.course import Course
 
-MAX_NOTEBOOK_BYTES = 50 << 20
+# The largest submitted file read from the submissions folder into memory at all (a notebook, its
+# timestamp.txt); engine.MAX_PARSED_NOTEBOOK_BYTES, smaller, caps the notebooks that are parsed.
+MAX_READ_FILE_BYTES = 50 << 20
 MAX_ZIP_BYTES = 200 << 20  # unpacked, all members together
 MAX_ZIP_MEMBERS = 2000
 MAX_NAME_BYTES = 255  # one path component, as Linux file systems allow
@@ -178,7 +180,7 @@ def _refusal(fd: int, parts: tuple[str, ...], error: OSError) -> IntakeError:
 
 
 def read_file(base: Path, parts: tuple[str, ...]) -> bytes:
-    """A submitted regular file's bytes, never through a link, at most MAX_NOTEBOOK_BYTES."""
+    """A submitted regular file's bytes, never through a link, at most MAX_READ_FILE_BYTES."""
     fd = open_beneath(base, parts)
     info, name = os.fstat(fd), parts[-1]
     if not stat.S_ISREG(info.st_mode):
@@ -187,10 +189,10 @@ def read_file(base: Path, parts: tuple[str, ...]) -> bytes:
     with os.fdopen(fd, "rb") as file:
         if info.st_size == 0:
             raise IntakeError(f"{name} is empty (0 bytes)")
-        if info.st_size > MAX_NOTEBOOK_BYTES:
+        if info.st_size > MAX_READ_FILE_BYTES:
             raise IntakeError(f"{name} is {info.st_size} bytes, more than the "
-                              f"{MAX_NOTEBOOK_BYTES} a notebook may have")
-        return file.read(MAX_NOTEBOOK_BYTES + 1)
+                              f"{MAX_READ_FILE_BYTES} a notebook may have")
+        return file.read(MAX_READ_FILE_BYTES + 1)
 
 
 def _entries(base: Path, parts: tuple[str, ...]) -> dict[str, str]:

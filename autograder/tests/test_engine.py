@@ -247,13 +247,14 @@ def test_a_kernel_that_cannot_start_is_a_grader_error_never_a_grade(tmp_path):
 
 
 def test_a_notebook_too_large_to_read_is_refused_with_its_size(tmp_path):
-    from autograder.engine import MAX_NOTEBOOK_BYTES
+    from autograder.engine import MAX_PARSED_NOTEBOOK_BYTES
 
     notebook = student_copy(FIXTURE)
-    notebook.metadata["padding"] = "x" * MAX_NOTEBOOK_BYTES
+    notebook.metadata["padding"] = "x" * MAX_PARSED_NOTEBOOK_BYTES
     result = grade(tmp_path, notebook, "huge")
     assert result.grader_error is None and result.score == 0 and len(result.problems) == 1
-    assert f"more than the {MAX_NOTEBOOK_BYTES >> 20} MB a notebook may be" in result.problems[0]
+    limit = MAX_PARSED_NOTEBOOK_BYTES >> 20
+    assert f"more than the {limit} MB a notebook may be" in result.problems[0]
 
 
 def _with_stray_ids(count: int):

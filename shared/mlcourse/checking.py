@@ -30,7 +30,8 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -209,14 +210,24 @@ def _matching(got: Any, misconceptions: Mapping[str, Any] | None, same) -> str |
 
 def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: float = 1e-6,
                  misconceptions: Mapping[str, Any] | None = None,
-                 sizes: Mapping[str, float] | None = None, terms: Any = None) -> None:
+                 sizes: Mapping[str, float] | None = None, terms: Any = None,
+                 related: Mapping[str, float] | None = None,
+                 given: Callable[[], Any] | None = None, helper: str = "",
+                 decimals: int | None = None) -> None:
     """Pass when |got - want| <= atol + rtol |want| everywhere (numbers, sequences or tensors of
     one shape).
 
     When no listed misconception matches, generic detectors (`differences`) say what kind of
     difference it is; `sizes` ({"N, the number of tokens": 12}) names the sizes a factor may come
     from, `terms` the log-probabilities whose sum `want` is (in an order the text names, since a
-    term left out is named by its place)."""
+    term left out is named by its place), `related` other quantities of the exercise by name
+    ({"KL(p_theta || p_data), the other direction": 0.4}) that an answer may have mixed in.
+
+    Error carried forward: `given()` is what the answer should be given the student's own
+    `helper` (an earlier exercise it calls; `with_helpers`). An answer equal to it passes, with a
+    note that the helper is wrong, so that one slip costs only its own exercise's points.
+    `decimals`: the exercise's text allows rounding to that many decimals (money, percentages),
+    so the expected value rounded so passes too."""
     want_array = as_array(want)
     if want_array is None:
         raise TypeError(f"expect_close needs a numeric expected value, got {type(want).__name__}")
@@ -235,22 +246,87 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
                            public=True)
     if _close(got_array, want_array, atol, rtol):
         return
+    if decimals is not None and any(_close(got_array, rounded, atol, rtol)
+                                    for places, rounded in _rounded(want_array, [decimals])):
+        print(f"{what}: accepted, rounded to {decimals} decimals as the text allows")
+        return
+    if given is not None and _carried_forward(got_array, given, what, helper, atol, rtol):
+        return
     bad = ~np.isclose(got_array, want_array, rtol=rtol, atol=atol, equal_nan=True)
     mistake = _matching(got, misconceptions, same)
-    kind = "" if mistake else differences(got_array, want_array, atol, rtol, sizes, terms)
+    kind = "" if mistake else differences(got_array, want_array, atol, rtol, sizes, terms,
+                                          related)
     raise CheckFailure(what, want, got, f"expected {show(want)}, got {show(got)}", mistake,
                        _hint(got_array, want_array), _first_difference(got_array, want_array, bad),
                        kind)
 
 
+def _carried_forward(got: np.ndarray, given: Callable[[], Any], what: str, helper: str,
+                     atol: float, rtol: float) -> bool:
+    """Whether `got` is what `given()` says the answer should be with the student's own helper;
+    prints the note of an error carried forward when it is."""
+    try:
+        value = as_array(given())
+    except Exception:  # noqa: BLE001 - a helper that raises carries nothing forward
+        return False
+    if value is None or not _close(got, value, atol, rtol):
+        return False
+    print(f"{what}: right given your {helper or 'earlier function'}, which is not right yet: "
+          "fix it there; this exercise keeps its points")
+    return True
+
+
+def with_helpers(function: Callable, **helpers: Callable) -> Callable:
+    """A copy of `function` (the solution's, say) that calls `helpers` in place of the global
+    functions of those names: what it returns is what a right answer returns when it calls the
+    student's own earlier functions (error carried forward)."""
+    namespace = {**function.__globals__, **helpers}
+    copy_ = types.FunctionType(function.__code__, namespace, function.__name__,
+                               function.__defaults__, function.__closure__)
+    copy_.__kwdefaults__ = function.__kwdefaults__
+    return copy_
+
+
+def _outcome(function: Callable, args: tuple) -> tuple[np.ndarray | None, str]:
+    """(the result as an array, "") or (None, what went wrong) of one call on copies."""
+    try:
+        value = function(*copy.deepcopy(args))
+    except Exception as error:  # noqa: BLE001 - the student's code: any error is feedback
+        return None, f"raises {type(error).__name__}: {str(error)[:200]}"
+    array = as_array(value)
+    return (array, "") if array is not None else (None, f"returns {describe(value)}")
+
+
+def probe_cases(student: Callable, solution: Callable, cases: Mapping[str, tuple], *,
+                atol: float = 1e-6, rtol: float = 1e-6) -> str:
+    """The first of `cases` ({"flips that are all Heads": (x, theta)}, arguments that each
+    isolate one ingredient of the input) on which `student` and `solution` disagree, with the kind
+    of difference there; "" when they agree on all. For `explained`; it holds no expected
+    value."""
+    for name, args in cases.items():
+        want, _ = _outcome(solution, args)
+        got, problem = _outcome(student, args)
+        if want is None:
+            continue
+        if got is None:
+            return f"on {name}, your function {problem}"
+        if not (got.shape == want.shape and _close(got, want, atol, rtol)):
+            kind = differences(got, want, atol, rtol) if got.shape == want.shape else ""
+            return f"wrong on {name}" + (f": {kind}" if kind else "")
+    return ""
+
+
 # --- generic detectors: what kind of difference, for mistakes nobody listed ----------------------
 
-def _rounded(want: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """`want` rounded as a student might: to 1-4 decimals, then to 2-3 significant digits; half
-    to even (Python's round) and half away from 0 (by hand: 5.125 -> 5.13) alike."""
+def _rounded(want: np.ndarray,
+             decimals: list[int] | None = None) -> list[tuple[str, np.ndarray]]:
+    """`want` rounded as a student might: to 1-4 decimals, then to 2-3 significant digits (only
+    to `decimals` when given); half to even (Python's round) and half away from 0 (by hand:
+    5.125 -> 5.13) alike."""
     magnitude = np.floor(np.log10(np.where(want == 0, 1.0, np.abs(want))))
-    scales = [(f"{d} decimal{'s' * (d > 1)}", 10.0 ** d) for d in range(1, 5)]
-    scales += [(f"{n} significant digits", 10.0 ** (n - 1 - magnitude)) for n in (2, 3)]
+    scales = [(f"{d} decimal{'s' * (d != 1)}", 10.0 ** d) for d in decimals or range(1, 5)]
+    scales += [] if decimals else [(f"{n} significant digits", 10.0 ** (n - 1 - magnitude))
+                                   for n in (2, 3)]
     by_hand = lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5)  # noqa: E731
     return [(places, r(want * scale) / scale) for places, scale in scales
             for r in (np.round, by_hand)]
@@ -267,12 +343,27 @@ def _common_ratio(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -
 
 
 def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: float = 1e-6,
-                sizes: Mapping[str, float] | None = None, terms: Any = None) -> str:
+                sizes: Mapping[str, float] | None = None, terms: Any = None,
+                related: Mapping[str, float] | None = None) -> str:
     """The kind of difference between `got` and `want` (arrays of one shape), from properties
-    only: a sign, a scale factor, rounding, a floor, a probability for a log-probability, the log
-    of a sum. "" when nothing fits. The text never holds the expected value."""
+    only: a sign, a scale factor (x100, 1/N, N - 1 for N, ln 2, ln 10), rounding, a floor or a
+    truncation, a probability for a log-probability, a sum of probabilities or the log of one, a
+    term left out, a binomial coefficient, a `related` quantity mixed in, an order or a shift of
+    entries, a constant offset, a value merely close. "" when nothing fits. The text never holds
+    the expected value."""
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.all(np.isfinite(want)):
         return ""
+    if np.any(want != 0):  # an absolute tolerance larger than the values would let any factor fit
+        atol = min(atol, rtol * float(np.max(np.abs(want))))
+    return (_scalings(got, want, atol, rtol, sizes, terms)
+            or _mixtures(got, want, atol, rtol, sizes, related)
+            or _arrangements(got, want, atol, rtol)
+            or _near(got, want, atol, rtol))
+
+
+def _scalings(got: np.ndarray, want: np.ndarray, atol: float, rtol: float,
+              sizes: Mapping[str, float] | None, terms: Any) -> str:
+    """The detectors of a factor, a change of space, a sum's terms, rounding and floors."""
     fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float),  # noqa: E731
                                     atol, rtol)
     if np.all(got == 0) and np.any(np.abs(want) > atol):
@@ -280,22 +371,40 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
     k = _common_ratio(got, want, atol, rtol)
     if k is not None:
         for name, size in (sizes or {}).items():
+            count = size == round(size) and size >= 2  # a mean's N, not a temperature
             if size and fits(want / size):
-                return f"divided by {name} ({size:g}): a mean where a sum belongs?"
+                return f"divided by {name} ({size:g})" + (
+                    ": a mean where a sum belongs?" if count else "")
             if size and fits(want * size):
-                return f"multiplied by {name} ({size:g}): a sum where a mean belongs?"
+                return f"multiplied by {name} ({size:g})" + (
+                    ": a sum where a mean belongs?" if count else "")
+            if count and size > 2 and fits(want * size / (size - 1)):
+                return f"divided by {name} - 1 ({size - 1:g}) where {name} ({size:g}) belongs"
+            if count and size > 2 and fits(want * (size - 1) / size):
+                return f"divided by {name} ({size:g}) where {name} - 1 ({size - 1:g}) belongs"
         named = {-1.0: "the sign is flipped",
                  100.0: "100 times too large: a percentage where a share belongs?",
                  0.01: "100 times too small: a share where a percentage belongs?",
                  1 / math.log(2): "log base 2 where the natural log belongs (off by 1/ln 2)",
                  1 / math.log(10): "log base 10 where the natural log belongs (off by 1/ln 10)",
-                 math.log(2): "natural log where log base 2 belongs (off by ln 2)"}
+                 math.log(2): "natural log where log base 2 belongs (off by ln 2)",
+                 math.log(10): "natural log where log base 10 belongs (off by ln 10)"}
         for factor, text in named.items():
             if fits(factor * want):
                 return text
         for n, larger in ((round(k), True), (round(1 / k) if k else 0, False)):
             if 2 <= abs(n) <= 1000 and fits(want * n if larger else want / n):
                 sign = " and of the opposite sign" if n < 0 else ""
+                binomial = next((name for name, size in (sizes or {}).items()
+                                 if larger and size == round(size) and 2 < size <= 60
+                                 and n in {math.comb(int(size), k)
+                                           for k in range(2, int(size) - 1)}), None)
+                count = as_array(terms).size if terms is not None else 0
+                if not larger and n == count and count > 1:
+                    return f"the mean of the {count} terms, where their sum belongs"
+                if binomial:
+                    return (f"a binomial coefficient C({binomial}, k) times too large: the number "
+                            "of orderings counted? One sequence of outcomes has none")
                 # the factor is a fact on these inputs; where it comes from is not guessed
                 return f"{abs(n)} times too {'large' if larger else 'small'}{sign}"
     if np.all(want <= 0) and np.all((got >= 0) & (got <= 1)) and fits(np.exp(want)):
@@ -305,6 +414,8 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
             return "the log of a sum of probabilities, where a sum of log-probabilities belongs"
         if fits(np.exp(t).sum()):
             return "a sum of probabilities, where a sum of log-probabilities belongs"
+        if fits(np.log(np.exp(t).mean())):
+            return "the log of a mean of probabilities, where a sum of log-probabilities belongs"
         for i, term in enumerate(t.ravel()):
             if fits(want - term):
                 return f"term {i} of the sum (counting from 0) is left out"
@@ -315,6 +426,73 @@ def differences(got: np.ndarray, want: np.ndarray, atol: float = 1e-6, rtol: flo
             return f"equal to the expected value rounded to {places}: did you round?"
     if not np.all(want == np.floor(want)) and fits(np.floor(want)):
         return "the fractional part is lost: integer division (//) or int() where / belongs?"
+    if not np.all(want == np.trunc(want)) and fits(np.trunc(want)):
+        return "the fractional part is cut off (toward 0): int() where a float belongs?"
+    return ""
+
+
+def _log_binomials(n: int) -> np.ndarray:
+    """log C(n, k) for k = 1 .. n - 1."""
+    k = np.arange(1, n)
+    return np.array([math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in k])
+
+
+def _mixtures(got: np.ndarray, want: np.ndarray, atol: float, rtol: float,
+              sizes: Mapping[str, float] | None, related: Mapping[str, float] | None) -> str:
+    """A binomial coefficient of a count in `sizes`, or a `related` quantity, mixed in."""
+    fits = lambda candidate: _close(got, np.asarray(candidate, dtype=float),  # noqa: E731
+                                    atol, rtol)
+    if want.ndim == 0:
+        for name, size in (sizes or {}).items():
+            if not (size == round(size) and 2 <= size <= 10_000):
+                continue
+            logs = _log_binomials(int(size))
+            if any(fits(want + c) or fits(want - c) for c in logs):
+                return (f"off by the log of a binomial coefficient C({name}, k): the number of "
+                        "orderings counted? The likelihood of one sequence of outcomes has none")
+    for name, value in (related or {}).items():
+        value = np.asarray(value, dtype=float)
+        if value.shape not in ((), want.shape) or not np.all(np.isfinite(value)):
+            continue
+        for text, candidate in ((f"the sum of the quantity asked for and {name}", want + value),
+                                (f"the mean of the quantity asked for and {name}",
+                                 (want + value) / 2),
+                                (f"the quantity asked for minus {name}", want - value),
+                                (f"{name} minus the quantity asked for", value - want)):
+            if not _close(candidate, value, atol, rtol) and fits(candidate):
+                return text
+    return ""
+
+
+def _arrangements(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> str:
+    """Right entries in the wrong places: transposed, reversed, shifted, or another order; or
+    every entry off by one constant."""
+    if want.size < 2 or _close(want, want.ravel()[0] * np.ones_like(want), atol, rtol):
+        return ""
+    fits = lambda candidate: _close(got, candidate, atol, rtol)  # noqa: E731
+    if want.ndim == 2 and want.shape[0] == want.shape[1] and fits(want.T):
+        return "transposed: rows and columns swapped"
+    if fits(np.flip(want, axis=-1)):
+        return "the entries in reverse order"
+    if want.shape[-1] > 2:
+        early = _close(got[..., :-1], want[..., 1:], atol, rtol)
+        late = _close(got[..., 1:], want[..., :-1], atol, rtol)
+        if early or late:
+            return (f"shifted by one position: entry t holds what belongs at t "
+                    f"{'+' if early else '-'} 1 (an off-by-one shift?)")
+    if _close(np.sort(got, axis=None), np.sort(want, axis=None), atol, rtol):
+        return "the right values in the wrong places (another order)"
+    offset = got.ravel()[0] - want.ravel()[0]
+    if abs(offset) > atol and fits(want + offset):
+        return "every entry is off by the same amount: a constant term added or left out?"
+    return ""
+
+
+def _near(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> str:
+    """Close, but neither equal nor a rounding of the expected value."""
+    if np.allclose(got, want, rtol=5e-3, atol=max(atol, 1e-12)):
+        return ("close to the expected value (within 0.5%) but not equal: an intermediate "
+                "result rounded, an approximate constant, or a small term left out?")
     return ""
 
 

@@ -81,7 +81,7 @@ TRUTHS = ["velm", "a big red newt", "nut pie", "teal", "a tiny grey cat"]
 ANSWERS = ["velm", "a big red", "nut soup", "teal", "a tiny grey cat"]
 Y = ["velm", "teal", "nut pie", "dorn", "a grey owl", "trask", "fig cake", "red", "zarn"]
 A = ["velm", "grey", "fig pie", "trask", "a pink owl", "trask", "fig pie", "red", "zarn"]
-S = ["velm", "grey", "nut pie", "trask", "a pink cat", "dorn", "fig pie", "red", "velm"]
+S = ["velm", "grey", "nut pie", "trask", "a pink cat", "dorn", "fig pie", "teal", "velm"]
 
 
 def test_the_worked_examples_are_the_test_cells_own():
@@ -107,10 +107,20 @@ def test_repeated_mistake_share_worked_example_and_its_slips():
     mistakes = [k for k in range(9) if A[k] != Y[k]]
     assert mistakes == [1, 2, 3, 4, 6]  # as the test cell's comment says
     assert [k for k in mistakes if S[k] == A[k]] == [1, 3, 6]
-    assert share(Y, S, A) == pytest.approx(0.5)  # teacher and student swapped
-    assert share(A, Y, S) == pytest.approx(0.2)  # the share corrected
-    assert np.mean([s == a for a, s in zip(A, S)]) == pytest.approx(5 / 9)
-    assert np.mean([S[k] != Y[k] for k in mistakes]) == pytest.approx(0.8)
+    slips = [share(Y, S, A), share(A, Y, S), np.mean([s == a for a, s in zip(A, S)]),
+             np.mean([S[k] != Y[k] for k in mistakes]), 3 / 9, 3, 0.4]
+    assert slips == pytest.approx([3 / 7, 0.2, 4 / 9, 0.8, 3 / 9, 3, 0.4])
+    # one of the teacher's mistakes left out, at either end of the list (an off-by-one slice),
+    # must not read as a named slip: no named value is what such an answer returns
+    ends = [sum(S[k] == A[k] for k in m) / len(m) for m in (mistakes[1:], mistakes[:-1])]
+    assert not any(np.isclose(e, v) for e in ends for v in [0.6, *slips])
+
+
+def test_the_hidden_prompts_start_with_a_repeated_mistake():
+    # an answer that skips the first prompt must change the hidden share (it passes the visible
+    # example, whose first prompt the teacher gets right)
+    hidden = read_lesson(solution_path(LESSON)).cell("test_repeated_mistake_share").hidden
+    assert "_a[0] = _s[0] = next(v for v in _pool if v != _y[0])" in hidden
 
 
 def test_perfect_imitation_of_a_70_percent_teacher_self_check():

@@ -100,6 +100,11 @@ def repeated_mistake_share(truths, teacher_answers, student_answers):
      _REPEATED.format(share="sum(s == y for y, a, s in mistakes) / len(mistakes)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "the share not repeated",
      _REPEATED.format(share="sum(s != a for y, a, s in mistakes) / len(mistakes)")),
+    ("repeated_mistake_share", "test_repeated_mistake_share", "the first prompt left out", '''
+def repeated_mistake_share(truths, teacher_answers, student_answers):
+    mistakes = [k for k in range(1, len(truths)) if teacher_answers[k] != truths[k]]
+    return sum(student_answers[k] == teacher_answers[k] for k in mistakes) / len(mistakes)
+'''),
     ("answer_pretraining_protects", "test_answer_pretraining_protects", "whatever pretraining knew",
      "answer_pretraining_protects = True"),
     ("answer_pretraining_protects", "test_answer_pretraining_protects", "whatever pretraining knew",
@@ -118,6 +123,8 @@ ALTERNATIVE = {
         "answer_cost_per_correct_pair = np.float64(4.1) / np.float64(0.8)",
         "answer_cost_per_correct_pair = torch.tensor(5.125)",
         "answer_cost_per_correct_pair = np.array(5.125)",
+        "answer_cost_per_correct_pair = 5.13  # rounded to cents by hand, as the text allows",
+        "answer_cost_per_correct_pair = round((0.10 + 4.00) / 0.80, 2)  # Python's round: 5.12",
     ],
     "answer_legal_dataset": ['answer_legal_dataset = "B"', 'answer_legal_dataset = "b "'],
     "exact_match_accuracy": [

@@ -190,8 +190,19 @@ probs = torch.softmax(logits, dim=-1)
 picked = probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
 return -torch.where(targets != IGNORE_INDEX, picked.log(), 0.0).sum()
 """)),
-    ("negative_log_likelihood", "test_negative_log_likelihood", "a detached tensor",
+    ("negative_log_likelihood", "test_negative_log_likelihood", "cut off from the logits",
      loss_answer("return -sequence_log_likelihoods(logits, targets).sum().item()")),
+    # the right value, as a new leaf tensor that requires grad: no gradient reaches the logits
+    ("negative_log_likelihood", "test_negative_log_likelihood", "cut off from the logits",
+     loss_answer("""
+value = -sequence_log_likelihoods(logits, targets).sum().item()
+return torch.tensor(value, requires_grad=True)
+""")),
+    ("negative_log_likelihood", "test_negative_log_likelihood", "cut off from the logits",
+     loss_answer("""
+loss = -sequence_log_likelihoods(logits.detach(), targets).sum()
+return loss.clone().requires_grad_(True)
+""")),
     # exercise 7: the gradient of the summed loss
     ("cross_entropy_grad", "test_cross_entropy_grad", "sign error",
      grad_answer(SCORED + ONE_HOT

@@ -59,7 +59,7 @@ class Options:
 
     timeout: float = 300.0  # seconds per notebook, the whole of it: kernel, answers and tests
     sandbox: bool = True
-    # kernels forked from a template that imported the setup's modules (sandbox.ForkedKernel)
+    # kernels forked from a template that imported the setup's modules (kernels.ForkedKernel)
     warm: bool = True
     # a retry after a grader error: the grading process starts a new template first
     fresh_template: bool = False

@@ -3,6 +3,7 @@ with reasons."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import time
 from pathlib import Path
@@ -97,6 +98,22 @@ def test_the_sandbox_shows_the_kernel_only_what_it_needs(tmp_path, privileged):
         "['.venv', 'autograder', 'shared']",
         str(["autograder/__init__.py", "autograder/sandbox/__init__.py", *inside]),
         "False True", "No space left on device", "ConnectionRefusedError"]
+
+
+def test_the_code_mounted_inside_imports_nothing_of_the_grader_from_outside_it():
+    """Only sandbox/inside/ of the grader exists in the sandbox: a module there that imported the
+    grader's other code would fail in every kernel, or, mounted too to make it work, widen the
+    wall."""
+    imported = set()
+    for path in (Path(sandbox.__file__).parent / "inside").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")  # "from . import x": within the folder
+    grader = {name for name in imported if name.split(".")[0] == "autograder"}
+    assert "autograder.sandbox.inside.codec" in grader  # the walk did read the imports
+    assert {name for name in grader if not name.startswith("autograder.sandbox.inside")} == set()
 
 
 FLOOD = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n"

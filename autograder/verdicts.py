@@ -16,6 +16,10 @@ nothing the checks run on: not the test's own objects (a call only ever sees cop
 torch, builtins or IPython (those of the kernel are separate), not the test's source (the kernel
 never receives it), not the expected values (they are computed here, from solutions/ the kernel
 cannot read).
+
+What the student's code did wrong travels as data (AnswerError: a kind, the exception's type name,
+a text to show), and no verdict is decided from a message's text: the only text matched is
+torch's or numpy's own, to translate a common error for the student (TRANSLATIONS).
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ variable; {"op": "call", "ref", "args", "kwargs", "state", "backward"} calls a f
 "attr", "ref", "name"} reads an attribute. Values go back as plain data or handles (`ref`s); with
 `"state": true` the arguments go back too, as the call left them, for a check of what it did to
 them; with `"backward": true` the kernel first backpropagates from the result, so that the
-arguments' gradients say whether the result is connected to them.
+arguments' gradients say whether the result is connected to them. A request that raised is
+answered {"ok": false, "kind", "exception", "error"}: the kind ("raised", "not_implemented", or
+"name_missing" for a `get` of a name the shell lacks) and the exception's type name are what the
+grader branches on, the text only what the student reads.
 
 Nothing here is trusted: the student's code shares this process and may rewrite all of it. The
 grader only ever reads plain data from it (see autograder/verdicts.py).

@@ -659,11 +659,11 @@ def probe(student, solution, base: tuple, variants: Mapping[str, tuple], *,
         if s_moves is None or r_moves is None or s_moves.shape != r_moves.shape:
             continue
         if r_moves.any() and not s_moves.any():
-            return (f"your result does not change when {ingredient} changes: {ingredient} is "
-                    "not counted")
+            return (f"changing {ingredient} does not change your result, and it should: your "
+                    f"answer leaves out {ingredient}")
         if s_moves.any() and not r_moves.any():
-            return (f"your result changes when {ingredient} changes, though it should not: "
-                    f"{ingredient} is counted where it does not belong")
+            return (f"changing {ingredient} changes your result, and it should not: your "
+                    f"answer counts {ingredient}, which does not belong in it")
         if not s_moves.any():
             continue
         leaked = np.argwhere(s_moves & ~r_moves)
@@ -671,19 +671,18 @@ def probe(student, solution, base: tuple, variants: Mapping[str, tuple], *,
             index = tuple(int(i) for i in leaked[0])
             name = (entries[index[0]] if entries and len(index) == 1
                     else f"index {list(index)}" if index else "")
-            return (f"when {ingredient} changes, your result changes at {name} too, which it "
-                    f"should not reach: the ingredient is mixed into another entry (a wrong axis "
-                    "or index?)")
+            return (f"changing {ingredient} changes your result at {name} too, which it "
+                    "should not reach: it is mixed into another entry (a wrong axis or index?)")
         if (s_moves != r_moves).any():
             index = tuple(int(i) for i in np.argwhere(r_moves & ~s_moves)[0])
             name = entries[index[0]] if entries and len(index) == 1 else f"index {list(index)}"
-            return (f"when {ingredient} changes, your result does not change at {name}, where "
-                    "it should: the ingredient is left out of that entry")
+            return (f"changing {ingredient} does not change your result at {name}, and it "
+                    "should: your answer leaves it out of that entry")
         k = _common_ratio(s_after - s_base, r_after - r_base, atol, rtol)
         if k is not None and not math.isclose(k, 1, rel_tol=1e-3):
             way = " and the opposite way" if k < 0 else ""
-            return (f"your result moves {abs(k):.3g} times as much as it should{way} when "
-                    f"{ingredient} changes")
+            return (f"changing {ingredient} moves your result {abs(k):.3g} times as much as it "
+                    f"should{way}")
     return ""
 
 
@@ -731,7 +730,8 @@ def target_differences(got: Any, want: Any, ids: Any = None, *, vocab: Any = Non
         b, t = int(b), int(t)
         token = (_token_name(int(ids_array[b, t + 1]), vocab) if ids_array is not None
                  else "")
-        role = f", {roles[b, t]}" if roles is not None and roles.shape == got.shape else ""
+        role = (f", {roles[b, t]}" if roles is not None and roles.shape == got.shape
+                and roles[b, t] else "")
         place = f"row {b}, target {t}" + (f" (predicting {token}{role})" if token or role else "")
         if got[b, t] == ignore:
             lines.append(f"{place} is ignored but should be scored")

@@ -242,8 +242,9 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
                            public=True)
     if got_array.shape != want_array.shape:
         problem = f"expected shape {want_array.shape}, got shape {got_array.shape}: {show(got)}"
-        raise CheckFailure(what, want, got, problem, _matching(got, misconceptions, same),
-                           public=True)
+        mistake = _matching(got, misconceptions, same)
+        raise CheckFailure(what, want, got, problem, mistake, public=True, difference="" if mistake
+                           else _length_difference(got_array, want_array, atol, rtol))
     if _close(got_array, want_array, atol, rtol):
         return
     if decimals is not None and any(_close(got_array, rounded, atol, rtol)
@@ -303,16 +304,49 @@ def probe_cases(student: Callable, solution: Callable, cases: Mapping[str, tuple
     isolate one ingredient of the input) on which `student` and `solution` disagree, with the kind
     of difference there; "" when they agree on all. For `explained`; it holds no expected
     value."""
+    known = {}
     for name, args in cases.items():
         want, _ = _outcome(solution, args)
+        if want is not None:
+            known[name] = (args, want)
+    return first_wrong_case(student, known, atol=atol, rtol=rtol)
+
+
+def first_wrong_case(student: Callable, cases: Mapping[str, tuple[tuple, Any]], *,
+                     atol: float = 1e-6, rtol: float = 1e-6) -> str:
+    """`probe_cases` with the right results given: `cases` is {name: (arguments, right result)},
+    for a visible test's worked cases. The text names the case, never its result."""
+    for name, (args, want) in cases.items():
+        want = as_array(want)
         got, problem = _outcome(student, args)
-        if want is None:
-            continue
         if got is None:
             return f"on {name}, your function {problem}"
         if not (got.shape == want.shape and _close(got, want, atol, rtol)):
-            kind = differences(got, want, atol, rtol) if got.shape == want.shape else ""
+            kind = (differences(got, want, atol, rtol) if got.shape == want.shape
+                    else _length_difference(got, want, atol, rtol))
             return f"wrong on {name}" + (f": {kind}" if kind else "")
+    return ""
+
+
+def _length_difference(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> str:
+    """How a 1-d sequence one entry too long or too short relates to the right one."""
+    if got.ndim != 1 or want.ndim != 1 or abs(len(got) - len(want)) != 1:
+        return ""
+    if min(len(got), len(want)) < 2:
+        return ""
+    fits = lambda a, b: _close(a, b, atol, rtol)  # noqa: E731
+    if len(got) > len(want):
+        if fits(got[:-1], want):
+            repeated = fits(got[-1:], got[-2:-1])
+            return ("the right entries, then the last one repeated" if repeated
+                    else "the right entries, then one more at the end")
+        if fits(got[1:], want):
+            return "an extra entry at the start, then the right entries"
+    else:
+        if fits(got, want[:-1]):
+            return "the right entries, but the last one is missing"
+        if fits(got, want[1:]):
+            return "the right entries, but the first one is missing"
     return ""
 
 

@@ -587,3 +587,30 @@ def test_probe_cases_names_the_case_the_answer_gets_wrong():
 
     assert probe_cases(raises, log_lik, cases) == (
         "on flips that are all Heads, your function raises IndexError: index 3 is out of bounds")
+
+
+def test_first_wrong_case_names_the_case_and_never_its_result():
+    from mlcourse.checking import first_wrong_case
+
+    def heads_doubled(x, theta):
+        x = np.asarray(x)
+        return float(np.sum(2 * x * np.log(theta) + (1 - x) * np.log(1 - theta)))
+
+    cases = {"flips that are all Tails": (([0, 0], 0.75), 2 * LN(0.25)),
+             "flips that are all Heads": (([1, 1, 1], 0.75), 3 * LN(0.75))}
+    found = first_wrong_case(heads_doubled, cases)
+    assert found == "wrong on flips that are all Heads: 2 times too large", found
+    assert first_wrong_case(lambda x, theta: None, cases) == (
+        "on flips that are all Tails, your function returns NoneType None")
+
+
+@pytest.mark.parametrize(("got", "phrase"), [
+    ([0.5, 0.58, 0.64, 0.68], "the right entries, then one more at the end"),
+    ([0.5, 0.58, 0.64, 0.64], "the last one repeated"),
+    ([0.1, 0.5, 0.58, 0.64], "an extra entry at the start"),
+    ([0.5, 0.58], "the last one is missing"),
+    ([0.58, 0.64], "the first one is missing"),
+])
+def test_a_sequence_one_entry_off_in_length_says_how(got, phrase):
+    error = failure(expect_close, got, [0.5, 0.58, 0.64], "the path")
+    assert phrase in error.difference and "expected shape (3,)" in error.hidden_message()

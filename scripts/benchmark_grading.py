@@ -3,6 +3,7 @@
     .venv/bin/python scripts/benchmark_grading.py [--students perfect,empty,...] [--jobs N]
         [--skip-nbgrader]
     .venv/bin/python scripts/benchmark_grading.py --scale 2000 [--real 100] [--jobs N]
+    .venv/bin/python scripts/benchmark_grading.py --floor 300 [--jobs N]
     .venv/bin/python scripts/benchmark_grading.py --sleepers 30 [--jobs N]
     .venv/bin/python scripts/benchmark_grading.py --huge
 
@@ -18,6 +19,12 @@ Scale mode: a synthetic class of SCALE students on the fixture lesson, every res
 earlier run but for REAL students', whose notebooks are graded for real on the local Dask cluster;
 the run's stages per notebook (intake, reusing kept results, grading, recording into the gradebook,
 outputs), then the same run again with everything kept (what a re-run costs).
+Floor mode: the demo class's students copied (perfect_2, crash_2, ...) until the class has at least
+FLOOR real notebooks, every one graded for real with --jobs N: the run's wall time, and the engine's
+floor, the sum of every notebook's engine time (kernel, setup, answers, tests) divided by N: what
+the run would take if the workers did nothing but grade. Their ratio (floor / wall) is the share of
+the run the engine's own work fills; the rest is fixed costs (starting grading processes and
+templates), scheduling, recording and outputs.
 Sleepers mode: two students whose answer sleeps past --timeout SLEEPERS beside two honest ones, on
 the fixture lesson: the run's wall time (notebooks that time out beside others are graded again
 together).
@@ -153,6 +160,33 @@ def scale_mode(args) -> None:
                   f"{1000 * bookkeeping / n:.2f} ms per notebook\n")
 
 
+def floor_mode(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        demo = build_demo_class(ROOT, work / "class" / "submitted")
+        originals = sorted(demo.submitted.iterdir())
+        per_copy = sum(1 for _ in demo.submitted.glob("*/*/*.ipynb"))
+        for copy in range(2, -(-args.floor // per_copy) + 1):
+            for folder in originals:
+                shutil.copytree(folder, demo.submitted / f"{folder.name}_{copy}")
+        start = time.perf_counter()
+        graded = grade_class(demo.submitted, work / "out", Course(ROOT), Options(), jobs=args.jobs,
+                             duedates=demo.duedates)
+        wall = time.perf_counter() - start
+        results = [r for r in graded.results if r.timings]
+        engine = sum(sum(r.timings.get(p, 0.0) for p in PHASES) for r in results)
+        floor, grading = engine / args.jobs, graded.seconds["grading"]
+        print(f"{len(results)} notebooks graded of {len(graded.results)} "
+              f"({sum(1 for _ in demo.submitted.iterdir())} students), --jobs {args.jobs}, "
+              f"{usable_cpus()} usable CPUs")
+        print(f"  engine time, all notebooks       {engine:7.1f} s")
+        print(f"  the engine's floor (/ {args.jobs})         {floor:7.1f} s")
+        print(f"  grading stage, wall              {grading:7.1f} s   "
+              f"floor / wall {floor / grading:.0%}")
+        print(f"  whole run, wall                  {wall:7.1f} s   "
+              f"floor / wall {floor / wall:.0%}")
+
+
 def _fixture_class(work: Path, answers: dict[str, str],
                    extra_cells: dict[str, int]) -> tuple[Path, Course]:
     """The fixture course and a class of it: `perfect`, students with `answers[student]` as their
@@ -235,13 +269,16 @@ def main() -> None:
                         help="scale mode: a synthetic class of this many students")
     parser.add_argument("--real", type=int, default=100,
                         help="scale mode: students graded for real (default 100)")
+    parser.add_argument("--floor", type=int, metavar="NOTEBOOKS",
+                        help="floor mode: the demo class copied to at least this many notebooks")
     parser.add_argument("--sleepers", type=float, metavar="TIMEOUT",
                         help="sleepers mode, with this --timeout")
     parser.add_argument("--huge", action="store_true",
                         help="huge mode: notebooks of 300,000 and 60,000 cells")
     args = parser.parse_args()
     use_tool_env()
-    mode = (scale_mode if args.scale else sleepers_mode if args.sleepers
+    mode = (scale_mode if args.scale else floor_mode if args.floor
+            else sleepers_mode if args.sleepers
             else huge_mode if args.huge else class_mode)
     mode(args)
 

@@ -10,9 +10,10 @@ each difference and exits 1 if there is one.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
+
+from autograder.results import ResultStore
 
 SCORES = ("assignment", "student_id", "timestamp", "raw_score", "late_submission_penalty", "score",
           "max_score")
@@ -27,11 +28,10 @@ def messages(out: Path) -> dict[str, tuple]:
     """{student/assignment/notebook: ((check, points, status, message, misconception), ...),
     problems}."""
     found = {}
-    for path in sorted((out / "results").rglob("*.json")):
-        result = json.loads(path.read_text())["result"]
-        checks = tuple((c["grade_id"], c["points"], c["status"], c["message"], c["misconception"])
-                       for c in result["checks"])
-        found[str(path.relative_to(out / "results"))] = (checks, tuple(result["problems"]))
+    for (student, assignment, notebook), result in ResultStore(out / "results").every().items():
+        checks = tuple((c.grade_id, c.points, c.status, c.message, c.misconception)
+                       for c in result.checks)
+        found[f"{student}/{assignment}/{notebook}"] = (checks, tuple(result.problems))
     return found
 
 

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from mlcourse.checking import reference
+from mlcourse.checking import gradients_after, reference
+from mlcourse.lessons import read_lesson
 from mlcourse.models import TableModel
 from mlcourse.transformer import TransformerConfig, TransformerLM
 from mlcourse.vocab import Vocab
 from mlcourse.world import ANIMALS, COLOURS, SIZES, World
+
+from .conftest import solution_path
 
 LESSON = "05_finetuning_as_mle"
 
@@ -299,3 +302,52 @@ def test_exposure_bias_is_a_property_of_the_model_not_of_the_decoder(narrative):
         ids = decode(early, [world.vocab.bos_id, *world.vocab.encode(x)], 6)
         wrong += world.vocab.decode([i for i in ids if i != world.vocab.eos_id]) != y
     assert wrong == len(narrative["first_wrong"])
+
+
+# --- error carried forward: a wrong sft_loss costs only its own exercise's points ----------------
+
+def _wrong_sft_loss(change: tuple[str, str]) -> str:
+    """The solution's sft_loss with one change (old, new) made."""
+    source = read_lesson(solution_path(LESSON)).cell("sft_loss").source
+    assert change[0] in source
+    return source.replace(*change)
+
+
+@pytest.mark.parametrize("wrong", [
+    # <eos> left out: one token fewer in each pair's targets
+    ("len(x) + len(words) + 2", "len(x) + len(words) + 1"),
+    # a mean where the sum belongs: a step on it is a different (smaller) step
+    ('reduction="sum")', 'reduction="mean")'),
+], ids=["eos left out", "a mean"])
+def test_a_wrong_sft_loss_costs_only_its_own_points(wrong, graded_run):
+    """sft_training_step calls the student's sft_loss: right given that loss, it keeps its points
+    (issue 22's error carried forward); only the loss's own tests fail."""
+    outcomes = graded_run(LESSON, {"sft_loss": _wrong_sft_loss(wrong)})
+    failed = {test for test, error in outcomes.items() if error is not None}
+    assert failed == {"test_sft_loss", "test_sft_loss_random_model"}, failed
+
+
+def test_a_step_wrong_on_its_own_still_fails_with_a_wrong_sft_loss(graded_run):
+    """The note of an error carried forward is no pass for a step that is wrong itself."""
+    step = read_lesson(solution_path(LESSON)).cell("sft_training_step").source
+    outcomes = graded_run(LESSON, {
+        "sft_loss": _wrong_sft_loss(('reduction="sum")', 'reduction="mean")')),
+        "sft_training_step": step.replace("parameter -= lr", "parameter += lr")})
+    assert outcomes["test_sft_training_step"] is not None
+
+
+def test_a_loss_rebuilt_as_a_leaf_fails_and_only_backward_tells():
+    """A loss rebuilt with torch.tensor(loss.item(), requires_grad=True) has the right value and
+    requires grad: the test must backpropagate to see that no gradient reaches the model."""
+    vocab = Vocab([f"w{i}" for i in range(17)])
+    torch.manual_seed(52)
+    model = TransformerLM(vocab, TransformerConfig(len(vocab), 16, 16, 2, n_layers=1))
+    pairs = [([3, 4], [5, 6]), ([7], [8])]
+    right = solution("sft_loss")(model, pairs)
+    leaf = torch.tensor(right.item(), requires_grad=True)
+    assert leaf.requires_grad and leaf.item() == right.item()
+    _, (after, _) = gradients_after(lambda m, p: torch.tensor(solution("sft_loss")(m, p).item(),
+                                                              requires_grad=True), model, pairs)
+    assert all(p.grad is None for p in after.parameters())
+    _, (after, _) = gradients_after(solution("sft_loss"), model, pairs)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in after.parameters())

@@ -150,6 +150,11 @@ def sft_loss(model, pairs):
         total -= log_probs[np.arange(len(y) + 1), seq[len(x) + 1:]].sum()
     return torch.tensor(total)
 '''),
+    # the right loss rebuilt as a new leaf: it requires grad, so only backward() tells
+    ("sft_loss", "test_sft_loss_random_model", "rebuilt as a new tensor",
+     _loss().replace("    return F.cross_entropy", "    loss = F.cross_entropy").replace(
+         'reduction="sum")', 'reduction="sum")\n    return torch.tensor(loss.item(), '
+         'requires_grad=True)')),
     # exercise 5: the weight of one token
     ("token_weights", "test_token_weights", "<eos> forgotten", _weights(plus="")),
     ("token_weights", "test_token_weights", "a whole pair",

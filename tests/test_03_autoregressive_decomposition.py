@@ -123,3 +123,26 @@ def test_the_flawed_calculation_is_far_too_low(narrative):
         probs = torch.softmax(model(ids), dim=-1)  # the colleague's code, as quoted in exercise 9
     flawed = float(torch.log(probs[0, torch.arange(T), ids[0]])[n_x:].sum())
     assert f"{flawed:.1f}" == "-32.9" and f"{float(narrative['log_p_y']):.3f}" == "-0.008"
+
+
+@pytest.mark.parametrize("slip", ["return picked.exp() * scored", "return picked / math.log(2)",
+                                  "return torch.where(scored, picked, math.log(0.2))"])
+def test_a_wrong_token_log_probs_costs_only_its_own_points(slip, graded_run):
+    # sequence_log_likelihoods sums the student's own token_log_probs: right given that helper,
+    # it keeps its points (error carried forward); nothing else depends on the helper
+    helper = ("def token_log_probs(logits, targets):\n"
+              "    scored = targets != IGNORE_INDEX\n"
+              "    log_probs = torch.log_softmax(logits, dim=-1)\n"
+              "    picked = log_probs.gather(-1, targets.clamp(min=0)[..., None])[..., 0]\n"
+              f"    {slip}\n")
+    outcomes = graded_run(LESSON, {"token_log_probs": helper})
+    assert [test for test, error in outcomes.items() if error is not None] == [
+        "test_token_log_probs"]
+
+
+def test_a_wrong_sequence_log_likelihoods_is_not_excused_by_its_helper(graded_run):
+    summed_over_batch = ("def sequence_log_likelihoods(logits, targets):\n"
+                         "    return token_log_probs(logits, targets).sum(dim=0)\n")
+    outcomes = graded_run(LESSON, {"sequence_log_likelihoods": summed_over_batch})
+    assert [test for test, error in outcomes.items() if error is not None] == [
+        "test_sequence_log_likelihoods"]

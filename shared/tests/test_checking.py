@@ -614,3 +614,9 @@ def test_first_wrong_case_names_the_case_and_never_its_result():
 def test_a_sequence_one_entry_off_in_length_says_how(got, phrase):
     error = failure(expect_close, got, [0.5, 0.58, 0.64], "the path")
     assert phrase in error.difference and "expected shape (3,)" in error.hidden_message()
+
+
+def test_an_offset_of_log_n_is_not_called_a_binomial_coefficient():
+    # C(N, 1) = N: a log N has other causes (a mean inside the log), so it is not named
+    assert "binomial" not in differences(np.asarray(-2.1 + LN(12)), np.asarray(-2.1),
+                                         sizes={"N": 12})

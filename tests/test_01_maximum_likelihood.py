@@ -172,3 +172,34 @@ def test_held_out_likelihood_and_the_table_of_exercise_12(narrative):
     for degree in (1, 3, 9):
         row = f"| {degree} | {shown(train[degree])} | {shown(heldout[degree])} |"
         assert row in markdown(), row
+
+
+
+WRONG_GRADIENTS = [  # a slip in Exercise 4, whose function Exercise 5 calls
+    "def log_likelihood_gradient(x, theta):  # the mean over flips, not the sum\n"
+    "    x = np.asarray(x)\n"
+    "    return float(np.mean(x / theta - (1 - x) / (1 - theta)))\n",
+    "def log_likelihood_gradient(x, theta):  # the chain rule's minus sign lost\n"
+    "    x = np.asarray(x)\n"
+    "    return float(np.sum(x / theta + (1 - x) / (1 - theta)))\n",
+]
+
+
+@pytest.mark.parametrize("helper", WRONG_GRADIENTS)
+def test_a_wrong_gradient_costs_only_its_own_exercise(helper, graded_run, capsys):
+    """Error carried forward: gradient_ascent, which calls the student's gradient, is graded
+    against what it should return with that gradient, and passes with a note."""
+    outcomes = graded_run(LESSON, {"log_likelihood_gradient": helper})
+    assert {test for test, error in outcomes.items() if error is not None} == {
+        "test_log_likelihood_gradient"}
+    assert "right given your `log_likelihood_gradient` (Exercise 4)" in capsys.readouterr().out
+
+
+def test_a_wrong_ascent_still_fails_with_a_wrong_gradient(graded_run):
+    downhill = ("def gradient_ascent(x, theta, lr, steps):\n    path = [theta]\n"
+                "    for _ in range(steps):\n"
+                "        theta = theta - lr * log_likelihood_gradient(x, theta)\n"
+                "        path.append(theta)\n    return np.array(path)\n")
+    outcomes = graded_run(LESSON, {"log_likelihood_gradient": WRONG_GRADIENTS[0],
+                                   "gradient_ascent": downhill})
+    assert outcomes["test_gradient_ascent"] is not None

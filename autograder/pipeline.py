@@ -234,7 +234,9 @@ def _graded(submissions: list[intake.Submission], options: Options, jobs: int | 
                        submission.source.read_bytes(), content)
 
     for task, outcome in pool.grade_all(tasks(), options, jobs, logs, total=len(submissions),
-                                        scheduler=scheduler):
+                                        scheduler=scheduler,
+                                        lessons=[read_lesson(source) for source
+                                                 in {s.source for s in submissions}]):
         submission = by_name[task.name]
         # the grading process, the pool or the result's check failed, not the student
         if isinstance(outcome, str):

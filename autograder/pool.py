@@ -68,7 +68,7 @@ from autograder.cluster import client_security
 from autograder.environment import tool_env
 from autograder.results import NotebookResult, Status
 from autograder.sandbox.inside import framing
-from mlcourse.lessons import Lesson, parse_lesson
+from mlcourse.lessons import Lesson, modules_imported, parse_lesson
 
 # the engine (and torch) is imported by grading processes only, never by a Dask worker itself
 if TYPE_CHECKING:
@@ -220,9 +220,13 @@ def serve(parent: int) -> None:
     while (select.select([requests], [], [], IDLE_SECONDS)[0]
            and (request := _receive(requests)) is not None):
         try:
-            result = grade_task(Task.from_dict(request["task"]), Options(**request["options"]),
-                                workdir)
-            reply = {"result": result.to_dict()}
+            if "warm" in request:
+                _warm_up(request["warm"], Options(**request["options"]))
+                reply = {"warmed": True}
+            else:
+                result = grade_task(Task.from_dict(request["task"]),
+                                    Options(**request["options"]), workdir)
+                reply = {"result": result.to_dict()}
         # a bug of the grader, not of the student: reported for this notebook only
         except Exception as error:
             traceback.print_exc()
@@ -232,11 +236,43 @@ def serve(parent: int) -> None:
         _send(replies, reply)
 
 
+def _warm_up(modules: list[str], options: Options) -> None:
+    """Pay a grading process's fixed costs once, before its first notebook and side by side: the
+    kernel template, started with every module the run's lessons' setups import (a template that
+    lacks one is started again, a few seconds each time, as the lessons come), and meanwhile the
+    same modules imported here, where each notebook's tests run their lesson's setup and
+    `mlcourse.checking.reference` runs the solution's (the imports are most of the 1 to 2 s its
+    first call takes; the reference values themselves stay in this process, and each lesson's still
+    takes a few milliseconds at its first notebook here). A failure is left to the notebooks, which
+    meet it again and say so."""
+    from autograder.sandbox import kernels
+
+    def import_all() -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - the lesson's setup fails the same way in each notebook
+                traceback.print_exc()
+
+    imports = threading.Thread(target=import_all)
+    imports.start()
+    # In this thread: the template's sandbox dies with the thread that started it (bubblewrap's
+    # --die-with-parent is the parent thread's death). A retry after a grader error starts a fresh
+    # template at each notebook: none is started here.
+    if options.warm and not options.fresh_template and kernels.warm_available(options.sandbox):
+        try:
+            kernels.template(tuple(modules), options.limits)
+        except Exception:  # noqa: BLE001 - the first warm kernel starts it again, or reports why
+            traceback.print_exc()
+    imports.join()
+
+
 class Grader:
     """One grading process, grading one task at a time; started by (and dying with) a Dask
-    worker."""
+    worker. Given the `modules` the run's lessons' setups import, it starts paying its fixed costs
+    at once (`_warm_up`), before its first task arrives."""
 
-    def __init__(self, log: Path):
+    def __init__(self, log: Path, modules: list[str] | None = None, options: dict | None = None):
         self.log = log
         self.code = code_fingerprint()  # of the code it is about to import
         with open(log, "ab") as output:
@@ -244,25 +280,46 @@ class Grader:
                                              str(os.getpid())],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=output, env=tool_env(), start_new_session=True)
+        self.warming = bool(modules)
+        if self.warming:
+            self._send({"warm": modules, "options": options})
 
     def grade(self, task: dict, options: dict) -> dict | str:
         """The task's result (a NotebookResult as a dict), or a sentence saying why there is
         none."""
+        limit = options["timeout"] + GRACE_SECONDS
+        # The warm-up's end is awaited apart: the notebook's own wait starts when it is sent, as the
+        # engine counts it.
+        if self.warming:
+            self.warming = False
+            warmed = self._reply(limit, f"starting the grading process took longer than {limit:g} "
+                                        "s; this notebook was not graded")
+            if isinstance(warmed, str):
+                return warmed
+        self._send({"task": task, "options": options})
+        reply = self._reply(limit, f"time limit: grading this notebook took longer than "
+                                   f"{options['timeout']:g} s; its tests score 0")
+        return reply if isinstance(reply, str) else reply.get("result", reply.get("error"))
+
+    def _send(self, message: dict) -> None:
         try:
-            _send(self.process.stdin.fileno(), {"task": task, "options": options})
+            _send(self.process.stdin.fileno(), message)
         except OSError:
             pass  # it died: reading says so
-        if not select.select([self.process.stdout], [], [], options["timeout"] + GRACE_SECONDS)[0]:
+
+    def _reply(self, seconds: float, late: str) -> dict | str:
+        """The grading process's next reply within `seconds`, or why there is none (`late`, or its
+        end) once it has been stopped."""
+        if not select.select([self.process.stdout], [], [], seconds)[0]:
             self.stop()
-            return (f"time limit: grading this notebook took longer than {options['timeout']:g} s; "
-                    "its tests score 0")
+            return late
         reply = _receive(self.process.stdout.fileno())
         if reply is None:
             self.stop()
             lines = self.log.read_text(errors="replace").strip().splitlines()
             return (f"the grader's worker stopped (exit code {self.process.returncode}): "
                     f"{lines[-1] if lines else 'no message'}")
-        return reply.get("result", reply.get("error"))
+        return reply
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -284,17 +341,17 @@ _graders: dict[tuple[str, int], Grader] = {}  # (run, worker thread) -> its grad
 _graders_lock = threading.Lock()
 
 
-def _grade_on_worker(run: str, code: str, task: dict, options: dict) -> str:
+def _grade_on_worker(run: str, code: str, task: dict, options: dict, modules: list[str]) -> str:
     """The Dask task: grade `task` in this worker thread's grading process for `run` (started at its
-    first task), if that process runs the code (`code_fingerprint`) the run was started with. As
-    JSON text: {"result": a NotebookResult as a dict}, {"error": why there is none} or {"other
-    code": this worker's address}."""
+    first task, warmed up with the run's setup `modules`), if that process runs the code
+    (`code_fingerprint`) the run was started with. As JSON text: {"result": a NotebookResult as a
+    dict}, {"error": why there is none} or {"other code": this worker's address}."""
     key = (run, threading.get_ident())
     with _graders_lock:
         grader = _graders.get(key)
         if grader is None or not grader.running():
             grader = _graders[key] = Grader(Path(get_worker().local_directory)
-                                            / f"grader-{run}-{key[1]}.log")
+                                            / f"grader-{run}-{key[1]}.log", modules, options)
     if grader.code != code:
         return json.dumps({"other code": get_worker().address})
     outcome = grader.grade(task, options)
@@ -425,13 +482,15 @@ def _plain_data_only() -> Iterator[None]:
 
 
 def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: Path,
-              total: int | None = None,
-              scheduler: Scheduler | None = None) -> Iterator[tuple[Task, NotebookResult | str]]:
+              total: int | None = None, scheduler: Scheduler | None = None,
+              lessons: Iterable[Lesson] = ()) -> Iterator[tuple[Task, NotebookResult | str]]:
     """Grade `tasks`; yield (task, its result or why there is none) as each finishes.
 
     Without `scheduler`: in `jobs` workers on this machine (None: one per usable CPU). On the
     cluster `scheduler` (its address, a Cluster or a Client of it): at most `jobs` notebooks at once
-    (None: as many as its workers have threads)."""
+    (None: as many as its workers have threads). `lessons`, those of the tasks (known before the
+    tasks are read), let each grading process start its kernel template once, with every module
+    their setups import, before its first notebook."""
     if total == 0:
         return
     logs.mkdir(parents=True, exist_ok=True)
@@ -439,7 +498,8 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
     workers = min(jobs or usable_cpus(), total or sys.maxsize)
     run, code, pending, settings = (uuid.uuid4().hex[:12], code_fingerprint(), iter(tasks),
                                     options.__dict__)
-    lessons: dict[bytes, Lesson] = {}  # a source notebook's digest -> its lesson, parsed once
+    modules = sorted({module for lesson in lessons for module in modules_imported(lesson.setup)})
+    parsed: dict[bytes, Lesson] = {}  # a source notebook's digest -> its lesson, parsed once
     with _client(scheduler, workers, logs) as client:
         in_flight, finished, again, retired = {}, as_completed(), [], set()
 
@@ -450,7 +510,7 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
             while (len(in_flight) < max(window, 1)
                    and (task := again.pop() if again else next(pending, None))):
                 future = client.submit(_grade_on_worker, run, code, task.to_dict(), settings,
-                                       pure=False)
+                                       modules, pure=False)
                 in_flight[future.key] = (future, task)
                 finished.add(future)
 
@@ -466,11 +526,11 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                     else:
                         bar.update()
                         digest = hashlib.sha256(task.source).digest()
-                        if digest not in lessons:
-                            lessons[digest] = parse_lesson(nbformat.reads(task.source.decode(), 4),
-                                                           task.notebook)
+                        if digest not in parsed:
+                            parsed[digest] = parse_lesson(nbformat.reads(task.source.decode(), 4),
+                                                          task.notebook)
                         yield task, (reply if isinstance(reply, str)
-                                     else checked(task, reply, lessons[digest], options))
+                                     else checked(task, reply, parsed[digest], options))
                     submit_more()
         finally:
             client.cancel([future for future, _ in in_flight.values()])

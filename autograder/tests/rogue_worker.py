@@ -54,7 +54,7 @@ def _maximum(task: dict) -> list[dict]:
             for c in json.loads(_result(task))["result"]["checks"]]
 
 
-def rogue(run: str, code: str, task: dict, options: dict):
+def rogue(run: str, code: str, task: dict, options: dict, modules: list[str]):
     attack = task["student"]
     # the one well-formed, in-range reply: full marks (a compromised worker can)
     if attack == "honest-shape":

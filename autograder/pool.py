@@ -53,7 +53,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING
 
 import nbformat
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
@@ -66,7 +66,7 @@ from tqdm.auto import tqdm
 
 from autograder.cluster import client_security
 from autograder.environment import tool_env
-from autograder.results import NotebookResult, Status
+from autograder.results import MalformedResult, NotebookResult
 from autograder.sandbox.inside import framing
 from mlcourse.lessons import Lesson, modules_imported, parse_lesson
 
@@ -592,19 +592,12 @@ def _outcome(future: Future) -> dict | str | _OtherCode:
 
 def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> NotebookResult | str:
     """`data`, a worker's result for `task`, as a NotebookResult if it is one of `lesson` (the
-    task's source notebook) for that student, in JSON's plain types: its checks, each within [0, its
-    maximum]; else why not."""
-    checks = data.get("checks") if isinstance(data, dict) else None
-    if not (isinstance(checks, list) and all(isinstance(check, dict) for check in checks)):
-        return "a Dask worker's result for this notebook is malformed"
-    # Before NotebookResult reads it: from_dict would make a list of a string's letters, for one.
-    wrong = [name for name, kind in _SHAPES.items() if name in data and not kind(data[name])]
-    wrong += [str(c.get("grade_id"))[:50] for c in checks
-              if not (_number(c.get("points")) and c.get("status") in get_args(Status)
-                      and isinstance(c.get("message"), str)
-                      and isinstance(c.get("misconception"), str | None))]
+    task's source notebook) for that student, in JSON's plain types (`NotebookResult.from_dict`
+    holds it to them): its checks, each within [0, its maximum]; else why not."""
     try:
         result = NotebookResult.from_dict(data)
+    except MalformedResult as error:
+        return f"a Dask worker's result is out of range or malformed in {error}: not recorded"
     except (TypeError, KeyError, AttributeError, ValueError) as error:
         return (f"a Dask worker's result for this notebook is malformed ({type(error).__name__}: "
                 f"{str(error)[:200]})")
@@ -615,31 +608,11 @@ def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> Noteboo
     if same(result) != same(expected):
         return ("a Dask worker's result is not one of this notebook: its student, notebook, checks "
                 "or their maximum points differ from the lesson's")
-    if not wrong:  # the points are numbers
-        wrong = [c.grade_id for c in result.checks if not 0 <= c.points <= c.max_points]
+    wrong = [c.grade_id for c in result.checks if not 0 <= c.points <= c.max_points]
     if wrong:
         return (f"a Dask worker's result is out of range or malformed in {', '.join(wrong[:5])}: "
                 "not recorded")
     return result
-
-
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _texts(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-# a field of NotebookResult -> whether a value of it from a worker has its type (JSON's types)
-_SHAPES = {
-    "problems": _texts, "retried": _texts,
-    "answers": lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
-    "timings": lambda v: isinstance(v, dict) and all(_number(t) for t in v.values()),
-    "submitted": lambda v: isinstance(v, bool), "timed_out": lambda v: isinstance(v, bool),
-    "grader_error": lambda v: isinstance(v, str | None),
-    "cpu_contention": lambda v: v is None or _number(v),
-}
 
 
 if __name__ == "__main__":

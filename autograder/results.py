@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from mlcourse.lessons import Cell, Lesson, names_read
 
@@ -127,11 +128,60 @@ class NotebookResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> NotebookResult:
+        """A result read back (a kept file, a worker's reply), in JSON's plain types. ValueError if
+        it is not one: MalformedResult names the fields, or the checks by grade id, whose values
+        are not of their types (a string would become a list of its letters, True a point)."""
+        checks = data.get("checks") if isinstance(data, dict) else None
+        if not (isinstance(checks, list) and all(isinstance(check, dict) for check in checks)):
+            raise ValueError("not a result: it has no list of checks")
+        wrong = [name for name, kind in _SHAPES.items() if name in data and not kind(data[name])]
+        wrong += [str(check.get("grade_id"))[:50] for check in checks
+                  if any(name in check and not kind(check[name])
+                         for name, kind in _CHECK_SHAPES.items())]
+        if wrong:
+            raise MalformedResult(", ".join(wrong[:5]))
         error = data.get("grader_error")
-        return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]],
+        return cls(**{**data, "checks": [CheckResult(**c) for c in checks],
                       "problems": bounded(data.get("problems", [])),
                       "retried": bounded(data.get("retried", [])),
                       "grader_error": None if error is None else str(error)[:MAX_PROBLEM_CHARS]})
+
+
+class MalformedResult(ValueError):
+    """A result read back whose named fields are not of their types."""
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _text_or_none(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+# a field of NotebookResult, or of CheckResult -> whether a value of it read back has its type
+_SHAPES = {
+    "student": _text, "assignment": _text, "notebook": _text, "manual": _texts,
+    "problems": _texts, "retried": _texts,
+    "answers": lambda v: isinstance(v, dict) and all(isinstance(t, str) for t in v.values()),
+    "timings": lambda v: isinstance(v, dict) and all(_number(t) for t in v.values()),
+    "sandboxed": lambda v: isinstance(v, bool), "submitted": lambda v: isinstance(v, bool),
+    "timed_out": lambda v: isinstance(v, bool), "grader_error": _text_or_none,
+    "cpu_contention": lambda v: v is None or _number(v),
+}
+_CHECK_SHAPES = {
+    "grade_id": _text, "objective": _text_or_none, "max_points": _number, "points": _number,
+    "status": lambda v: v in get_args(Status), "message": _text, "misconception": _text_or_none,
+    "answers": _texts,
+}
 
 
 def misconception_counts(results: list[NotebookResult]) -> Counter:

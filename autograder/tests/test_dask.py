@@ -36,7 +36,7 @@ import pytest
 from distributed import Client
 
 import autograder
-from autograder import gradebook, pool
+from autograder import gradebook, pool, results
 from autograder.cli import main
 from autograder.cluster import FILES, client_security, make_certificates
 from autograder.course import Course
@@ -44,7 +44,7 @@ from autograder.demo_class import build_demo_class, duedates
 from autograder.engine import Options, Task
 from autograder.environment import tool_env
 from autograder.pipeline import grade_class
-from autograder.results import NotebookResult
+from autograder.results import CheckResult, NotebookResult
 from autograder.tests.conftest import copy_fixture_course
 from autograder.tests.gradebook_rows import count_rows, rows
 from mlcourse.lessons import lesson_names, parse_lesson
@@ -367,9 +367,9 @@ def test_checked_takes_only_a_result_of_the_lesson_in_plain_types_and_range(tiny
                  changed(assignment="02_other"), changed(checks=honest["checks"][1:]),
                  changed(grade=1), changed(checks=[{"grade_id": "x"}]), [1, 2]]:
         assert isinstance(pool.checked(task, data, lesson, Options()), str), data
-    known = {"student", "assignment", "notebook", "checks", "manual", "sandboxed", *pool._SHAPES}
-    # each field is checked
-    assert known == {field.name for field in dataclasses.fields(NotebookResult)}
+    # each field is checked, by NotebookResult.from_dict
+    assert {"checks", *results._SHAPES} == {f.name for f in dataclasses.fields(NotebookResult)}
+    assert set(results._CHECK_SHAPES) == {f.name for f in dataclasses.fields(CheckResult)}
 
 
 def test_a_local_run_listens_on_loopback_only(demo, tmp_path):

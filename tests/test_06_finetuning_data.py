@@ -80,8 +80,8 @@ def test_the_self_check_cost():
 TRUTHS = ["velm", "a big red newt", "nut pie", "teal", "a tiny grey cat"]
 ANSWERS = ["velm", "a big red", "nut soup", "teal", "a tiny grey cat"]
 Y = ["velm", "teal", "nut pie", "dorn", "a grey owl", "trask", "fig cake", "red", "zarn"]
-A = ["velm", "grey", "fig pie", "trask", "a pink owl", "trask", "fig pie", "red", "zarn"]
-S = ["velm", "grey", "nut pie", "trask", "a pink cat", "dorn", "fig pie", "teal", "velm"]
+A = ["dorn", "grey", "fig pie", "trask", "a pink owl", "trask", "fig pie", "tan", "zarn"]
+S = ["dorn", "teal", "nut pie", "zarn", "a pink cat", "dorn", "fig cake", "tan", "zarn"]
 
 
 def test_the_worked_examples_are_the_test_cells_own():
@@ -103,17 +103,21 @@ def test_exact_match_worked_example_and_its_slips():
 
 def test_repeated_mistake_share_worked_example_and_its_slips():
     share = solution("repeated_mistake_share")
-    assert share(Y, A, S) == pytest.approx(0.6)
+    assert share(Y, A, S) == pytest.approx(2 / 7)
     mistakes = [k for k in range(9) if A[k] != Y[k]]
-    assert mistakes == [1, 2, 3, 4, 6]  # as the test cell's comment says
-    assert [k for k in mistakes if S[k] == A[k]] == [1, 3, 6]
-    slips = [share(Y, S, A), share(A, Y, S), np.mean([s == a for a, s in zip(A, S)]),
-             np.mean([S[k] != Y[k] for k in mistakes]), 3 / 9, 3, 0.4]
-    assert slips == pytest.approx([3 / 7, 0.2, 4 / 9, 0.8, 3 / 9, 3, 0.4])
-    # one of the teacher's mistakes left out, at either end of the list (an off-by-one slice),
-    # must not read as a named slip: no named value is what such an answer returns
+    assert mistakes == [0, 1, 2, 3, 4, 6, 7]  # as the test cell's comment says
+    assert [k for k in mistakes if S[k] == A[k]] == [0, 7]
     ends = [sum(S[k] == A[k] for k in m) / len(m) for m in (mistakes[1:], mistakes[:-1])]
-    assert not any(np.isclose(e, v) for e in ends for v in [0.6, *slips])
+    slips = [2 / 9, 2, np.mean([S[k] != Y[k] for k in mistakes]),
+             np.mean([s == a for a, s in zip(A, S)]), share(Y, S, A), share(A, Y, S),
+             1 - share(Y, A, S), *ends]
+    assert slips == pytest.approx([2 / 9, 2, 4 / 7, 3 / 9, 0.4, 3 / 7, 5 / 7, 1 / 6, 1 / 6])
+    # no named value is what another slip, a constant, or a sum of the repeats with its first
+    # or last term left out (or its largest term) returns: none of them is misnamed
+    others = [0, 1, 1 / 7, 2 / 7, *(sum(S[k] == A[k] for k in m) / 7
+                                   for m in (mistakes[1:], mistakes[:-1]))]
+    named = slips[:-1]
+    assert all(not np.isclose(v, w) for i, v in enumerate(named) for w in named[i + 1:] + others)
 
 
 def test_the_hidden_prompts_start_with_a_repeated_mistake():

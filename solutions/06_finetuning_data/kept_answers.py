@@ -87,7 +87,7 @@ def exact_match_accuracy(answers, truths):
      _REPEATED.format(share="sum(s == a for y, a, s in mistakes) / len(rows)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "the number of repeated mistakes",
      _REPEATED.format(share="sum(s == a for y, a, s in mistakes)")),
-    ("repeated_mistake_share", "test_repeated_mistake_share", "every wrong answer of the student",
+    ("repeated_mistake_share", "test_repeated_mistake_share", "the student's wrong answers counted",
      _REPEATED.format(share="sum(s != y for y, a, s in mistakes) / len(mistakes)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "agreement on all prompts",
      _REPEATED.format(share="sum(s == a for y, a, s in rows) / len(rows)")),
@@ -100,7 +100,7 @@ def repeated_mistake_share(truths, teacher_answers, student_answers):
      _REPEATED.format(share="sum(s == y for y, a, s in mistakes) / len(mistakes)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "the share not repeated",
      _REPEATED.format(share="sum(s != a for y, a, s in mistakes) / len(mistakes)")),
-    ("repeated_mistake_share", "test_repeated_mistake_share", "the first prompt left out", '''
+    ("repeated_mistake_share", "test_repeated_mistake_share", "the first or the last", '''
 def repeated_mistake_share(truths, teacher_answers, student_answers):
     mistakes = [k for k in range(1, len(truths)) if teacher_answers[k] != truths[k]]
     return sum(student_answers[k] == teacher_answers[k] for k in mistakes) / len(mistakes)

@@ -130,7 +130,8 @@ def _describe(got: Mapping[int, float], want: Mapping[int, float],
 def expect_scored(loss, model: FixedLM, pairs: Any, targets: Sequence[int], what: str, *,
                   misconceptions: Mapping[str, Sequence[int]] | None = None) -> None:
     """Pass when `loss(model, pairs)` scores exactly the tokens `targets` (a list of ids, repeats
-    counted), up to one factor for all of them (a mean or a sign is left to the value check).
+    counted), up to one factor for all of them (a mean or a sign is left to the value check);
+    with other tokens, a flipped sign or a mean is said along with them.
 
     `misconceptions` map an explanation to the tokens a slip scores instead; a failure that
     matches none names the tokens scored wrongly by their part of the sequence (`token_roles`).
@@ -146,10 +147,20 @@ def expect_scored(loss, model: FixedLM, pairs: Any, targets: Sequence[int], what
     scale = sum(got.values()) / max(sum(want_counts.values()), 1)
     if all(abs(got[w] - scale * want_counts[w]) < 0.01 * max(1.0, abs(scale)) for w in tokens):
         return  # the right tokens, each weighted alike
-    if not _integral(got):
-        return  # weights that are no counts: the value check says what it can
-    mistake = next((text for text, ids in slips.items()
-                    if all(round(got[w]) == ids.get(w, 0) for w in tokens)), None)
-    found = "" if mistake else _describe(got, want_counts, roles)
+    counts, notes = dict(got), []  # notes: how the loss adds its tokens up, when not as a sum
+    if max(counts.values()) < 0.01 < -min(counts.values()):
+        counts, notes = {w: -c for w, c in counts.items()}, ["the sign is flipped"]
+    if not _integral(counts):
+        if abs(sum(counts.values()) - 1) > 0.01 or min(counts.values()) < -0.01:
+            return  # weights that are no counts: the value check says what it can
+        # a mean: which tokens it scores is known, how often each is not
+        counts = {w: float(c > 0.01) for w, c in counts.items()}
+        want_counts = {w: float(c > 0) for w, c in want_counts.items()}
+        notes.append("a mean over the scored tokens, where their sum belongs")
+    mistake = None if notes else next((text for text, ids in slips.items()
+                                       if all(round(counts[w]) == ids.get(w, 0) for w in tokens)),
+                                      None)
+    found = "" if mistake else "; ".join(
+        [*notes, *filter(None, [_describe(counts, want_counts, roles)])])
     raise CheckFailure(what, None, None, "the tokens your loss scores are not the targets",
                        mistake, difference=found, public=True)

@@ -89,3 +89,19 @@ def test_expect_scored_says_which_tokens_an_unlisted_slip_gets_wrong():
                             "a target")
     assert "`<eos>` is not scored, but it is a target" in found
     assert "w2" not in found  # the words are scored once each, as they should be
+
+
+def test_expect_scored_says_a_mean_or_a_sign_along_with_the_wrong_tokens():
+    for reduction, note in (("mean", "a mean over the scored tokens"), ("sum", "")):
+        wrong = loss_scoring(eos=False, reduction=reduction)
+        flipped = lambda m, p, wrong=wrong: -wrong(m, p)  # noqa: E731
+        for loss, sign in ((wrong, ""), (flipped, "the sign is flipped")):
+            with pytest.raises(CheckFailure) as failure:
+                expect_scored(loss, FixedLM(VOCAB), PAIRS, TARGETS, "t",
+                              misconceptions={"<eos> left out": [5, 6, 10]})
+            found = failure.value.difference
+            named = failure.value.misconception
+            assert (named == "<eos> left out") == (not note and not sign), (reduction, sign)
+            assert all(part in found for part in (note, sign)), found
+            if named is None:
+                assert found.endswith("`<eos>` is not scored, but it is a target"), found

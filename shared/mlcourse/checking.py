@@ -806,7 +806,9 @@ def calling(what: str, function, *args, **kwargs) -> Any:
         meaning = next((m for pattern, m in TORCH_ERRORS.items() if pattern in text), None)
         if meaning is None:
             raise
-        problem = f"the call raised {text.splitlines()[0][:300]}"
+        line = text.splitlines()[0][:300] if text else ""
+        # the grader's error already names the call: "`fn(Tensor (2, 3) float32)` raised ..."
+        problem = line if " raised " in line else f"the call raised {type(error).__name__}: {line}"
         raise CheckFailure(what, None, None, problem, difference=meaning, public=True) from None
 
 

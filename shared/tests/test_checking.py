@@ -445,7 +445,8 @@ def test_calling_translates_common_torch_errors_and_passes_others_through():
     pick = lambda z, t: z.gather(-1, t[:, None])  # noqa: E731 - IGNORE_INDEX used as an index
     error = failure(calling, "log-probabilities", pick, logits, targets)
     assert "IGNORE_INDEX (-100) used as an index" in error.hidden_message()
-    assert error.hidden_message().startswith("log-probabilities: the call raised")
+    assert error.hidden_message().startswith("log-probabilities: the call raised RuntimeError: "
+                                              "index -100 is out of bounds")
     assert torch.equal(calling("ok", pick, logits, torch.tensor([0, 1])), torch.zeros(2, 1))
     with pytest.raises(NotImplementedError):
         calling("unsolved", lambda: (_ for _ in ()).throw(NotImplementedError()))

@@ -648,8 +648,6 @@ def explained(*finders):
         for finder in finders:
             try:
                 found = finder()
-            except CheckFailure:
-                raise
             except Exception:  # noqa: BLE001 - a finder that cannot run explains nothing
                 found = ""
             if found:

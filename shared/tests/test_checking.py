@@ -482,6 +482,9 @@ def test_explained_adds_a_kind_of_difference_only_where_none_was_named():
     assert caught.value.difference == "" and caught.value.misconception == "a slip"
     with explained(lambda: 1 / 0):  # a passing check never asks its finders
         expect_equal([1], [1], "targets")
+    with pytest.raises(CheckFailure) as caught, explained(lambda: 1 / 0, lambda: "found"):
+        expect_equal([1], [2], "targets")  # a finder that fails is passed over
+    assert caught.value.difference == "found"
 
 
 # --- more generic detectors, close answers, error carried forward, probes by case ----------------

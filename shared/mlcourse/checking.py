@@ -441,6 +441,13 @@ def _scalings(got: np.ndarray, want: np.ndarray, atol: float, rtol: float,
                             "of orderings counted? One sequence of outcomes has none")
                 # the factor is a fact on these inputs; where it comes from is not guessed
                 return f"{abs(n)} times too {'large' if larger else 'small'}{sign}"
+    if np.all(got > 0) and np.all(want > 0) and np.all(np.abs(np.log(want)) > 1e-9):
+        # an exp of a scaled exponent (a perplexity divided by the wrong count, say)
+        r = _common_ratio(np.log(got), np.log(want), 1e-9, rtol)
+        for n, larger in (((round(r), True), (round(1 / r), False)) if r and r > 0 else ()):
+            if 2 <= n <= 1000 and fits(np.exp(np.log(want) * (n if larger else 1 / n))):
+                return (f"its log is {n} times too {'large' if larger else 'small'}: the "
+                        "exponent (a sum, or what it is divided by) is off by that factor")
     if np.all(want <= 0) and np.all((got >= 0) & (got <= 1)) and fits(np.exp(want)):
         return "a probability where a log-probability belongs: take its log"
     if terms is not None and (t := as_array(terms)) is not None and t.size > 1 and want.ndim == 0:

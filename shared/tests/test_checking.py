@@ -506,6 +506,8 @@ MORE_DETECTED = [  # (got, want, keyword arguments, a phrase the kind of differe
     ((0.3 + 0.45) / 2, 0.3, {"related": {"the other direction": 0.45}}, "the mean of"),
     ([10.95, 12.2, 14.45], [10.25, 11.5, 13.75], {}, "off by the same amount"),
     (3.1416 * 2.345, math.pi * 2.345, {}, "close to the expected value"),
+    (math.exp(5.3 / 3), math.exp(5.3 / 6), {}, "its log is 2 times too large"),
+    (math.exp(1.7 / 3), math.exp(1.7), {}, "its log is 3 times too small"),
 ]
 
 

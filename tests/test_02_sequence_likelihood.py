@@ -168,3 +168,31 @@ def test_exact_kl_formula_of_section_6_matches_monte_carlo():
     mean_tokens = np.mean([len(t) + 1 for t in sample])
     standard_error = log_ratio.std() / math.sqrt(len(sample)) / mean_tokens
     assert abs(log_ratio.mean() / mean_tokens - exact) < 4 * standard_error
+
+
+WRONG_HELPERS = {  # a slip in an exercise whose function a later one calls
+    "sequence_log_likelihood": "def sequence_log_likelihood(model, tokens):  # no <eos>\n"
+    "    ids = [model.vocab.bos_id] + model.vocab.ids(tokens)\n"
+    "    rows = model.next_log_probs([ids[:t] for t in range(1, len(ids) - 1)])\n"
+    "    return float(rows[np.arange(len(ids) - 2), ids[1:-1]].sum())\n",
+    "dataset_log_likelihood": "def dataset_log_likelihood(model, dataset):  # a mean\n"
+    "    return float(np.mean([sequence_log_likelihood(model, y) for y in dataset]))\n",
+}
+
+
+@pytest.mark.parametrize("helper", sorted(WRONG_HELPERS))
+def test_a_wrong_helper_costs_only_its_own_exercise(helper, graded_run, capsys):
+    """Error carried forward: dataset_log_likelihood and perplexity, which call the student's
+    earlier functions, are graded against what they should return with those functions, and
+    pass with a note."""
+    outcomes = graded_run(LESSON, {helper: WRONG_HELPERS[helper]})
+    assert {test for test, error in outcomes.items() if error is not None} == {f"test_{helper}"}
+    assert "which is not right yet" in capsys.readouterr().out
+
+
+def test_a_wrong_perplexity_still_fails_with_a_wrong_helper(graded_run):
+    no_exp = ("def perplexity(model, dataset):\n"
+              "    return -dataset_log_likelihood(model, dataset) / sum(map(len, dataset))\n")
+    outcomes = graded_run(LESSON, {"dataset_log_likelihood": WRONG_HELPERS[
+        "dataset_log_likelihood"], "perplexity": no_exp})
+    assert outcomes["test_perplexity"] is not None

@@ -797,6 +797,9 @@ TORCH_ERRORS = {
     "shift must drop one position from each",
     "Dimension out of range": "a dimension the tensor does not have: count its dimensions "
     "(dim=-1 is the last)",
+    # the course's own models (mlcourse.models) say this of a prefix without <s>
+    "every prefix starts with <s>": "a prefix without <s> in front: the model is asked about "
+    "<s> y_1 ... y_(t-1), so put <s> before the tokens, then cut the prefixes",
 }
 
 

@@ -626,3 +626,13 @@ def test_an_offset_of_log_n_is_not_called_a_binomial_coefficient():
     # C(N, 1) = N: a log N has other causes (a mean inside the log), so it is not named
     assert "binomial" not in differences(np.asarray(-2.1 + LN(12)), np.asarray(-2.1),
                                          sizes={"N": 12})
+
+
+def test_a_prefix_without_bos_reads_in_the_course_words():
+    from mlcourse import EOS
+    from mlcourse.checking import calling
+    from mlcourse.models import TableModel
+
+    lm = TableModel({("<s>", "A"): -0.5, ("A", "<eos>"): -0.1})
+    error = failure(calling, "log Pr(A <eos>)", lm.next_log_probs, [lm.vocab.ids(["A", EOS])])
+    assert "a prefix without <s> in front" in error.hidden_message()

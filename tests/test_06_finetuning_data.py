@@ -110,13 +110,14 @@ def test_repeated_mistake_share_worked_example_and_its_slips():
     ends = [sum(S[k] == A[k] for k in m) / len(m) for m in (mistakes[1:], mistakes[:-1])]
     slips = [2 / 9, 2, np.mean([S[k] != Y[k] for k in mistakes]),
              np.mean([s == a for a, s in zip(A, S)]), share(Y, S, A), share(A, Y, S),
-             1 - share(Y, A, S), *ends]
-    assert slips == pytest.approx([2 / 9, 2, 4 / 7, 3 / 9, 0.4, 3 / 7, 5 / 7, 1 / 6, 1 / 6])
+             1 - share(Y, A, S), *ends,
+             np.mean([S[k] == A[k] for k in range(9) if A[k] == Y[k]])]  # the right prompts
+    assert slips == pytest.approx([2 / 9, 2, 4 / 7, 3 / 9, 0.4, 3 / 7, 5 / 7, 1 / 6, 1 / 6, 0.5])
     # no named value is what another slip, a constant, or a sum of the repeats with its first
     # or last term left out (or its largest term) returns: none of them is misnamed
     others = [0, 1, 1 / 7, 2 / 7, *(sum(S[k] == A[k] for k in m) / 7
                                    for m in (mistakes[1:], mistakes[:-1]))]
-    named = slips[:-1]
+    named = slips[:-2] + slips[-1:]  # the two ends give one value, under one name
     assert all(not np.isclose(v, w) for i, v in enumerate(named) for w in named[i + 1:] + others)
 
 

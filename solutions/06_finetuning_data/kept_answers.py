@@ -100,10 +100,15 @@ def repeated_mistake_share(truths, teacher_answers, student_answers):
      _REPEATED.format(share="sum(s == y for y, a, s in mistakes) / len(mistakes)")),
     ("repeated_mistake_share", "test_repeated_mistake_share", "the share not repeated",
      _REPEATED.format(share="sum(s != a for y, a, s in mistakes) / len(mistakes)")),
-    ("repeated_mistake_share", "test_repeated_mistake_share", "the first or the last", '''
+    ("repeated_mistake_share", "test_repeated_mistake_share", "left out at one end", '''
 def repeated_mistake_share(truths, teacher_answers, student_answers):
     mistakes = [k for k in range(1, len(truths)) if teacher_answers[k] != truths[k]]
     return sum(student_answers[k] == teacher_answers[k] for k in mistakes) / len(mistakes)
+'''),
+    ("repeated_mistake_share", "test_repeated_mistake_share", "the teacher gets right", '''
+def repeated_mistake_share(truths, teacher_answers, student_answers):
+    right = [k for k, (y, a) in enumerate(zip(truths, teacher_answers)) if a == y]
+    return sum(student_answers[k] == teacher_answers[k] for k in right) / len(right)
 '''),
     ("answer_pretraining_protects", "test_answer_pretraining_protects", "whatever pretraining knew",
      "answer_pretraining_protects = True"),

@@ -11,7 +11,9 @@ the scheduler hands its tasks to the other workers, and each result still arrive
 
 On a Dask worker, a notebook is graded in a *grading process* (`python -m autograder.pool`,
 `serve`), one per worker thread and run, long-lived so that it keeps the grader's own imports
-(torch, the engine) between notebooks, in a process group of its own. It exists because Dask runs
+(torch, the engine) and its kernel template between notebooks, in a process group of its own; it
+pays those fixed costs once, before its first notebook (`_warm_up`: the template with every module
+the run's lessons import, those modules imported here meanwhile). It exists because Dask runs
 tasks in threads, while the engine needs a main thread (its SIGALRM timer bounds the grader's own
 work on a notebook) and forks the sandbox. The worker thread waits for its reply at most the
 notebook's limit plus GRACE_SECONDS: a grading process that overruns that, or dies, is killed with
@@ -55,7 +57,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nbformat
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
 from distributed.client import FutureCancelledError
 from distributed.comm.addressing import parse_address, parse_host_port
@@ -499,7 +500,9 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
     run, code, pending, settings = (uuid.uuid4().hex[:12], code_fingerprint(), iter(tasks),
                                     options.__dict__)
     modules = sorted({module for lesson in lessons for module in modules_imported(lesson.setup)})
-    parsed: dict[bytes, Lesson] = {}  # a source notebook's digest -> its lesson, parsed once
+    # a source notebook's digest -> its lesson and _lesson_form, computed once
+    parsed: dict[bytes, tuple[Lesson, tuple]] = {}
+    import nbformat  # here, not at the top: see this module's end
     with _client(scheduler, workers, logs) as client:
         in_flight, finished, again, retired = {}, as_completed(), [], set()
 
@@ -527,10 +530,12 @@ def grade_all(tasks: Iterable[Task], options: Options, jobs: int | None, logs: P
                         bar.update()
                         digest = hashlib.sha256(task.source).digest()
                         if digest not in parsed:
-                            parsed[digest] = parse_lesson(nbformat.reads(task.source.decode(), 4),
-                                                          task.notebook)
+                            lesson = parse_lesson(nbformat.reads(task.source.decode(), 4),
+                                                  task.notebook)
+                            parsed[digest] = lesson, _lesson_form(lesson, options)
+                        lesson, form = parsed[digest]
                         yield task, (reply if isinstance(reply, str)
-                                     else checked(task, reply, parsed[digest], options))
+                                     else checked(task, reply, lesson, options, form))
                     submit_more()
         finally:
             client.cancel([future for future, _ in in_flight.values()])
@@ -590,10 +595,24 @@ def _outcome(future: Future) -> dict | str | _OtherCode:
     return "a Dask worker sent what is not a result of this grader"
 
 
-def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> NotebookResult | str:
+def _form(result: NotebookResult) -> tuple:
+    """What every result of a lesson says alike, but for its student and assignment: its notebook,
+    written answers, sandboxing, and checks with their maximum points."""
+    return (result.notebook, result.manual, result.sandboxed,
+            [(c.grade_id, c.objective, c.max_points, c.answers) for c in result.checks])
+
+
+def _lesson_form(lesson: Lesson, options: Options) -> tuple:
+    """`_form` of every result of `lesson` (it parses each test: worth computing once a lesson)."""
+    return _form(NotebookResult.blank(lesson, "", "", sandboxed=options.sandbox))
+
+
+def checked(task: Task, data: dict, lesson: Lesson, options: Options,
+            form: tuple | None = None) -> NotebookResult | str:
     """`data`, a worker's result for `task`, as a NotebookResult if it is one of `lesson` (the
-    task's source notebook) for that student, in JSON's plain types (`NotebookResult.from_dict`
-    holds it to them): its checks, each within [0, its maximum]; else why not."""
+    task's source notebook; `form`: its `_lesson_form`, if known) for that student, in JSON's plain
+    types (`NotebookResult.from_dict` holds it to them): its checks, each within [0, its maximum];
+    else why not."""
     try:
         result = NotebookResult.from_dict(data)
     except MalformedResult as error:
@@ -601,11 +620,8 @@ def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> Noteboo
     except (TypeError, KeyError, AttributeError, ValueError) as error:
         return (f"a Dask worker's result for this notebook is malformed ({type(error).__name__}: "
                 f"{str(error)[:200]})")
-    expected = NotebookResult.blank(lesson, task.student, task.assignment,
-                                    sandboxed=options.sandbox)
-    same = lambda r: (r.student, r.assignment, r.notebook, r.manual, r.sandboxed,  # noqa: E731
-                      [(c.grade_id, c.objective, c.max_points, c.answers) for c in r.checks])
-    if same(result) != same(expected):
+    if ((result.student, result.assignment) != (task.student, task.assignment)
+            or _form(result) != (form or _lesson_form(lesson, options))):
         return ("a Dask worker's result is not one of this notebook: its student, notebook, checks "
                 "or their maximum points differ from the lesson's")
     wrong = [c.grade_id for c in result.checks if not 0 <= c.points <= c.max_points]
@@ -616,4 +632,9 @@ def checked(task: Task, data: dict, lesson: Lesson, options: Options) -> Noteboo
 
 
 if __name__ == "__main__":
+    # jsonschema, below nbformat (which the engine reads notebooks with), imports rfc3987_syntax
+    # where it is installed, for a format checker that neither nbformat nor the grader asks for:
+    # that import builds a grammar, and cost each grading process about as much as the rest of the
+    # engine's imports together.
+    sys.modules.setdefault("rfc3987_syntax", None)
     serve(int(sys.argv[1]))

@@ -305,15 +305,18 @@ class TestRunner:
         return dataclasses.replace(verdict, student_names=frozenset(self.read))
 
     def _verdict(self, test: Cell, bridge: Bridge) -> Verdict:
+        said: list[str] = []
         for part, hidden in ((test.visible, False), (test.hidden, True)):
             if not part.strip():
                 continue
             code = compile(part, f"<test {test.grade_id}>", "exec")
             try:
                 self._bind_student_names(part, bridge)
-                # what a check prints is for the notebook's reader
-                with contextlib.redirect_stdout(io.StringIO()):
+                # What a check prints is for the notebook's reader; what it notes (a rounded answer
+                # accepted, a helper's slip carried forward) is also for the feedback page.
+                with contextlib.redirect_stdout(io.StringIO()), checking.notes() as noted:
                     exec(code, self.namespace)
+                said += noted
             except CheckFailure as failure:
                 return Verdict("failed", failure.hidden_message() if hidden else str(failure),
                                failure.misconception)
@@ -326,7 +329,7 @@ class TestRunner:
                 what = "a hidden check" if hidden else "the check"
                 detail = "" if hidden else f": {type(error).__name__}: {str(error)[:300]}"
                 return Verdict("error", f"{what} could not use the answer{detail}")
-        return Verdict("passed")
+        return Verdict("passed", "\n".join(dict.fromkeys(said)))
 
     def _bind_student_names(self, source: str, bridge: Bridge) -> None:
         for name in sorted(names_read(source)):

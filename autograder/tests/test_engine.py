@@ -368,3 +368,22 @@ def test_a_torch_error_in_a_hidden_check_is_translated_with_the_call(tmp_path):
         "multiplied (3x5 and 2x2)\nThat is, your code multiplied a 3x5 matrix by a 2x2 matrix: "
         "the columns of the first must be as many as the rows of the second. Check the shapes "
         "your code multiplies (a transpose missing, or the wrong axis?).")
+
+
+def test_a_wrong_helper_costs_only_its_own_check_and_the_next_says_so_in_the_feedback(tmp_path):
+    """Error carried forward, as the grader records it: gradient_ascent calls the student's own
+    (wrong) gradient, passes, and its feedback says where the slip is; a passed check's printed
+    output is not kept, so the note travels as the verdict's message."""
+    source = Path(__file__).parents[2] / "solutions" / "01_maximum_likelihood"
+    source = source / "01_maximum_likelihood.ipynb"
+    wrong = ("def log_likelihood_gradient(x, theta):\n    x = np.asarray(x)\n"
+             "    return float(np.sum(x / theta + (1 - x) / (1 - theta)))\n")
+    path = write(student_copy(source, {"log_likelihood_gradient": wrong}),
+                 tmp_path / "helper" / source.name)
+    result = grade_file(source, path, student="helper", scratch=tmp_path / "scratch")
+    lost = {c.grade_id for c in result.checks if c.points < c.max_points}
+    assert lost == {"test_log_likelihood_gradient"}
+    ascent = next(c for c in result.checks if c.grade_id == "test_gradient_ascent")
+    assert ascent.status == "passed"
+    assert "right given your `log_likelihood_gradient`" in ascent.message
+    assert "not right yet" in ascent.message

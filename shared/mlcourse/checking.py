@@ -51,6 +51,30 @@ FORMS = {
 }
 
 
+# What checks that passed had to say (`note`), while a grader collects it (`notes`).
+_notes: list[str] | None = None
+
+
+def note(text: str) -> None:
+    """Say something about an answer that passes (accepted as rounded, right given a wrong earlier
+    function): printed for the notebook's reader and kept for the grader's feedback page, where a
+    passed check's printed output is not shown. Never a hidden expected value."""
+    print(text)
+    if _notes is not None:
+        _notes.append(text)
+
+
+@contextmanager
+def notes():
+    """Collect the `note`s of the checks run inside the block, in a list it yields."""
+    global _notes
+    previous, _notes = _notes, []
+    try:
+        yield _notes
+    finally:
+        _notes = previous
+
+
 class CheckFailure(AssertionError):
     """A check that did not pass; `misconception` names the likely mistake, if one was
     recognised."""
@@ -249,7 +273,7 @@ def expect_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: fl
         return
     if decimals is not None and any(_close(got_array, rounded, atol, rtol)
                                     for places, rounded in _rounded(want_array, [decimals])):
-        print(f"{what}: accepted, rounded to {decimals} decimals as the text allows")
+        note(f"{what}: accepted, rounded to {decimals} decimals as the text allows")
         return
     if given is not None and _carried_forward(got_array, given, what, helper, atol, rtol):
         return
@@ -272,7 +296,7 @@ def _carried_forward(got: np.ndarray, given: Callable[[], Any], what: str, helpe
         return False
     if value is None or not _close(got, value, atol, rtol):
         return False
-    print(f"{what}: right given your {helper or 'earlier function'}, which is not right yet: "
+    note(f"{what}: right given your {helper or 'earlier function'}, which is not right yet: "
           "fix it there; this exercise keeps its points")
     return True
 

@@ -636,3 +636,18 @@ def test_a_prefix_without_bos_reads_in_the_course_words():
     lm = TableModel({("<s>", "A"): -0.5, ("A", "<eos>"): -0.1})
     error = failure(calling, "log Pr(A <eos>)", lm.next_log_probs, [lm.vocab.ids(["A", EOS])])
     assert "a prefix without <s> in front" in error.hidden_message()
+
+
+def test_notes_of_passing_checks_are_printed_and_collected_only_while_a_grader_asks(capsys):
+    from mlcourse.checking import note, notes
+
+    note("outside")
+    with notes() as outer:
+        expect_close(0.13, 0.125, "cost", decimals=2)
+        with notes() as inner:
+            note("inner")
+        note("outer")
+    assert outer == ["cost: accepted, rounded to 2 decimals as the text allows", "outer"]
+    assert inner == ["inner"]
+    assert capsys.readouterr().out.splitlines() == [
+        "outside", "cost: accepted, rounded to 2 decimals as the text allows", "inner", "outer"]

@@ -164,3 +164,32 @@ def expect_scored(loss, model: FixedLM, pairs: Any, targets: Sequence[int], what
         [*notes, *filter(None, [_describe(counts, want_counts, roles)])])
     raise CheckFailure(what, None, None, "the tokens your loss scores are not the targets",
                        mistake, difference=found, public=True)
+
+
+# what an error of the student's own code usually means, where the course can say it better
+MEANINGS = {
+    "'NoneType'": "a None where a value belongs: a `.grad` that no backward() filled, or a "
+    "function or method that returns nothing?",
+}
+
+
+def call_on(case: str, function, *args, **kwargs) -> Any:
+    """`function(*args, **kwargs)`, where an error raised by the student's code becomes a failed
+    check that names the input it fails on (`case`, one the exercise's text allows, such as
+    "reduction='sum'"). An error of the grader's own (a time limit, a kernel that died) propagates
+    unchanged."""
+    try:
+        return function(*args, **kwargs)
+    except CheckFailure:
+        raise
+    except Exception as error:
+        if getattr(getattr(error, "error", None), "kind", "raised") != "raised":
+            raise
+        # the grader's error already says which call raised what
+        text = str(error) if hasattr(error, "error") else f"{type(error).__name__}: {error}"
+        text = text.splitlines()[0][:300]
+        meaning = next((m for pattern, m in MEANINGS.items() if pattern in text), "")
+        raise CheckFailure(f"the call on {case}", None, None, text,
+                           difference=f"your function fails on {case}, an input the exercise "
+                           "allows" + (f": {meaning}" if meaning else ""),
+                           public=True) from None

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mlcourse.checking import MISCONCEPTION_PREFIX, CheckFailure
-from mlcourse.probes import FixedLM, expect_scored, scored_counts, token_roles
+from mlcourse.probes import FixedLM, call_on, expect_scored, scored_counts, token_roles
 from mlcourse.vocab import IGNORE_INDEX, Vocab
 
 VOCAB = Vocab([f"w{i}" for i in range(12)])  # ids 3 ... 14; 14 is the reserve
@@ -105,3 +105,26 @@ def test_expect_scored_says_a_mean_or_a_sign_along_with_the_wrong_tokens():
             assert all(part in found for part in (note, sign)), found
             if named is None:
                 assert found.endswith("`<eos>` is not scored, but it is a target"), found
+
+
+def test_call_on_names_the_input_an_error_was_raised_on():
+    assert call_on("x=2", lambda x: x + 1, 2) == 3
+    with pytest.raises(CheckFailure) as failure:
+        call_on("reduction='sum'", lambda r: {}[r], "sum")
+    message = failure.value.hidden_message()
+    assert message.startswith("the call on reduction='sum': KeyError: 'sum'")
+    assert "your function fails on reduction='sum', an input the exercise allows" in message
+    with pytest.raises(CheckFailure) as failure:
+        call_on("one step", lambda: 0.1 * None)
+    assert "a `.grad` that no backward() filled" in failure.value.difference
+
+
+def test_call_on_lets_the_graders_own_errors_through():
+    class KernelDied(Exception):
+        error = type("AnswerError", (), {"kind": "died"})()
+
+    def dies():
+        raise KernelDied("the kernel died")
+
+    with pytest.raises(KernelDied):
+        call_on("anything", dies)

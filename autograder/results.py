@@ -8,6 +8,7 @@ under a key of everything it depends on, so grading unchanged submissions again 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from mlcourse.lessons import Cell, Lesson, names_read
+from mlcourse.lessons import Cell, Lesson, names_defined, names_read
 
 Status = Literal["passed", "failed", "error", "not-run"]
 # problem lines kept per notebook: one notebook cannot bury the report or its own feedback
@@ -205,8 +206,18 @@ def bounded(problems: list[str]) -> list[str]:
 def uses(lesson: Lesson, test: Cell) -> list[str]:
     """The answer cells a test cell reads a name of (its feedback shows the student's code of
     these)."""
-    read = names_read(test.source)
-    return [answer.grade_id for answer in lesson.answers if answer.defines & read]
+    return list(_uses(test.source, tuple((answer.grade_id, answer.source)
+                                         for answer in lesson.answers
+                                         if answer.cell_type == "code")))
+
+
+# By the cells' sources: every result starts from a blank of its lesson (NotebookResult.blank), in
+# each grading process and for each notebook, and parsing the tests and answers again cost about a
+# tenth of a notebook's grading.
+@functools.lru_cache(maxsize=1024)
+def _uses(test: str, answers: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    read = names_read(test)
+    return tuple(grade_id for grade_id, source in answers if names_defined(source) & read)
 
 
 def result_key(source: bytes, submission: bytes | None, student: str, options: dict) -> str:

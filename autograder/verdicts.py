@@ -19,7 +19,8 @@ cannot read).
 
 What the student's code did wrong travels as data (AnswerError: a kind, the exception's type name,
 a text to show), and no verdict is decided from a message's text: the only text matched is
-torch's or numpy's own, to translate a common error for the student (TRANSLATIONS).
+torch's or numpy's own, to translate a common error for the student
+(mlcourse.checking.TORCH_ERRORS, the one table of them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import copy
 import dataclasses
 import functools
 import io
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,57 +80,11 @@ class StudentError(Exception):
         self.error = error
 
 
-# Common torch and numpy errors in the course's words: (exception type, what torch or numpy says,
-# what it means, filled from the pattern's groups). Matching their text is only ever a translation
-# for the student, never a verdict.
-TRANSLATIONS: tuple[tuple[str, re.Pattern, str], ...] = tuple(
-    (exception, re.compile(pattern), meaning) for exception, pattern, meaning in (
-        ("RuntimeError", r"mat1 and mat2 shapes cannot be multiplied \((?P<a>\d+x\d+) and "
-                         r"(?P<b>\d+x\d+)\)",
-         "multiplied a {a} matrix by a {b} matrix: the columns of the first must be as many as the "
-         "rows of the second. Check the shapes your code multiplies (a transpose missing, or the "
-         "wrong axis?)."),
-        ("RuntimeError", r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b "
-                         r"\((?P<b>\d+)\) at non-singleton dimension (?P<axis>\d+)",
-         "combined, element by element, two tensors of sizes {a} and {b} along axis {axis}: sizes "
-         "combine only when they are equal or one of them is 1 (broadcasting). Check the shape of "
-         "each tensor your code adds, multiplies or compares there."),
-        ("ValueError", r"operands could not be broadcast together with shapes (?P<a>\([\d, ]*\)) "
-                       r"(?P<b>\([\d, ]*\))",
-         "combined, element by element, arrays of shapes {a} and {b}: sizes combine only when they "
-         "are equal or one of them is 1 (broadcasting). Check the shape of each array your code "
-         "combines there."),
-        ("RuntimeError", r"expected scalar type (?P<a>\w+) but found (?P<b>\w+)"
-                         r"|to have the same dtype, but got:? (?P<c>\w+) (?:!=|and) (?P<d>\w+)",
-         "mixed tensors of two different types (float32, float64, int64, ...) in one operation: "
-         "torch does not convert them for you. Keep to the type of the exercise's inputs "
-         "(`.float()`, `.double()`, `.long()` convert), rather than building a tensor of another."),
-        ("RuntimeError", r"expected target dtype to be Long or Byte, but got (?P<a>\w+)",
-         "gave a loss class indices (the targets) of type {a}: torch's losses take them as "
-         "integers of type long (int64). Keep the targets as the exercise gives them, or convert "
-         "them with `.long()`."),
-        ("RuntimeError", r"a leaf Variable that requires grad is being used in an in-place "
-                         r"operation",
-         "changed in place (`+=`, `-=`, `.zero_()`, `x[i] = ...`) a tensor that requires grad, "
-         "such as a model's parameter, outside `with torch.no_grad():`. Change parameters inside "
-         "`with torch.no_grad():`, or build a new tensor instead of changing this one."),
-        ("RuntimeError", r"a Tensor with (?P<n>\d+) elements cannot be converted to Scalar",
-         "called `.item()` (or `float()`) on a tensor of {n} numbers: only a tensor of one number "
-         "becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a tensor."),
-        ("ValueError", r"only one element tensors can be converted to Python scalars",
-         "called `float()` (or `int()`) on a tensor of more than one number: only a tensor of one "
-         "number becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a "
-         "tensor."),
-    ))
-
-
 def meaning(error: AnswerError) -> str | None:
-    """What a common torch or numpy error means, in the course's words (None: not one of them)."""
-    for exception, pattern, text in TRANSLATIONS:
-        if error.exception == exception and (found := pattern.search(error.text)):
-            return "That is, your code " + text.format_map(
-                {k: v for k, v in found.groupdict().items() if v is not None})
-    return None
+    """What a common torch or numpy error means, in the course's words (None: not one of
+    mlcourse.checking.TORCH_ERRORS)."""
+    said = checking.in_course_words(error.exception or "", error.text)
+    return None if said is None else f"That is, {said}"
 
 
 class Remote:

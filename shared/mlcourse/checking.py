@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -807,24 +808,82 @@ def target_differences(got: Any, want: Any, ids: Any = None, *, vocab: Any = Non
     return "; ".join(lines) + count
 
 
-# torch's words -> the course's for the slips of targets, shifts and masks (the grader translates
-# the general ones, autograder.verdicts.TRANSLATIONS); each applies when its pattern is in the text
-TORCH_ERRORS = {
-    "index -100 is out of bounds": "IGNORE_INDEX (-100) used as an index: give the ignored "
-    "positions any valid index before picking, and set their result to 0 after",
-    "is out of bounds": "an index past the end of a dimension: an off-by-one slice or shift?",
-    "must match the existing size": "a slice assigned from another of a different length: "
-    "its start and end must be shifted alike",
-    "shape mismatch": "two tensors whose shapes do not fit: a slice one position too long or "
-    "too short, or the wrong dimension?",
-    "Expected input batch_size": "logits and targets with different numbers of positions: the "
-    "shift must drop one position from each",
-    "Dimension out of range": "a dimension the tensor does not have: count its dimensions "
-    "(dim=-1 is the last)",
-    # the course's own models (mlcourse.models) say this of a prefix without <s>
-    "every prefix starts with <s>": "a prefix without <s> in front: the model is asked about "
-    "<s> y_1 ... y_(t-1), so put <s> before the tokens, then cut the prefixes",
-}
+# Common torch and numpy errors in the course's words, one table: the grader adds the meaning to any
+# error of a student's call (autograder.verdicts), and `calling` turns one into a failed check. Each
+# entry: the exception's type name (None: any), a pattern of its text, and what it means as the rest
+# of "your code ...", filled from the pattern's groups. Matching an error's text is only ever a
+# translation for the student, never a verdict.
+TORCH_ERRORS: tuple[tuple[str | None, re.Pattern, str], ...] = tuple(
+    (exception, re.compile(pattern), meaning) for exception, pattern, meaning in (
+        ("RuntimeError", r"mat1 and mat2 shapes cannot be multiplied \((?P<a>\d+x\d+) and "
+                         r"(?P<b>\d+x\d+)\)",
+         "multiplied a {a} matrix by a {b} matrix: the columns of the first must be as many as the "
+         "rows of the second. Check the shapes your code multiplies (a transpose missing, or the "
+         "wrong axis?)."),
+        ("RuntimeError", r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b "
+                         r"\((?P<b>\d+)\) at non-singleton dimension (?P<axis>\d+)",
+         "combined, element by element, two tensors of sizes {a} and {b} along axis {axis}: sizes "
+         "combine only when they are equal or one of them is 1 (broadcasting). Check the shape of "
+         "each tensor your code adds, multiplies or compares there."),
+        ("ValueError", r"operands could not be broadcast together with shapes (?P<a>\([\d, ]*\)) "
+                       r"(?P<b>\([\d, ]*\))",
+         "combined, element by element, arrays of shapes {a} and {b}: sizes combine only when they "
+         "are equal or one of them is 1 (broadcasting). Check the shape of each array your code "
+         "combines there."),
+        ("RuntimeError", r"expected scalar type (?P<a>\w+) but found (?P<b>\w+)"
+                         r"|to have the same dtype, but got:? (?P<c>\w+) (?:!=|and) (?P<d>\w+)",
+         "mixed tensors of two different types (float32, float64, int64, ...) in one operation: "
+         "torch does not convert them for you. Keep to the type of the exercise's inputs "
+         "(`.float()`, `.double()`, `.long()` convert), rather than building a tensor of another."),
+        ("RuntimeError", r"expected target dtype to be Long or Byte, but got (?P<a>\w+)",
+         "gave a loss class indices (the targets) of type {a}: torch's losses take them as "
+         "integers of type long (int64). Keep the targets as the exercise gives them, or convert "
+         "them with `.long()`."),
+        ("RuntimeError", r"a leaf Variable that requires grad is being used in an in-place "
+                         r"operation",
+         "changed in place (`+=`, `-=`, `.zero_()`, `x[i] = ...`) a tensor that requires grad, "
+         "such as a model's parameter, outside `with torch.no_grad():`. Change parameters inside "
+         "`with torch.no_grad():`, or build a new tensor instead of changing this one."),
+        ("RuntimeError", r"a Tensor with (?P<n>\d+) elements cannot be converted to Scalar",
+         "called `.item()` (or `float()`) on a tensor of {n} numbers: only a tensor of one number "
+         "becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a tensor."),
+        ("ValueError", r"only one element tensors can be converted to Python scalars",
+         "called `float()` (or `int()`) on a tensor of more than one number: only a tensor of one "
+         "number becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a "
+         "tensor."),
+        # the slips of targets, shifts and masks
+        (None, r"index -100 is out of bounds",
+         "used IGNORE_INDEX (-100) as an index: give the ignored positions any valid index before "
+         "picking, and set their result to 0 after"),
+        (None, r"is out of bounds",
+         "indexed past the end of a dimension: an off-by-one slice or shift?"),
+        (None, r"must match the existing size",
+         "assigned a slice from another of a different length: their starts and ends must be "
+         "shifted alike"),
+        (None, r"shape mismatch",
+         "combined two tensors whose shapes do not fit: a slice one position too long or too "
+         "short, or the wrong dimension?"),
+        (None, r"Expected input batch_size",
+         "gave logits and targets different numbers of positions: the shift must drop one "
+         "position from each"),
+        (None, r"Dimension out of range",
+         "asked for a dimension the tensor does not have: count its dimensions (dim=-1 is the "
+         "last)"),
+        # the course's own models (mlcourse.models) say this of a prefix without <s>
+        (None, r"every prefix starts with <s>",
+         "asked the model about a prefix without <s> in front: the model is asked about "
+         "<s> y_1 ... y_(t-1), so put <s> before the tokens, then cut the prefixes"),
+    ))
+
+
+def in_course_words(exception: str, text: str) -> str | None:
+    """What an error of type `exception` (its name) saying `text` means, as "your code ..."; None
+    when it is not one of TORCH_ERRORS."""
+    for kind, pattern, meaning in TORCH_ERRORS:
+        if kind in (None, exception) and (found := pattern.search(text)):
+            groups = {k: v for k, v in found.groupdict().items() if v is not None}
+            return "your code " + meaning.format_map(groups)
+    return None
 
 
 def calling(what: str, function, *args, **kwargs) -> Any:
@@ -835,7 +894,7 @@ def calling(what: str, function, *args, **kwargs) -> Any:
         return function(*args, **kwargs)
     except Exception as error:
         text = str(error)
-        meaning = next((m for pattern, m in TORCH_ERRORS.items() if pattern in text), None)
+        meaning = in_course_words(type(error).__name__, text)
         if meaning is None:
             raise
         line = text.splitlines()[0][:300] if text else ""

@@ -444,7 +444,7 @@ def test_calling_translates_common_torch_errors_and_passes_others_through():
     logits, targets = torch.zeros(2, 3), torch.tensor([0, -100])
     pick = lambda z, t: z.gather(-1, t[:, None])  # noqa: E731 - IGNORE_INDEX used as an index
     error = failure(calling, "log-probabilities", pick, logits, targets)
-    assert "IGNORE_INDEX (-100) used as an index" in error.hidden_message()
+    assert "used IGNORE_INDEX (-100) as an index" in error.hidden_message()
     assert error.hidden_message().startswith("log-probabilities: the call raised RuntimeError: "
                                               "index -100 is out of bounds")
     assert torch.equal(calling("ok", pick, logits, torch.tensor([0, 1])), torch.zeros(2, 1))
@@ -465,7 +465,8 @@ def test_gradients_after_finds_a_loss_cut_off_from_its_input():
 
     loss, (after,) = gradients_after(rebuilt, logits)
     assert loss.requires_grad and after.grad is None
-    loss, (after,) = gradients_after(lambda z: float(z.sum()), logits)
+    with pytest.warns(UserWarning, match="requires_grad"):  # torch warns of this slip too
+        loss, (after,) = gradients_after(lambda z: float(z.sum()), logits)
     assert after.grad is None
 
 
@@ -651,3 +652,25 @@ def test_notes_of_passing_checks_are_printed_and_collected_only_while_a_grader_a
     assert inner == ["inner"]
     assert capsys.readouterr().out.splitlines() == [
         "outside", "cost: accepted, rounded to 2 decimals as the text allows", "inner", "outer"]
+
+
+def test_each_slip_of_the_torch_errors_table_is_said_in_the_course_words():
+    from mlcourse.checking import TORCH_ERRORS, in_course_words
+
+    said = {
+        "index -100 is out of bounds for dimension 1 with size 3": "used IGNORE_INDEX (-100)",
+        "index 5 is out of bounds for dimension 0 with size 5": "indexed past the end",
+        "The expanded size of the tensor (3) must match the existing size (4)": "assigned a slice",
+        "shape mismatch: value tensor of shape [3] cannot be broadcast": "combined two tensors",
+        "Expected input batch_size (4) to match target batch_size (3).": "gave logits",
+        "Dimension out of range (expected to be in range of [-2, 1], but got 2)": "asked for a",
+        "every prefix starts with <s>": "asked the model",
+    }
+    for text, start in said.items():
+        assert in_course_words("RuntimeError", text).startswith(f"your code {start}"), text
+    assert len(said) == sum(kind is None for kind, _, _ in TORCH_ERRORS)
+    assert in_course_words("RuntimeError", "something else entirely") is None
+    # a typed entry needs its type: numpy's broadcast error is a ValueError
+    text = "operands could not be broadcast together with shapes (3,) (4,)"
+    assert in_course_words("RuntimeError", text) is None
+    assert "arrays of shapes (3,) and (4,)" in in_course_words("ValueError", text)

@@ -260,12 +260,16 @@ def memory_size(text: str) -> int:
     return size
 
 
+def _parsed(text: str, convert, what: str):
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
 def processes_limit(text: str) -> int:
     """An argparse type: a whole number of processes and threads, at least MIN_PROCESSES."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    number = _parsed(text, int, "a whole number")
     if number < MIN_PROCESSES:
         raise argparse.ArgumentTypeError(
             f"{text} is less than the {MIN_PROCESSES} processes and threads a kernel starts with")
@@ -274,10 +278,7 @@ def processes_limit(text: str) -> int:
 
 def seconds(text: str) -> float:
     """An argparse type: a number of seconds, more than 0."""
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    number = _parsed(text, float, "a number of seconds")
     if not number > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not more than 0 seconds")
     return number

@@ -201,7 +201,9 @@ def grade_notebook(source: Path, submission: bytes | None, *, student: str, scra
     finally:
         if session is not None:
             result.timed_out |= session.timed_out
+            stopping = time.monotonic()
             session.close()
+            session.tick("kernel", stopping)  # stopping the kernel is part of the kernel's time
     # a warm kernel that failed to start or to run the setup: perhaps its template's fault
     if fault:
         sandboxes.discard_template()

@@ -42,7 +42,6 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
-from nbgrader.utils import parse_utc
 
 from autograder.course import Course
 
@@ -559,6 +558,19 @@ def _file_time(lms_times: dict, student: str, assignment: str,
     rows = [lms_times.get((student, assignment, f)) or lms_times.get((student, None, f))
             for f in files]
     return max(rows) if rows and all(rows) else None
+
+
+def parse_utc(text: str) -> datetime:
+    """A time as nbgrader reads it (naive, or with its zone's name or offset), in UTC.
+
+    nbgrader reads a third word as a number of *seconds* east of UTC, so "10:00:00 +0100" (an
+    hour, as an LMS writes it) would be 09:58:20: an offset of hours and minutes is joined to the
+    time, where dateutil reads it as one. nbgrader's package is imported here, not at the top:
+    importing it takes about a second (its server extensions), which every grading process would
+    pay for nothing, since only the orchestrator reads submission times."""
+    from nbgrader.utils import parse_utc as nbgrader_parse_utc
+
+    return nbgrader_parse_utc(re.sub(r" ([+-]\d\d:?\d\d)$", r"\1", text.strip()))
 
 
 def _collected_time(base: Path, folder: tuple[str, ...], entries: dict[str, str],

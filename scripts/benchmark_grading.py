@@ -13,18 +13,18 @@ Class mode (default), on the bundled demo class (or the students named), in one 
 - `autograder grade --jobs 1` with cold kernels (each started afresh, importing torch itself) and
   with warm kernels (forked from a template that imported the setup's modules), then warm with
   --jobs N;
-- per notebook, the engine's phases (kernel start, setup cell, answers, tests) for cold and warm,
-  the median notebook's time, and the ratios: against nbgrader, and warm against cold.
+- per notebook, the engine's phases (kernel start and stop, setup cell, answers, tests) for cold
+  and warm, the median notebook's time, and the ratios: against nbgrader, and warm against cold.
 Scale mode: a synthetic class of SCALE students on the fixture lesson, every result kept from an
 earlier run but for REAL students', whose notebooks are graded for real on the local Dask cluster;
 the run's stages per notebook (intake, reusing kept results, grading, recording into the gradebook,
 outputs), then the same run again with everything kept (what a re-run costs).
 Floor mode: the demo class's students copied (perfect_2, crash_2, ...) until the class has at least
-FLOOR real notebooks, every one graded for real with --jobs N: the run's wall time, and the engine's
-floor, the sum of every notebook's engine time (kernel, setup, answers, tests) divided by N: what
-the run would take if the workers did nothing but grade. Their ratio (floor / wall) is the share of
-the run the engine's own work fills; the rest is fixed costs (starting grading processes and
-templates), scheduling, recording and outputs.
+FLOOR real notebooks, every one graded for real with --jobs N: the run's wall time, and the
+engine's floor, the sum of every notebook's engine time (kernel start and stop, setup, answers,
+tests) / N: what the run would take if the workers did nothing but grade. Their ratio (floor /
+wall) is the share of the run the engine's own work fills; the rest is fixed costs (starting
+grading processes and templates), scheduling, recording and outputs.
 Sleepers mode: two students whose answer sleeps past --timeout SLEEPERS beside two honest ones, on
 the fixture lesson: the run's wall time (notebooks that time out beside others are graded again
 together).

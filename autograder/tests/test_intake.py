@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import unicodedata
 import zipfile
@@ -488,3 +490,20 @@ def test_what_is_graded_does_not_depend_on_the_order_files_were_written_in(
                 assert any(p.startswith(student) for p in found.problems), (student, copies)
     assert outcomes[0] == outcomes[1] == outcomes[2]
 
+
+
+def test_a_times_file_reads_an_offset_of_hours_as_hours_not_seconds(tmp_path):
+    """nbgrader's own parse_utc reads "+0100" as 100 seconds; an LMS means an hour."""
+    times_file = tmp_path / "times.csv"
+    times_file.write_text("student,time\nada,2026-12-07 10:00:00 +0100\n"
+                          "bob,2026-12-07 10:00:00 -05:30\ncy,2026-12-07 10:00:00 UTC\n")
+    times = {student: when for (student, _, _), (when, _) in read_times_file(times_file).items()}
+    assert times == {"ada": datetime(2026, 12, 7, 9), "bob": datetime(2026, 12, 7, 15, 30),
+                     "cy": datetime(2026, 12, 7, 10)}
+
+
+def test_the_grading_engine_does_not_import_nbgrader():
+    """Only the orchestrator reads submission times; a grading process would pay a second for it."""
+    code = "import sys, autograder.engine; print('nbgrader' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -38,6 +38,9 @@ def total(x):
 def as_float(x):
     return float(x * 2)
 
+def step_without_gradient(w):
+    return w - 0.1 * w.grad  # no backward() ran: w.grad is None
+
 def missing_import(x):
     return math.log(x)
 
@@ -85,13 +88,16 @@ def _inputs():
                         "numbers"),
         "as_float": ((x,), "That is, your code called `float()` (or `int()`) on a tensor of more "
                            "than one number"),
+        "step_without_gradient": ((torch.ones(3, requires_grad=True),),
+                                  "That is, your code computed `*` with None where a number or "
+                                  "tensor belongs: a parameter's `.grad` is None"),
     }
 
 
 # the student's functions that raise a common error, and the exception type each raises
 RAISES = {"project": "RuntimeError", "centre": "RuntimeError", "centre_array": "ValueError",
           "widen": "RuntimeError", "nll": "RuntimeError", "step": "RuntimeError",
-          "total": "RuntimeError", "as_float": "ValueError"}
+          "total": "RuntimeError", "as_float": "ValueError", "step_without_gradient": "TypeError"}
 
 
 @pytest.mark.parametrize("name", list(RAISES))

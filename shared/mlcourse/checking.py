@@ -851,6 +851,10 @@ TORCH_ERRORS: tuple[tuple[str | None, re.Pattern, str], ...] = tuple(
          "called `float()` (or `int()`) on a tensor of more than one number: only a tensor of one "
          "number becomes a Python number. Reduce it first (`.sum()`, `.mean()`), or keep it a "
          "tensor."),
+        ("TypeError", r"unsupported operand type\(s\) for (?P<op>\S+): .*'NoneType'",
+         "computed `{op}` with None where a number or tensor belongs: a parameter's `.grad` is "
+         "None when no gradient reached it (was `backward()` called, on a loss built from the "
+         "model's output?), and a function without `return` gives None."),
         # the slips of targets, shifts and masks
         (None, r"index -100 is out of bounds",
          "used IGNORE_INDEX (-100) as an index: give the ignored positions any valid index before "
